@@ -1,0 +1,76 @@
+"""Typed application settings, stored as versioned JSON and migrated on load."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from app.core.generation import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+THEMES = ("system", "light", "dark")
+
+
+@dataclass(frozen=True)
+class Settings:
+    theme: str = "system"
+    last_model_path: str = ""
+    defaults: GenerationSettings = field(default_factory=GenerationSettings)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["defaults"] = self.defaults.to_dict()
+        return data
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring settings written by an older version up to ``SCHEMA_VERSION``."""
+    version = int(data.get("schema_version", 0))
+    if version < 1:
+        # Before versioning existed nothing else was stored; start from the defaults.
+        data = {"theme": data.get("theme", "system")}
+    data["schema_version"] = SCHEMA_VERSION
+    return data
+
+
+def load_settings(path: Path) -> Settings:
+    """Read settings; a missing or damaged file gives the defaults (and is kept aside, not lost)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("settings file is not a JSON object")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("Settings file %s is unreadable (%s); using defaults", path, exc)
+        try:
+            path.replace(path.with_suffix(".damaged.json"))
+        except OSError:
+            pass
+        return Settings()
+    data = _migrate(raw)
+    theme = data.get("theme", "system")
+    return Settings(
+        theme=theme if theme in THEMES else "system",
+        last_model_path=str(data.get("last_model_path", "")),
+        defaults=GenerationSettings.from_dict(data.get("defaults")),
+    )
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    """Write atomically so a crash mid-write never leaves a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def with_changes(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **changes)
