@@ -15,12 +15,14 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 THEMES = ("system", "light", "dark")
+MAX_RECENT = 8
 
 
 @dataclass(frozen=True)
 class Settings:
     theme: str = "system"
     last_model_path: str = ""
+    recent_models: tuple[str, ...] = ()
     defaults: GenerationSettings = field(default_factory=GenerationSettings)
     schema_version: int = SCHEMA_VERSION
 
@@ -60,6 +62,7 @@ def load_settings(path: Path) -> Settings:
     return Settings(
         theme=theme if theme in THEMES else "system",
         last_model_path=str(data.get("last_model_path", "")),
+        recent_models=tuple(str(m) for m in data.get("recent_models", []) if isinstance(m, str))[:MAX_RECENT],
         defaults=GenerationSettings.from_dict(data.get("defaults")),
     )
 
@@ -74,3 +77,9 @@ def save_settings(path: Path, settings: Settings) -> None:
 
 def with_changes(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
+
+
+def remember_model(settings: Settings, path: str) -> Settings:
+    """Make ``path`` the last used model, at the top of the recent list."""
+    recent = (path, *[m for m in settings.recent_models if m != path])[:MAX_RECENT]
+    return replace(settings, last_model_path=path, recent_models=recent)

@@ -1,0 +1,16 @@
+"""Command-line options of the GUI."""
+
+from __future__ import annotations
+
+import argparse
+
+from app import APP_NAME, __version__
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="hearth", description=f"{APP_NAME}: a private, offline assistant.")
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    parser.add_argument("--data-dir", help="keep all data, settings and models under this folder")
+    parser.add_argument("--model", help="load this GGUF model file at start")
+    parser.add_argument("--theme", choices=("system", "light", "dark"), help="colour theme")
+    return parser.parse_args(argv)

@@ -1,0 +1,192 @@
+"""The inference worker process: reads protocol messages on stdin, answers on stdout.
+
+Started by the UI's supervisor as ``<python> -m app --worker`` (or ``<frozen app> --worker``),
+a fresh interpreter in the spawn style, so the same executable serves both roles. A reader
+thread keeps listening while the main thread loads or generates, so Cancel arrives between two
+tokens; end of stdin (the UI quit or died) ends the worker, so it never outlives the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from typing import BinaryIO
+
+from app import __version__
+from app.core.generation import GenerationSettings
+from app.engine import protocol as p
+
+log = logging.getLogger("hearth.worker")
+
+EXIT_GRACE_S = 3.0
+
+
+class Worker:
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._write_lock = threading.Lock()
+        self._inbox: queue.Queue[p.Message | None] = queue.Queue()
+        self._cancelled: set[str] = set()
+        self._runner = None  # created on first load: importing llama.cpp takes a moment
+
+    def send(self, message: p.Message) -> None:
+        data = message.encode()
+        with self._write_lock:
+            try:
+                self._out.write(data)
+                self._out.flush()
+            except (BrokenPipeError, OSError):
+                os._exit(0)  # the UI is gone; nobody is listening
+
+    # --- stdin ----------------------------------------------------------------------------
+
+    def read_forever(self, stream: BinaryIO) -> None:
+        for line in stream:
+            if not line.strip():
+                continue
+            try:
+                message = p.decode(line)
+            except p.ProtocolError as exc:
+                log.warning("bad message from UI: %s", exc)
+                self.send(p.Error(message=f"Bad message: {exc}"))
+                continue
+            if isinstance(message, p.Cancel):
+                self._cancelled.add(message.request_id)
+                continue
+            self._inbox.put(message)
+        # stdin closed: the UI quit or crashed. Stop now, and make sure we really go.
+        self._cancelled.add("*")
+        self._inbox.put(None)
+        threading.Timer(EXIT_GRACE_S, os._exit, args=(0,)).start()
+
+    # --- main loop ------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.send(p.Hello(protocol=p.PROTOCOL_VERSION, app_version=__version__, pid=os.getpid()))
+        while True:
+            message = self._inbox.get()
+            if message is None or isinstance(message, p.Shutdown):
+                return
+            try:
+                self._handle(message)
+            except Exception as exc:  # never die on one bad request
+                log.exception("request failed")
+                request_id = getattr(message, "request_id", "")
+                if request_id:
+                    self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
+                else:
+                    self.send(p.Error(message=str(exc)))
+
+    def _handle(self, message: p.Message) -> None:
+        if isinstance(message, p.LoadModel):
+            self._load(message)
+        elif isinstance(message, p.UnloadModel):
+            if self._runner is not None:
+                self._runner.unload()
+            self.send(p.ModelUnloaded())
+        elif isinstance(message, p.Generate):
+            self._generate(message)
+        else:
+            self.send(p.Error(message=f"The worker does not handle {message.type!r}."))
+
+    def _get_runner(self):  # type: ignore[no-untyped-def]
+        if self._runner is None:
+            from app.engine.runner import ModelRunner
+
+            self._runner = ModelRunner()
+        return self._runner
+
+    def _load(self, message: p.LoadModel) -> None:
+        from app.engine.model_check import ModelLoadError
+
+        runner = self._get_runner()
+        started = time.perf_counter()
+        last_sent = [-1.0]
+
+        def progress(fraction: float) -> None:
+            if fraction - last_sent[0] >= 0.02 or fraction >= 1.0:
+                last_sent[0] = fraction
+                self.send(p.LoadProgress(fraction=round(fraction, 3)))
+
+        try:
+            runner.load(message.model_path, message.context_length, message.threads, progress)
+        except ModelLoadError as exc:
+            self.send(p.LoadFailed(model_path=message.model_path, reason=str(exc.problem), message=exc.message))
+            return
+        info = runner.info
+        self.send(
+            p.ModelLoaded(
+                model_path=message.model_path,
+                name=info.name,
+                architecture=info.architecture,
+                context_length=runner.context_length,
+                context_length_train=info.context_length,
+                load_ms=(time.perf_counter() - started) * 1000,
+                has_chat_template=bool(info.chat_template.strip()),
+            )
+        )
+
+    def _generate(self, message: p.Generate) -> None:
+        from app.engine.runner import PromptTooLongError
+
+        request_id = message.request_id
+        runner = self._runner
+        if runner is None or not runner.loaded:
+            self.send(p.GenerationFailed(request_id=request_id, message="No model is loaded."))
+            return
+        cancelled = self._cancelled
+        if request_id in cancelled:
+            cancelled.discard(request_id)
+            self.send(p.Done(request_id=request_id, stop_reason="cancelled"))
+            return
+
+        def should_stop() -> bool:
+            return bool(cancelled) and (request_id in cancelled or "*" in cancelled)
+
+        def on_text(answer: str, reasoning: str) -> None:
+            self.send(p.Delta(request_id=request_id, text=answer, reasoning=reasoning))
+
+        settings = GenerationSettings.from_dict(message.settings)
+        try:
+            result = runner.generate(message.messages, settings, should_stop, on_text)
+        except PromptTooLongError as exc:
+            self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
+            return
+        finally:
+            cancelled.discard(request_id)
+        self.send(p.Done(request_id=request_id, **vars(result)))
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill us if the UI process dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except OSError:
+        pass
+    if os.getppid() == 1:  # the parent died before we got here
+        os._exit(0)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="worker %(levelname)s: %(message)s")
+    # The protocol owns the real stdout; anything else printing (Python or C) goes to stderr.
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is for the UI to handle
+    _die_with_parent()
+    worker = Worker(out)
+    threading.Thread(target=worker.read_forever, args=(sys.stdin.buffer,), daemon=True).start()
+    worker.serve()
+    return 0

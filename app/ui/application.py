@@ -1,0 +1,98 @@
+"""Builds and runs the GUI: paths, settings, storage, the worker supervisor and the window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from app import APP_NAME, __version__
+from app.core.paths import AppPaths, resolve_paths
+from app.core.settings import Settings, load_settings
+from app.storage.chats import ChatStore
+from app.storage.db import open_database
+from app.ui.main_window import MainWindow
+from app.ui.supervisor import WorkerSupervisor
+from app.ui.theme import apply_theme
+
+log = logging.getLogger(__name__)
+ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "hearth.svg"
+
+
+@dataclass
+class Hearth:
+    """Everything one running app is made of, so tests can build it the same way."""
+
+    paths: AppPaths
+    settings: Settings
+    store: ChatStore
+    supervisor: WorkerSupervisor
+    window: MainWindow
+
+    def shutdown(self) -> None:
+        self.window.close()
+        self.supervisor.stop()
+        self.store.close()
+
+
+def build(paths: AppPaths, model: str | None = None, theme: str | None = None) -> Hearth:
+    """Create the app's parts inside an existing ``QApplication`` and show the window."""
+    settings = load_settings(paths.settings_file)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, theme or settings.theme)
+    store = ChatStore(open_database(paths.database))
+    recovered = store.mark_unfinished_as_interrupted()
+    store.purge_deleted()
+    supervisor = WorkerSupervisor()
+    window = MainWindow(store, supervisor, settings, paths)
+    window.show()
+    if recovered:
+        window.show_notice(f"{recovered} answer(s) were cut off when Hearth last closed; they are marked as interrupted.")
+    # The worker starts after the window is on screen: the user sees Hearth at once.
+    QTimer.singleShot(0, supervisor.start)
+    start_model = model or settings.last_model_path
+    if start_model and Path(start_model).is_file():
+        QTimer.singleShot(0, lambda: window.load_model(start_model))
+    return Hearth(paths, settings, store, supervisor, window)
+
+
+def _setup_logging(paths: AppPaths) -> None:
+    handler = logging.handlers.RotatingFileHandler(
+        paths.logs / "hearth.log", maxBytes=2_000_000, backupCount=2, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = resolve_paths(args.data_dir).ensure()
+    _setup_logging(paths)
+    log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data)
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("hearth")
+    if ICON.is_file():
+        app.setWindowIcon(QIcon(str(ICON)))
+    hearth = build(paths, model=args.model, theme=args.theme)
+    app.aboutToQuit.connect(hearth.supervisor.stop)
+    # Let Ctrl+C and SIGTERM close the window cleanly (Python handles signals between Qt events).
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    heartbeat = QTimer(interval=250)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start()
+    code = app.exec()
+    hearth.store.close()
+    return code

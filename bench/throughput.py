@@ -1,0 +1,106 @@
+"""Decode speed through Hearth's worker and protocol, against raw llama-cpp-python.
+
+Both sides run the same model, prompt (rendered by the model's own chat template), greedy
+sampling, context, batch and thread count, alternating rounds. Speed is decode tokens per
+second between the first and the last token, as seen by the caller.
+Prints one JSON object as its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from _harness import LONG_PROMPT, median, start_worker_with_model, wait_for
+from PySide6.QtWidgets import QApplication
+
+CONTEXT = 2048
+
+
+def raw_round(llm, prompt: str, max_tokens: int) -> tuple[int, float]:
+    first = last = 0.0
+    count = 0
+    for _chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True):
+        now = time.perf_counter()
+        if count == 0:
+            first = now
+        last = now
+        count += 1
+    return count, (count - 1) / (last - first)
+
+
+def app_round(supervisor, messages, max_tokens: int, index: int) -> tuple[int, float]:
+    marks: dict[str, float] = {}
+    done: list[object] = []
+    request_id = f"bench-{index}"
+
+    def on_delta(rid: str, _text: str, _reasoning: str) -> None:
+        if rid == request_id:
+            marks.setdefault("first", time.perf_counter())
+
+    def on_done(message) -> None:
+        marks["last"] = time.perf_counter()
+        done.append(message)
+
+    supervisor.delta.connect(on_delta)
+    supervisor.finished.connect(on_done)
+    settings = {"temperature": 0.0, "max_tokens": max_tokens, "context_length": CONTEXT}
+    supervisor.generate(request_id, messages, settings)
+    wait_for(lambda: done)
+    supervisor.delta.disconnect(on_delta)
+    supervisor.finished.disconnect(on_done)
+    count = done[0].completion_tokens
+    return count, (count - 1) / (marks["last"] - marks["first"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    _app = QApplication([])
+    import llama_cpp
+
+    from app.engine.chat_template import ChatFormatter, pick_template
+    from app.engine.gguf_info import read_gguf_info
+
+    messages = [{"role": "user", "content": LONG_PROMPT}]
+    info = read_gguf_info(args.model)
+    threads = os.cpu_count() or 1
+    llm = llama_cpp.Llama(args.model, n_ctx=CONTEXT, n_batch=512, n_threads=threads,
+                          n_threads_batch=threads, verbose=False)
+    model = llm._model
+    formatter = ChatFormatter(pick_template(info.chat_template, info.architecture),
+                              model.token_get_text(model.token_bos()), model.token_get_text(model.token_eos()))
+    prompt = formatter.render(messages)
+    if formatter.bos and prompt.startswith(formatter.bos):
+        prompt = prompt[len(formatter.bos):]
+
+    supervisor = start_worker_with_model(args.model, CONTEXT)
+    raw, app, counts = [], [], []
+    for index in range(args.rounds):
+        llm.reset()  # same cold-prompt work as the worker, which starts each chat afresh
+        raw_count, raw_speed = raw_round(llm, prompt, args.tokens)
+        app_count, app_speed = app_round(supervisor, messages, args.tokens, index)
+        raw.append(raw_speed)
+        app.append(app_speed)
+        counts.append((raw_count, app_count))
+    supervisor.stop()
+    raw_tok_s, app_tok_s = median(raw), median(app)
+    print(json.dumps({
+        "model": os.path.basename(args.model),
+        "tokens": counts,
+        "raw_tok_s_rounds": [round(v, 2) for v in raw],
+        "app_tok_s_rounds": [round(v, 2) for v in app],
+        "raw_tok_s": round(raw_tok_s, 2),
+        "app_tok_s": round(app_tok_s, 2),
+        "ratio": round(app_tok_s / raw_tok_s, 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()
