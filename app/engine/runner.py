@@ -72,18 +72,19 @@ def _progress_reporting(llama_cpp: Any, on_progress: Callable[[float], None]) ->
         on_progress(progress)
         return True
 
-    original = llama_cpp.llama_model_default_params
+    bindings = llama_cpp.llama_cpp  # the module ``Llama`` looks the function up in
+    original = bindings.llama_model_default_params
 
     def params_with_progress() -> Any:
         params = original()
         params.progress_callback = callback
         return params
 
-    llama_cpp.llama_model_default_params = params_with_progress
+    bindings.llama_model_default_params = params_with_progress
     try:
         yield
     finally:
-        llama_cpp.llama_model_default_params = original
+        bindings.llama_model_default_params = original
 
 
 class ModelRunner:

@@ -84,7 +84,9 @@ class WorkerSupervisor(QObject):
         self.worker_pid = 0
         self._crashes = 0
         self._started_at = 0.0
-        self._handshake_timer = QTimer(self, singleShot=True, interval=HANDSHAKE_TIMEOUT_MS)
+        self._handshake_timer = QTimer(self)
+        self._handshake_timer.setSingleShot(True)
+        self._handshake_timer.setInterval(HANDSHAKE_TIMEOUT_MS)
         self._handshake_timer.timeout.connect(self._on_handshake_timeout)
 
     # --- public API ------------------------------------------------------------------------
