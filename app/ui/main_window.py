@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
+        splitter.setHandleWidth(1)
         splitter.addWidget(self.sidebar)
         splitter.addWidget(self.center)
         splitter.addWidget(self.settings_panel)
@@ -135,6 +136,8 @@ class MainWindow(QMainWindow):
         self.list_view.setModel(self.list_model)
         self.list_view.setAccessibleName("Conversations")
         self.list_view.setUniformItemSizes(True)
+        self.list_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list_view.customContextMenuRequested.connect(self._conversation_menu)
         self.list_view.selectionModel().currentChanged.connect(self._on_list_current_changed)

@@ -1,0 +1,46 @@
+"""Prompts come from the GGUF's template, with known fallbacks and clear errors."""
+
+import pytest
+
+from app.engine.chat_template import ChatFormatter, NoChatTemplateError, TemplateRenderError, pick_template
+from app.engine.gguf_info import read_gguf_info
+
+GEMMA4_TEMPLATE_SNIPPET = (
+    "{{ bos_token }}{% if enable_thinking %}<|turn>system\n<|think|>\n<turn|>\n{% endif %}"
+    "{% for m in messages %}<|turn>{{ 'model' if m.role == 'assistant' else m.role }}\n{{ m.content }}<turn|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|turn>model\n{% endif %}"
+)
+
+
+def test_embedded_template_renders_the_conversation(smollm2_path):
+    info = read_gguf_info(smollm2_path)
+    formatter = ChatFormatter(pick_template(info.chat_template, info.architecture), "<|im_start|>", "<|im_end|>")
+    text = formatter.render([{"role": "user", "content": "Hi there"}])
+    assert "<|im_start|>user\nHi there<|im_end|>" in text
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_gemma3_base_model_gets_the_gemma_turn_format(gemma3_path):
+    info = read_gguf_info(gemma3_path)
+    assert info.chat_template == ""
+    formatter = ChatFormatter(pick_template("", info.architecture), "<bos>", "<eos>")
+    text = formatter.render([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    assert text == "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
+
+
+def test_thinking_switch_reaches_the_template():
+    formatter = ChatFormatter(GEMMA4_TEMPLATE_SNIPPET, "<bos>", "<eos>")
+    on = formatter.render([{"role": "user", "content": "Q"}], think=True)
+    off = formatter.render([{"role": "user", "content": "Q"}], think=False)
+    assert "<|think|>" in on and "<|think|>" not in off
+
+
+def test_no_template_and_unknown_architecture_is_a_clear_error():
+    with pytest.raises(NoChatTemplateError, match="no chat template"):
+        pick_template("", "mamba")
+
+
+def test_template_raising_is_reported_not_crashing():
+    formatter = ChatFormatter("{{ raise_exception('System role not supported') }}", "", "")
+    with pytest.raises(TemplateRenderError, match="System role not supported"):
+        formatter.render([{"role": "user", "content": "x"}])

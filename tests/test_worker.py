@@ -1,0 +1,164 @@
+"""The real worker process, driven through its real supervisor, with real GGUF weights."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from app.ui.supervisor import WorkerState, WorkerSupervisor
+
+LONG_PROMPT = "Write a long story about a lighthouse keeper. Use many paragraphs."
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def supervisor(qtbot):
+    sup = WorkerSupervisor()
+    yield sup
+    sup.stop()
+
+
+def load(qtbot, sup, path, context=2048):
+    with qtbot.waitSignal(sup.model_loaded, timeout=TIMEOUT) as blocker:
+        sup.load_model(str(path), context)
+    return blocker.args[0]
+
+
+def ask(qtbot, sup, request_id, text, **settings):
+    deltas: list[str] = []
+    sup.delta.connect(lambda rid, t, _r: deltas.append(t) if rid == request_id else None)
+    with qtbot.waitSignal(sup.finished, timeout=TIMEOUT, check_params_cb=lambda d: d.request_id == request_id) as b:
+        sup.generate(request_id, [{"role": "user", "content": text}], {"temperature": 0.0, **settings})
+    return b.args[0], deltas
+
+
+def test_smollm2_streams_real_tokens_in_coalesced_chunks(qtbot, supervisor, smollm2_path):
+    progress: list[float] = []
+    supervisor.load_progress.connect(progress.append)
+    loaded = load(qtbot, supervisor, smollm2_path)
+    assert loaded.architecture == "llama" and loaded.has_chat_template
+    assert progress and progress[-1] == 1.0
+    done, deltas = ask(qtbot, supervisor, "r1", "What is the capital of France?", max_tokens=60)
+    text = "".join(deltas)
+    assert "Paris" in text
+    assert done.completion_tokens > 0 and done.prompt_tokens > 0
+    assert done.tokens_per_s > 0 and done.ttft_ms > 0
+    assert len(deltas) < done.completion_tokens or done.completion_tokens < 3  # coalesced
+    assert supervisor.state is WorkerState.IDLE
+
+
+def test_gemma3_base_model_streams_with_the_gemma_fallback_template(qtbot, supervisor, gemma3_path):
+    loaded = load(qtbot, supervisor, gemma3_path)
+    assert loaded.architecture == "gemma3" and not loaded.has_chat_template
+    done, deltas = ask(qtbot, supervisor, "g1", "Tell me about the sea.", max_tokens=24)
+    assert done.completion_tokens > 0
+    assert "".join(deltas).strip()
+    assert "<start_of_turn>" not in "".join(deltas)
+
+
+def test_stop_ends_the_answer_and_keeps_the_partial_text(qtbot, supervisor, smollm2_path):
+    load(qtbot, supervisor, smollm2_path)
+    deltas: list[str] = []
+    supervisor.delta.connect(lambda _rid, t, _r: deltas.append(t))
+    supervisor.generate("c1", [{"role": "user", "content": LONG_PROMPT}], {"max_tokens": 2000})
+    qtbot.waitUntil(lambda: len("".join(deltas)) > 20, timeout=TIMEOUT)
+    with qtbot.waitSignal(supervisor.finished, timeout=2000) as blocker:
+        started = time.monotonic()
+        supervisor.cancel("c1")
+    assert blocker.args[0].stop_reason == "cancelled"
+    assert time.monotonic() - started < 1.0
+    assert blocker.args[0].completion_tokens < 2000
+    assert "".join(deltas).strip()
+
+
+def test_worker_killed_mid_answer_is_restarted_and_reloads_the_model(qtbot, supervisor, smollm2_path):
+    load(qtbot, supervisor, smollm2_path)
+    first_pid = supervisor.worker_pid
+    deltas: list[str] = []
+    supervisor.delta.connect(lambda _rid, t, _r: deltas.append(t))
+    supervisor.generate("k1", [{"role": "user", "content": LONG_PROMPT}], {"max_tokens": 2000})
+    qtbot.waitUntil(lambda: len(deltas) >= 2, timeout=TIMEOUT)
+    interrupted: list[str] = []
+    supervisor.interrupted.connect(interrupted.append)
+    with qtbot.waitSignal(supervisor.crashed, timeout=5000):
+        os.kill(first_pid, signal.SIGKILL)
+    assert interrupted == ["k1"]
+    assert supervisor.current_request == ""
+    # The restarted worker reloads the same model by itself.
+    with qtbot.waitSignal(supervisor.model_loaded, timeout=TIMEOUT):
+        pass
+    assert supervisor.worker_pid != first_pid
+    done, text = ask(qtbot, supervisor, "k2", "Say hello.", max_tokens=20)
+    assert done.completion_tokens > 0 and "".join(text).strip()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason", "words"),
+    [
+        ("missing_model", "file_missing", "was not found"),
+        ("not_a_gguf", "not_gguf", "not a GGUF model file"),
+        ("truncated_gguf", "truncated", "is incomplete"),
+    ],
+)
+def test_bad_model_files_get_a_clear_reason(qtbot, supervisor, request, fixture, reason, words):
+    path = request.getfixturevalue(fixture)
+    with qtbot.waitSignal(supervisor.load_failed, timeout=TIMEOUT) as blocker:
+        supervisor.load_model(str(path), 2048)
+    code, message = blocker.args
+    assert code == reason
+    assert words in message and Path(path).name in message
+    assert supervisor.state is WorkerState.IDLE  # the worker survived
+
+
+def test_generating_without_a_model_is_refused_in_words(qtbot, supervisor):
+    with qtbot.waitSignal(supervisor.generation_failed, timeout=TIMEOUT) as blocker:
+        supervisor.generate("n1", [{"role": "user", "content": "hi"}], {})
+    assert blocker.args == ["n1", "No model is loaded."] or blocker.args == ("n1", "No model is loaded.")
+
+
+@pytest.fixture
+def missing_model(tmp_path):
+    return tmp_path / "gone.gguf"
+
+
+def test_no_orphan_worker_when_the_ui_process_is_killed(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys
+        from PySide6.QtCore import QCoreApplication
+        from app.ui.supervisor import WorkerSupervisor
+        app = QCoreApplication([])
+        sup = WorkerSupervisor()
+        sup.state_changed.connect(lambda s: print(sup.worker_pid, flush=True) if sup.worker_pid else None)
+        sup.start()
+        app.exec()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    ui = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        worker_pid = int(ui.stdout.readline())
+        assert _alive(worker_pid)
+        ui.kill()
+        ui.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker_pid), "the worker outlived its UI process"
+    finally:
+        ui.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
