@@ -23,6 +23,7 @@ STATUS_NOTES = {
     "stopped": "Stopped",
     "interrupted": "Interrupted — the engine stopped unexpectedly. The answer above is incomplete.",
 }
+USER_BUBBLE_TEXT_WIDTH = 460
 _SELECTABLE = (
     Qt.TextInteractionFlag.TextSelectableByMouse
     | Qt.TextInteractionFlag.TextSelectableByKeyboard
@@ -213,7 +214,15 @@ class MessageWidget(QFrame):
             self.body_layout.addWidget(widget)
             self._blocks.append((block, widget))
         self._drop_blocks_from(len(blocks))
+        if self._role == "user" and self._blocks:
+            self._fit_bubble(self._blocks[0][1])
         self._update_typing_indicator()
+
+    def _fit_bubble(self, label: QWidget) -> None:
+        """A word-wrapped label asks for little width; give short messages their natural width."""
+        metrics = label.fontMetrics()
+        widest = max((metrics.horizontalAdvance(line) for line in self._content.splitlines()), default=0)
+        label.setMinimumWidth(min(widest + 4, USER_BUBBLE_TEXT_WIDTH))
 
     def _make_widget(self, block: Block) -> QWidget:
         if block.kind == "code":

