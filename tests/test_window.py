@@ -1,0 +1,216 @@
+"""The real window, driven like a user: real worker, real model, real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.paths import resolve_paths
+from app.storage.chats import MessageStatus
+from app.ui.application import Hearth, build
+from app.ui.supervisor import WorkerState
+
+TIMEOUT = 60_000
+LONG_PROMPT = "Write a long story about a lighthouse keeper. Use many paragraphs."
+
+
+@pytest.fixture
+def start_app(qtbot, hearth_home):
+    apps: list[Hearth] = []
+
+    def start(model: Path | None = None, wait_for_model: bool = True) -> Hearth:
+        hearth = build(resolve_paths(hearth_home).ensure(), model=str(model) if model else None, theme="light")
+        qtbot.addWidget(hearth.window)
+        apps.append(hearth)
+        if model is not None and wait_for_model:
+            qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
+        return hearth
+
+    yield start
+    for hearth in apps:
+        hearth.shutdown()
+
+
+def type_and_send(qtbot, hearth: Hearth, text: str) -> None:
+    editor = hearth.window.composer.editor
+    editor.setFocus()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+
+
+def last_widget(hearth: Hearth):
+    view = hearth.window.chat_view
+    return view.message(view.keys()[-1])
+
+
+def wait_idle(qtbot, hearth: Hearth) -> None:
+    qtbot.waitUntil(lambda: not hearth.window.controller.busy, timeout=TIMEOUT)
+
+
+def test_type_send_stream_and_find_the_chat_after_a_restart(qtbot, start_app, smollm2_path):
+    hearth = start_app(smollm2_path)
+    type_and_send(qtbot, hearth, "What is the capital of France?")
+    assert hearth.window.composer.text() == ""
+    assert hearth.window.composer.button.text() == "Stop"
+    qtbot.waitUntil(lambda: bool(last_widget(hearth).content()), timeout=TIMEOUT)  # text streams in
+    wait_idle(qtbot, hearth)
+    answer = last_widget(hearth)
+    assert answer.role == "assistant" and answer.content().strip()
+    assert "tok/s" in answer.stats_label.text()
+    assert hearth.window.title_label.text() == "What is the capital of France?"
+    conversation_id = hearth.window.current_id
+    hearth.shutdown()
+
+    again = start_app(smollm2_path)
+    assert again.window.current_id == conversation_id
+    roles = [again.window.chat_view.message(k).role for k in again.window.chat_view.keys()]
+    assert roles == ["user", "assistant"]
+    assert last_widget(again).content() == answer.content()
+
+
+def test_stop_keeps_the_partial_answer(qtbot, start_app, smollm2_path):
+    hearth = start_app(smollm2_path)
+    type_and_send(qtbot, hearth, LONG_PROMPT)
+    qtbot.waitUntil(lambda: len(last_widget(hearth).content()) > 40, timeout=TIMEOUT)
+    qtbot.keyClick(hearth.window.composer.editor, Qt.Key.Key_Escape)
+    wait_idle(qtbot, hearth)
+    stored = hearth.store.messages(hearth.window.current_id)[-1]
+    assert stored.status == MessageStatus.STOPPED and len(stored.content) > 40
+    assert last_widget(hearth).status_note.text() == "Stopped"
+    assert hearth.window.composer.button.text() == "Send"
+
+
+def test_regenerate_replaces_the_last_answer(qtbot, start_app, smollm2_path):
+    hearth = start_app(smollm2_path)
+    type_and_send(qtbot, hearth, "Name a colour.")
+    wait_idle(qtbot, hearth)
+    first = last_widget(hearth)
+    first_stored = hearth.store.messages(hearth.window.current_id)[-1]
+    assert first.regenerate_button.isVisibleTo(hearth.window)
+    qtbot.mouseClick(first.regenerate_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, hearth)
+    assert len(hearth.window.chat_view.keys()) == 2 and last_widget(hearth) is not first
+    assert hearth.store.messages(hearth.window.current_id)[-1].created_at > first_stored.created_at
+    assert [m.role for m in hearth.store.messages(hearth.window.current_id)] == ["user", "assistant"]
+
+
+def test_switching_chats_shows_each_history(qtbot, start_app, smollm2_path):
+    hearth = start_app(smollm2_path)
+    type_and_send(qtbot, hearth, "First chat question")
+    wait_idle(qtbot, hearth)
+    first = hearth.window.current_id
+    qtbot.keyClick(hearth.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert hearth.window.current_id != first and hearth.window.chat_view.keys() == []
+    type_and_send(qtbot, hearth, "Second chat question")
+    wait_idle(qtbot, hearth)
+    assert hearth.window.list_model.rowCount() == 2
+    row = hearth.window.list_model.row_of(first)
+    hearth.window.list_view.setCurrentIndex(hearth.window.list_model.index(row))
+    assert hearth.window.current_id == first
+    first_message = hearth.window.chat_view.message(hearth.window.chat_view.keys()[0])
+    assert first_message.content() == "First chat question"
+
+
+def test_delete_a_chat_and_undo(qtbot, start_app):
+    hearth = start_app()
+    type_and_send(qtbot, hearth, "kept?")  # no model: the message is kept in the box, not lost
+    assert hearth.window.composer.text() == "kept?"
+    chat = hearth.store.create_conversation()
+    hearth.store.add_message(chat.id, "user", "precious")
+    hearth.window.list_model.refresh()
+    hearth.window.show_conversation(chat.id)
+    hearth.window.delete_current()
+    assert hearth.store.get_conversation(chat.id) is None
+    qtbot.mouseClick(hearth.window.undo_button, Qt.MouseButton.LeftButton)
+    assert hearth.store.get_conversation(chat.id) is not None
+    assert hearth.window.current_id == chat.id
+
+
+def test_an_empty_message_is_not_sent(qtbot, start_app, smollm2_path):
+    hearth = start_app(smollm2_path)
+    type_and_send(qtbot, hearth, "   ")
+    assert hearth.window.chat_view.keys() == []
+    assert hearth.window.composer.hint.text() == "Type a message first."
+
+
+def test_a_bad_model_file_is_explained_and_nothing_is_lost(qtbot, start_app, not_a_gguf):
+    hearth = start_app()
+    hearth.window.composer.set_text("draft I am writing")
+    with qtbot.waitSignal(hearth.supervisor.load_failed, timeout=TIMEOUT):
+        hearth.window.load_model(str(not_a_gguf))
+    assert "not a GGUF model file" in hearth.window.statusBar().currentMessage()
+    assert hearth.window.composer.text() == "draft I am writing"
+
+
+def test_worker_killed_mid_answer_keeps_the_partial_and_the_next_message_works(qtbot, start_app, smollm2_path):
+    hearth = start_app(smollm2_path)
+    type_and_send(qtbot, hearth, LONG_PROMPT)
+    qtbot.waitUntil(lambda: len(last_widget(hearth).content()) > 40, timeout=TIMEOUT)
+    os.kill(hearth.supervisor.worker_pid, signal.SIGKILL)
+    wait_idle(qtbot, hearth)
+    partial = hearth.store.messages(hearth.window.current_id)[-1]
+    assert partial.status == MessageStatus.INTERRUPTED and len(partial.content) > 40
+    assert "Interrupted" in last_widget(hearth).status_note.text()
+    qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)  # restarted
+    assert hearth.supervisor.state is WorkerState.IDLE
+    type_and_send(qtbot, hearth, "Say hello.")
+    wait_idle(qtbot, hearth)
+    final = hearth.store.messages(hearth.window.current_id)[-1]
+    assert final.status == MessageStatus.COMPLETE and final.content.strip()
+
+
+def test_killing_the_whole_app_mid_answer_keeps_the_database_intact(hearth_home, smollm2_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        from app.core.paths import resolve_paths
+        from app.ui.application import build
+        app = QApplication([])
+        hearth = build(resolve_paths({str(hearth_home)!r}).ensure(), model={str(smollm2_path)!r})
+        def send_when_ready():
+            if hearth.supervisor.loaded_model is None:
+                return QTimer.singleShot(50, send_when_ready)
+            hearth.window.composer.set_text({LONG_PROMPT!r})
+            hearth.window.composer.submit()
+            print("sent", hearth.supervisor.worker_pid, flush=True)
+        send_when_ready()
+        app.exec()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        word, worker_pid = app.stdout.readline().split()
+        assert word == "sent"
+        database = resolve_paths(hearth_home).database
+        query = "SELECT length(content) FROM messages WHERE role = 'assistant'"
+        deadline = time.monotonic() + 60
+        saved = 0
+        while saved < 80 and time.monotonic() < deadline:  # wait for a few saves of the stream
+            time.sleep(0.1)
+            row = sqlite3.connect(database).execute(query).fetchone()
+            saved = row[0] if row else 0
+        app.send_signal(signal.SIGKILL)
+        app.wait(10)
+    finally:
+        app.kill()
+    conn = sqlite3.connect(database)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = conn.execute("SELECT role, content, status FROM messages ORDER BY id").fetchall()
+    assert rows[0] == ("user", LONG_PROMPT, "complete")
+    assert rows[1][0] == "assistant" and len(rows[1][1]) >= saved >= 80
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{worker_pid}").exists() or "State:\tZ" in Path(f"/proc/{worker_pid}/status").read_text()
