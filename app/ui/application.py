@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import logging.handlers
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -43,7 +45,7 @@ class Hearth:
         self.store.close()
 
 
-def build(paths: AppPaths, model: str | None = None, theme: str | None = None) -> Hearth:
+def build(paths: AppPaths, model: str | None = None, theme: str | None = None, probe: bool = False) -> Hearth:
     """Create the app's parts inside an existing ``QApplication`` and show the window."""
     settings = load_settings(paths.settings_file)
     app = QApplication.instance()
@@ -54,6 +56,9 @@ def build(paths: AppPaths, model: str | None = None, theme: str | None = None) -
     store.purge_deleted()
     supervisor = WorkerSupervisor()
     window = MainWindow(store, supervisor, settings, paths)
+    hearth = Hearth(paths, settings, store, supervisor, window)
+    if probe:
+        _FirstPaintProbe(hearth)
     window.show()
     if recovered:
         window.show_notice(f"{recovered} answer(s) were cut off when Hearth last closed; they are marked as interrupted.")
@@ -62,7 +67,7 @@ def build(paths: AppPaths, model: str | None = None, theme: str | None = None) -
     start_model = model or settings.last_model_path
     if start_model and Path(start_model).is_file():
         QTimer.singleShot(0, lambda: window.load_model(start_model))
-    return Hearth(paths, settings, store, supervisor, window)
+    return hearth
 
 
 def _setup_logging(paths: AppPaths) -> None:
@@ -75,6 +80,43 @@ def _setup_logging(paths: AppPaths) -> None:
     root.setLevel(logging.INFO)
 
 
+def _resident_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class _FirstPaintProbe(QObject):
+    """Prints the wall-clock time of the window's first paint, then the UI's memory once the
+    engine is up, and quits (for bench/startup.py)."""
+
+    def __init__(self, hearth: Hearth) -> None:
+        super().__init__(hearth.window)
+        self._hearth = hearth
+        self._shown_at = 0.0
+        hearth.window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and not self._shown_at:
+            self._shown_at = time.time()
+            QTimer.singleShot(500, self._report)
+        return False
+
+    def _report(self) -> None:
+        if self._hearth.supervisor.worker_pid == 0:
+            QTimer.singleShot(50, self._report)
+            return
+        print(json.dumps({"shown_at": self._shown_at, "rss_mb": round(_resident_mb(), 1)}), flush=True)
+        QApplication.quit()
+
+
 def run(args: argparse.Namespace) -> int:
     paths = resolve_paths(args.data_dir).ensure()
     _setup_logging(paths)
@@ -85,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     app.setDesktopFileName("hearth")
     if ICON.is_file():
         app.setWindowIcon(QIcon(str(ICON)))
-    hearth = build(paths, model=args.model, theme=args.theme)
+    hearth = build(paths, model=args.model, theme=args.theme, probe=args.report_startup)
     app.aboutToQuit.connect(hearth.supervisor.stop)
     # Let Ctrl+C and SIGTERM close the window cleanly (Python handles signals between Qt events).
     signal.signal(signal.SIGINT, lambda *_: app.quit())
