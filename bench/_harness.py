@@ -10,9 +10,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer
 
-from app.ui.supervisor import WorkerState, WorkerSupervisor  # noqa: E402
+from app.ui.supervisor import WorkerState, WorkerSupervisor
 
 LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm. Use many paragraphs."
 

@@ -32,7 +32,7 @@ def main() -> None:
         supervisor.generate(request_id, messages, {"max_tokens": 4000, "temperature": 1.0})
         wait_for(lambda deltas=deltas: deltas)
         stop_after = time.monotonic() + rng.uniform(0.05, 0.8)
-        wait_for(lambda stop_after=stop_after: time.monotonic() >= stop_after or done)
+        wait_for(lambda stop_after=stop_after, done=done: time.monotonic() >= stop_after or bool(done))
         if done:
             continue  # the answer ended on its own first; not a cancel
         started = time.perf_counter()
@@ -43,12 +43,16 @@ def main() -> None:
         supervisor.delta.disconnect()
         supervisor.finished.disconnect()
     supervisor.stop()
-    print(json.dumps({
-        "trials": len(timings),
-        "cancel_ms": [round(t, 1) for t in timings],
-        "cancel_ms_p50": round(median(timings), 1),
-        "cancel_ms_max": round(max(timings), 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "trials": len(timings),
+                "cancel_ms": [round(t, 1) for t in timings],
+                "cancel_ms_p50": round(median(timings), 1),
+                "cancel_ms_max": round(max(timings), 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

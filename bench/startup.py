@@ -23,7 +23,12 @@ def launch_once() -> tuple[float, float]:
         started = time.time()
         out = subprocess.run(
             [sys.executable, "-m", "app", "--data-dir", home, "--report-startup"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
     report = json.loads(out.strip().splitlines()[-1])
     return (report["shown_at"] - started) * 1000, report["rss_mb"]
@@ -37,12 +42,16 @@ def main() -> None:
     results = [launch_once() for _ in range(args.runs)]
     window_ms = [r[0] for r in results]
     rss = [r[1] for r in results]
-    print(json.dumps({
-        "runs": args.runs,
-        "window_ms_all": [round(v) for v in window_ms],
-        "window_ms": round(statistics.median(window_ms)),
-        "rss_mb": round(statistics.median(rss), 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "window_ms_all": [round(v) for v in window_ms],
+                "window_ms": round(statistics.median(window_ms)),
+                "rss_mb": round(statistics.median(rss), 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -71,14 +71,18 @@ def main() -> None:
     messages = [{"role": "user", "content": LONG_PROMPT}]
     info = read_gguf_info(args.model)
     threads = os.cpu_count() or 1
-    llm = llama_cpp.Llama(args.model, n_ctx=CONTEXT, n_batch=512, n_threads=threads,
-                          n_threads_batch=threads, verbose=False)
+    llm = llama_cpp.Llama(
+        args.model, n_ctx=CONTEXT, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     model = llm._model
-    formatter = ChatFormatter(pick_template(info.chat_template, info.architecture),
-                              model.token_get_text(model.token_bos()), model.token_get_text(model.token_eos()))
+    formatter = ChatFormatter(
+        pick_template(info.chat_template, info.architecture),
+        model.token_get_text(model.token_bos()),
+        model.token_get_text(model.token_eos()),
+    )
     prompt = formatter.render(messages)
     if formatter.bos and prompt.startswith(formatter.bos):
-        prompt = prompt[len(formatter.bos):]
+        prompt = prompt[len(formatter.bos) :]
 
     supervisor = start_worker_with_model(args.model, CONTEXT)
     raw, app, counts = [], [], []
@@ -91,15 +95,19 @@ def main() -> None:
         counts.append((raw_count, app_count))
     supervisor.stop()
     raw_tok_s, app_tok_s = median(raw), median(app)
-    print(json.dumps({
-        "model": os.path.basename(args.model),
-        "tokens": counts,
-        "raw_tok_s_rounds": [round(v, 2) for v in raw],
-        "app_tok_s_rounds": [round(v, 2) for v in app],
-        "raw_tok_s": round(raw_tok_s, 2),
-        "app_tok_s": round(app_tok_s, 2),
-        "ratio": round(app_tok_s / raw_tok_s, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "model": os.path.basename(args.model),
+                "tokens": counts,
+                "raw_tok_s_rounds": [round(v, 2) for v in raw],
+                "app_tok_s_rounds": [round(v, 2) for v in app],
+                "raw_tok_s": round(raw_tok_s, 2),
+                "app_tok_s": round(app_tok_s, 2),
+                "ratio": round(app_tok_s / raw_tok_s, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

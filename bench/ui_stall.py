@@ -59,15 +59,19 @@ def main() -> None:
     hearth.shutdown()
     ordered = sorted(gaps)
     p99 = ordered[int(len(ordered) * 0.99)]
-    print(json.dumps({
-        "model": args.model.rsplit("/", 1)[-1],
-        "tokens_streamed": streamed,
-        "answers": answers,
-        "ticks": len(gaps),
-        "p50_ms": round(ordered[len(ordered) // 2], 2),
-        "p99_ms": round(p99, 2),
-        "max_ms": round(ordered[-1], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "model": args.model.rsplit("/", 1)[-1],
+                "tokens_streamed": streamed,
+                "answers": answers,
+                "ticks": len(gaps),
+                "p50_ms": round(ordered[len(ordered) // 2], 2),
+                "p99_ms": round(p99, 2),
+                "max_ms": round(ordered[-1], 2),
+            }
+        )
+    )
     app.quit()
 
 

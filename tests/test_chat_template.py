@@ -7,14 +7,17 @@ from app.engine.gguf_info import read_gguf_info
 
 GEMMA4_TEMPLATE_SNIPPET = (
     "{{ bos_token }}{% if enable_thinking %}<|turn>system\n<|think|>\n<turn|>\n{% endif %}"
-    "{% for m in messages %}<|turn>{{ 'model' if m.role == 'assistant' else m.role }}\n{{ m.content }}<turn|>\n"
+    "{% for m in messages %}<|turn>{{ 'model' if m.role == 'assistant' else m.role }}\n"
+    "{{ m.content }}<turn|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|turn>model\n{% endif %}"
 )
 
 
 def test_embedded_template_renders_the_conversation(smollm2_path):
     info = read_gguf_info(smollm2_path)
-    formatter = ChatFormatter(pick_template(info.chat_template, info.architecture), "<|im_start|>", "<|im_end|>")
+    formatter = ChatFormatter(
+        pick_template(info.chat_template, info.architecture), "<|im_start|>", "<|im_end|>"
+    )
     text = formatter.render([{"role": "user", "content": "Hi there"}])
     assert "<|im_start|>user\nHi there<|im_end|>" in text
     assert text.endswith("<|im_start|>assistant\n")

@@ -23,7 +23,14 @@ def test_round_trip_of_every_message_kind():
 
 @pytest.mark.parametrize(
     "line",
-    [b"not json", b"[1, 2]", b'{"type": "nope"}', b'{"type": "cancel", "bogus": 1}', b'{"type": "load_model"}', b"\xff\xfe"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"type": "nope"}',
+        b'{"type": "cancel", "bogus": 1}',
+        b'{"type": "load_model"}',
+        b"\xff\xfe",
+    ],
 )
 def test_malformed_lines_raise_protocol_error(line):
     with pytest.raises(p.ProtocolError):

@@ -99,7 +99,11 @@ def test_streaming_updates_then_finalize(store):
     store.update_message(answer.id, content="Partial")
     store.update_message(answer.id, content="Partial and done", status=MessageStatus.COMPLETE, stats={"n": 3})
     final = store.get_message(answer.id)
-    assert (final.content, final.status, final.stats) == ("Partial and done", MessageStatus.COMPLETE, {"n": 3})
+    assert (final.content, final.status, final.stats) == (
+        "Partial and done",
+        MessageStatus.COMPLETE,
+        {"n": 3},
+    )
 
 
 def test_unfinished_answers_are_marked_interrupted(store):
@@ -111,8 +115,10 @@ def test_unfinished_answers_are_marked_interrupted(store):
 
 def test_delete_messages_from_keeps_earlier_ones(store):
     chat = store.create_conversation()
-    ids = [store.add_message(chat.id, role, text).id for role, text in
-           [("user", "1"), ("assistant", "2"), ("user", "3"), ("assistant", "4")]]
+    ids = [
+        store.add_message(chat.id, role, text).id
+        for role, text in [("user", "1"), ("assistant", "2"), ("user", "3"), ("assistant", "4")]
+    ]
     store.delete_messages_from(ids[2])
     assert [m.content for m in store.messages(chat.id)] == ["1", "2"]
 

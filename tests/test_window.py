@@ -28,7 +28,9 @@ def start_app(qtbot, hearth_home):
     apps: list[Hearth] = []
 
     def start(model: Path | None = None, wait_for_model: bool = True) -> Hearth:
-        hearth = build(resolve_paths(hearth_home).ensure(), model=str(model) if model else None, theme="light")
+        hearth = build(
+            resolve_paths(hearth_home).ensure(), model=str(model) if model else None, theme="light"
+        )
         qtbot.addWidget(hearth.window)
         apps.append(hearth)
         if model is not None and wait_for_model:
@@ -49,7 +51,7 @@ def type_and_send(qtbot, hearth: Hearth, text: str) -> None:
 
 def last_widget(hearth: Hearth):
     view = hearth.window.chat_view
-    return view.message(view.keys()[-1])
+    return view.message(view.message_keys()[-1])
 
 
 def wait_idle(qtbot, hearth: Hearth) -> None:
@@ -72,7 +74,7 @@ def test_type_send_stream_and_find_the_chat_after_a_restart(qtbot, start_app, sm
 
     again = start_app(smollm2_path)
     assert again.window.current_id == conversation_id
-    roles = [again.window.chat_view.message(k).role for k in again.window.chat_view.keys()]
+    roles = [again.window.chat_view.message(k).role for k in again.window.chat_view.message_keys()]
     assert roles == ["user", "assistant"]
     assert last_widget(again).content() == answer.content()
 
@@ -98,7 +100,7 @@ def test_regenerate_replaces_the_last_answer(qtbot, start_app, smollm2_path):
     assert first.regenerate_button.isVisibleTo(hearth.window)
     qtbot.mouseClick(first.regenerate_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, hearth)
-    assert len(hearth.window.chat_view.keys()) == 2 and last_widget(hearth) is not first
+    assert len(hearth.window.chat_view.message_keys()) == 2 and last_widget(hearth) is not first
     assert hearth.store.messages(hearth.window.current_id)[-1].created_at > first_stored.created_at
     assert [m.role for m in hearth.store.messages(hearth.window.current_id)] == ["user", "assistant"]
 
@@ -109,14 +111,14 @@ def test_switching_chats_shows_each_history(qtbot, start_app, smollm2_path):
     wait_idle(qtbot, hearth)
     first = hearth.window.current_id
     qtbot.keyClick(hearth.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert hearth.window.current_id != first and hearth.window.chat_view.keys() == []
+    assert hearth.window.current_id != first and hearth.window.chat_view.message_keys() == []
     type_and_send(qtbot, hearth, "Second chat question")
     wait_idle(qtbot, hearth)
     assert hearth.window.list_model.rowCount() == 2
     row = hearth.window.list_model.row_of(first)
     hearth.window.list_view.setCurrentIndex(hearth.window.list_model.index(row))
     assert hearth.window.current_id == first
-    first_message = hearth.window.chat_view.message(hearth.window.chat_view.keys()[0])
+    first_message = hearth.window.chat_view.message(hearth.window.chat_view.message_keys()[0])
     assert first_message.content() == "First chat question"
 
 
@@ -138,7 +140,7 @@ def test_delete_a_chat_and_undo(qtbot, start_app):
 def test_an_empty_message_is_not_sent(qtbot, start_app, smollm2_path):
     hearth = start_app(smollm2_path)
     type_and_send(qtbot, hearth, "   ")
-    assert hearth.window.chat_view.keys() == []
+    assert hearth.window.chat_view.message_keys() == []
     assert hearth.window.composer.hint.text() == "Type a message first."
 
 
@@ -151,7 +153,9 @@ def test_a_bad_model_file_is_explained_and_nothing_is_lost(qtbot, start_app, not
     assert hearth.window.composer.text() == "draft I am writing"
 
 
-def test_worker_killed_mid_answer_keeps_the_partial_and_the_next_message_works(qtbot, start_app, smollm2_path):
+def test_worker_killed_mid_answer_keeps_the_partial_and_the_next_message_works(
+    qtbot, start_app, smollm2_path
+):
     hearth = start_app(smollm2_path)
     type_and_send(qtbot, hearth, LONG_PROMPT)
     qtbot.waitUntil(lambda: len(last_widget(hearth).content()) > 40, timeout=TIMEOUT)
@@ -213,4 +217,7 @@ def test_killing_the_whole_app_mid_answer_keeps_the_database_intact(hearth_home,
     deadline = time.monotonic() + 10
     while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not Path(f"/proc/{worker_pid}").exists() or "State:\tZ" in Path(f"/proc/{worker_pid}/status").read_text()
+    assert (
+        not Path(f"/proc/{worker_pid}").exists()
+        or "State:\tZ" in Path(f"/proc/{worker_pid}/status").read_text()
+    )

@@ -34,7 +34,9 @@ def load(qtbot, sup, path, context=2048):
 def ask(qtbot, sup, request_id, text, **settings):
     deltas: list[str] = []
     sup.delta.connect(lambda rid, t, _r: deltas.append(t) if rid == request_id else None)
-    with qtbot.waitSignal(sup.finished, timeout=TIMEOUT, check_params_cb=lambda d: d.request_id == request_id) as b:
+    with qtbot.waitSignal(
+        sup.finished, timeout=TIMEOUT, check_params_cb=lambda d: d.request_id == request_id
+    ) as b:
         sup.generate(request_id, [{"role": "user", "content": text}], {"temperature": 0.0, **settings})
     return b.args[0], deltas
 

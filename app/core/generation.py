@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class GenerationSettings:
     think: bool = False
     seed: int = -1
 
-    LIMITS = {
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
         "temperature": (0.0, 2.0),
         "top_p": (0.0, 1.0),
         "top_k": (0, 1000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -52,10 +53,8 @@ def load_settings(path: Path) -> Settings:
         return Settings()
     except (OSError, ValueError) as exc:
         log.warning("Settings file %s is unreadable (%s); using defaults", path, exc)
-        try:
+        with contextlib.suppress(OSError):
             path.replace(path.with_suffix(".damaged.json"))
-        except OSError:
-            pass
         return Settings()
     data = _migrate(raw)
     theme = data.get("theme", "system")

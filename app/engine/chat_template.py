@@ -44,7 +44,7 @@ def pick_template(embedded: str, architecture: str) -> str:
     if fallback is None:
         raise NoChatTemplateError(
             f"This model ({architecture or 'unknown architecture'}) has no chat template, so Hearth "
-            "cannot tell how to format a conversation for it. Use an instruction-tuned (\"-it\") "
+            'cannot tell how to format a conversation for it. Use an instruction-tuned ("-it") '
             "build of the model."
         )
     return fallback
@@ -57,9 +57,7 @@ class ChatFormatter:
         from jinja2.ext import loopcontrols
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        env = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
-        )
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
         env.globals["raise_exception"] = _raise
         env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
         self._template = env.from_string(template)

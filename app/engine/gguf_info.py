@@ -6,7 +6,6 @@ unknown architecture, too big for memory) and, later, to estimate memory needs.
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +17,52 @@ DEFAULT_ALIGNMENT = 32
 # ggml type id -> (bytes per block, elements per block); enough to size every tensor of the
 # quantizations published for Gemma models. Unknown types only skip the truncation check.
 _TYPE_LAYOUT: dict[int, tuple[int, int]] = {
-    0: (4, 1), 1: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32), 7: (24, 32), 8: (34, 32),
-    9: (36, 32), 10: (84, 256), 11: (110, 256), 12: (144, 256), 13: (176, 256), 14: (210, 256),
-    15: (292, 256), 16: (66, 256), 17: (74, 256), 18: (98, 256), 19: (50, 256), 20: (18, 32),
-    21: (110, 256), 22: (82, 256), 23: (136, 256), 24: (1, 1), 25: (2, 1), 26: (4, 1),
-    27: (8, 1), 28: (8, 1), 29: (56, 256), 30: (2, 1), 34: (54, 256), 35: (66, 256), 39: (17, 32),
+    0: (4, 1),
+    1: (2, 1),
+    2: (18, 32),
+    3: (20, 32),
+    6: (22, 32),
+    7: (24, 32),
+    8: (34, 32),
+    9: (36, 32),
+    10: (84, 256),
+    11: (110, 256),
+    12: (144, 256),
+    13: (176, 256),
+    14: (210, 256),
+    15: (292, 256),
+    16: (66, 256),
+    17: (74, 256),
+    18: (98, 256),
+    19: (50, 256),
+    20: (18, 32),
+    21: (110, 256),
+    22: (82, 256),
+    23: (136, 256),
+    24: (1, 1),
+    25: (2, 1),
+    26: (4, 1),
+    27: (8, 1),
+    28: (8, 1),
+    29: (56, 256),
+    30: (2, 1),
+    34: (54, 256),
+    35: (66, 256),
+    39: (17, 32),
 }
 
 _SCALARS = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d",
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
 }
 _STRING, _ARRAY = 8, 9
 
@@ -105,8 +141,7 @@ def read_gguf_info(path: str | Path, keep_arrays: bool = False) -> GGUFInfo:
     unless ``keep_arrays`` is set, which keeps this fast on 256k-token vocabularies."""
     path = Path(path)
     file_size = path.stat().st_size
-    with path.open("rb") as raw:
-        stream = io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+    with path.open("rb", buffering=1 << 20) as stream:
         reader = _Reader(stream)
         magic = stream.read(4)
         if magic != GGUF_MAGIC:

@@ -13,8 +13,32 @@ from app.engine.gguf_info import GGUFInfo, NotGGUFError, TruncatedGGUFError, rea
 # Architectures the bundled llama.cpp can run that people realistically pick for chat. A file
 # naming another architecture may still load; this list only sharpens the error when it does not.
 KNOWN_ARCHITECTURES = frozenset(
-    "gemma gemma2 gemma3 gemma3n gemma4 llama llama4 mistral3 qwen2 qwen3 qwen3moe phi3 phi4 "
-    "granite granitemoe olmo2 deepseek2 command-r cohere2 exaone smollm3 gpt-oss glm4 falcon-h1".split()
+    [
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "gemma3n",
+        "gemma4",
+        "llama",
+        "llama4",
+        "mistral3",
+        "qwen2",
+        "qwen3",
+        "qwen3moe",
+        "phi3",
+        "phi4",
+        "granite",
+        "granitemoe",
+        "olmo2",
+        "deepseek2",
+        "command-r",
+        "cohere2",
+        "exaone",
+        "smollm3",
+        "gpt-oss",
+        "glm4",
+        "falcon-h1",
+    ]
 )
 
 
@@ -88,9 +112,7 @@ def explain_load_failure(info: GGUFInfo, log_tail: str) -> ModelLoadError:
             "pick a smaller model.",
         )
     detail = log_tail.strip().splitlines()[-1] if log_tail.strip() else "no details were given"
-    return ModelLoadError(
-        LoadProblem.LOAD_FAILED, f"“{info.name}” could not be loaded ({detail})."
-    )
+    return ModelLoadError(LoadProblem.LOAD_FAILED, f"“{info.name}” could not be loaded ({detail}).")
 
 
 def _truncated(path: Path) -> ModelLoadError:

@@ -36,9 +36,10 @@ class ReasoningSplitter:
             at = self._pending.find(marker)
             if at < 0:
                 keep = 0 if final else _partial_marker_tail(self._pending)
-                emit, self._pending = self._pending[: len(self._pending) - keep], self._pending[
-                    len(self._pending) - keep :
-                ]
+                emit, self._pending = (
+                    self._pending[: len(self._pending) - keep],
+                    self._pending[len(self._pending) - keep :],
+                )
                 (reasoning if self._in_thought else answer).append(emit)
                 break
             (reasoning if self._in_thought else answer).append(self._pending[:at])

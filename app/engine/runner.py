@@ -102,7 +102,9 @@ class ModelRunner:
     def loaded(self) -> bool:
         return self._llm is not None
 
-    def load(self, path: str, context_length: int, threads: int, on_progress: Callable[[float], None]) -> None:
+    def load(
+        self, path: str, context_length: int, threads: int, on_progress: Callable[[float], None]
+    ) -> None:
         self.unload()
         info = preflight(path, context_length)
         try:
@@ -166,8 +168,12 @@ class ModelRunner:
         count, first_at, stop_reason = 0, 0.0, "length"
         next_flush = 0.0
         stream = llm.generate(
-            prompt, top_k=settings.top_k, top_p=settings.top_p, min_p=0.0,
-            temp=settings.temperature, repeat_penalty=1.0,
+            prompt,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=0.0,
+            temp=settings.temperature,
+            repeat_penalty=1.0,
         )
         try:
             for token in stream:
@@ -232,14 +238,14 @@ class ModelRunner:
         n_ctx = self._llm.n_ctx()
         reserve = min(settings.max_tokens, n_ctx // 4)
         system = [m for m in messages[:1] if m.get("role") == "system"]
-        turns = messages[len(system):]
+        turns = messages[len(system) :]
         dropped = 0
         while True:
             text = self._formatter.render(system + turns, think=settings.think)
             # Templates write the BOS text themselves; let the tokenizer add it exactly once,
             # and only if the model asks for it.
             if self._formatter.bos and text.startswith(self._formatter.bos):
-                text = text[len(self._formatter.bos):]
+                text = text[len(self._formatter.bos) :]
             tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
             if len(tokens) + reserve <= n_ctx:
                 return tokens, dropped

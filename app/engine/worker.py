@@ -15,11 +15,14 @@ import signal
 import sys
 import threading
 import time
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from app import __version__
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
+
+if TYPE_CHECKING:
+    from app.engine.runner import ModelRunner
 
 log = logging.getLogger("hearth.worker")
 
@@ -32,7 +35,7 @@ class Worker:
         self._write_lock = threading.Lock()
         self._inbox: queue.Queue[p.Message | None] = queue.Queue()
         self._cancelled: set[str] = set()
-        self._runner = None  # created on first load: importing llama.cpp takes a moment
+        self._runner: ModelRunner | None = None  # created on first load: importing llama.cpp takes a moment
 
     def send(self, message: p.Message) -> None:
         data = message.encode()
@@ -94,7 +97,7 @@ class Worker:
         else:
             self.send(p.Error(message=f"The worker does not handle {message.type!r}."))
 
-    def _get_runner(self):  # type: ignore[no-untyped-def]
+    def _get_runner(self) -> ModelRunner:
         if self._runner is None:
             from app.engine.runner import ModelRunner
 
@@ -116,9 +119,12 @@ class Worker:
         try:
             runner.load(message.model_path, message.context_length, message.threads, progress)
         except ModelLoadError as exc:
-            self.send(p.LoadFailed(model_path=message.model_path, reason=str(exc.problem), message=exc.message))
+            self.send(
+                p.LoadFailed(model_path=message.model_path, reason=str(exc.problem), message=exc.message)
+            )
             return
         info = runner.info
+        assert info is not None
         self.send(
             p.ModelLoaded(
                 model_path=message.model_path,

@@ -69,17 +69,28 @@ def derive_title(text: str) -> str:
 
 def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(
-        id=row["id"], title=row["title"], title_is_custom=bool(row["title_is_custom"]),
-        created_at=row["created_at"], updated_at=row["updated_at"], model_path=row["model_path"],
-        system_prompt=row["system_prompt"], settings=GenerationSettings.from_dict(_json(row["settings_json"])),
+        id=row["id"],
+        title=row["title"],
+        title_is_custom=bool(row["title_is_custom"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        model_path=row["model_path"],
+        system_prompt=row["system_prompt"],
+        settings=GenerationSettings.from_dict(_json(row["settings_json"])),
     )
 
 
 def _message(row: sqlite3.Row) -> Message:
     return Message(
-        id=row["id"], conversation_id=row["conversation_id"], role=row["role"], content=row["content"],
-        reasoning=row["reasoning"], status=MessageStatus(row["status"]), created_at=row["created_at"],
-        updated_at=row["updated_at"], stats=_json(row["stats_json"]),
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        role=row["role"],
+        content=row["content"],
+        reasoning=row["reasoning"],
+        status=MessageStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        stats=_json(row["stats_json"]),
     )
 
 
@@ -115,9 +126,17 @@ class ChatStore:
     ) -> Conversation:
         now = time.time()
         cursor = self._conn.execute(
-            "INSERT INTO conversations (title, created_at, updated_at, model_path, system_prompt, settings_json)"
+            "INSERT INTO conversations"
+            " (title, created_at, updated_at, model_path, system_prompt, settings_json)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (DEFAULT_TITLE, now, now, model_path, system_prompt, json.dumps((settings or GenerationSettings()).to_dict())),
+            (
+                DEFAULT_TITLE,
+                now,
+                now,
+                model_path,
+                system_prompt,
+                json.dumps((settings or GenerationSettings()).to_dict()),
+            ),
         )
         created = self.get_conversation(int(cursor.lastrowid or 0))
         assert created is not None
@@ -140,7 +159,8 @@ class ChatStore:
         title = re.sub(r"\s+", " ", title).strip()
         if not title:
             first = self._conn.execute(
-                "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user' ORDER BY id LIMIT 1",
+                "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user'"
+                " ORDER BY id LIMIT 1",
                 (conversation_id,),
             ).fetchone()
             title = derive_title(first["content"]) if first else DEFAULT_TITLE
@@ -148,7 +168,8 @@ class ChatStore:
         else:
             custom = 1
         self._conn.execute(
-            "UPDATE conversations SET title = ?, title_is_custom = ? WHERE id = ?", (title, custom, conversation_id)
+            "UPDATE conversations SET title = ?, title_is_custom = ? WHERE id = ?",
+            (title, custom, conversation_id),
         )
 
     def set_system_prompt(self, conversation_id: int, text: str) -> None:
@@ -161,11 +182,15 @@ class ChatStore:
         )
 
     def set_model(self, conversation_id: int, model_path: str) -> None:
-        self._conn.execute("UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id))
+        self._conn.execute(
+            "UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id)
+        )
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Hide a conversation; ``restore_conversation`` undoes it until it is purged."""
-        self._conn.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?", (time.time(), conversation_id))
+        self._conn.execute(
+            "UPDATE conversations SET deleted_at = ? WHERE id = ?", (time.time(), conversation_id)
+        )
 
     def restore_conversation(self, conversation_id: int) -> None:
         self._conn.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
@@ -180,13 +205,19 @@ class ChatStore:
     # --- messages --------------------------------------------------------------------------
 
     def add_message(
-        self, conversation_id: int, role: str, content: str, *,
-        status: MessageStatus = MessageStatus.COMPLETE, reasoning: str = "",
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        *,
+        status: MessageStatus = MessageStatus.COMPLETE,
+        reasoning: str = "",
     ) -> Message:
         now = time.time()
         with self._transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, reasoning, status, created_at, updated_at)"
+                "INSERT INTO messages"
+                " (conversation_id, role, content, reasoning, status, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, role, content, reasoning, str(status), now, now),
             )
@@ -202,8 +233,13 @@ class ChatStore:
         return message
 
     def update_message(
-        self, message_id: int, *, content: str | None = None, reasoning: str | None = None,
-        status: MessageStatus | None = None, stats: dict[str, Any] | None = None,
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        reasoning: str | None = None,
+        status: MessageStatus | None = None,
+        stats: dict[str, Any] | None = None,
     ) -> None:
         changes: dict[str, Any] = {"updated_at": time.time()}
         if content is not None:
@@ -218,12 +254,15 @@ class ChatStore:
         with self._transaction() as conn:
             conn.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), message_id))
             conn.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)",
+                "UPDATE conversations SET updated_at = ?"
+                " WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)",
                 (changes["updated_at"], message_id),
             )
 
     def messages(self, conversation_id: int) -> list[Message]:
-        rows = self._conn.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+        rows = self._conn.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
+        )
         return [_message(row) for row in rows]
 
     def get_message(self, message_id: int) -> Message | None:

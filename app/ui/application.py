@@ -61,7 +61,9 @@ def build(paths: AppPaths, model: str | None = None, theme: str | None = None, p
         _FirstPaintProbe(hearth)
     window.show()
     if recovered:
-        window.show_notice(f"{recovered} answer(s) were cut off when Hearth last closed; they are marked as interrupted.")
+        window.show_notice(
+            f"{recovered} answer(s) were cut off when Hearth last closed; they are marked as interrupted."
+        )
     # The worker starts after the window is on screen: the user sees Hearth at once.
     QTimer.singleShot(0, supervisor.start)
     start_model = model or settings.last_model_path

@@ -168,7 +168,9 @@ class ChatController(QObject):
 
     def _on_interrupted(self, request_id: str) -> None:
         if self._answer is not None and self._answer.request_id == request_id:
-            self.notice.emit("The engine stopped unexpectedly; it is restarting. The partial answer was kept.")
+            self.notice.emit(
+                "The engine stopped unexpectedly; it is restarting. The partial answer was kept."
+            )
             self._finish(MessageStatus.INTERRUPTED, {"stop_reason": "interrupted"})
 
     def _finish(self, status: MessageStatus, stats: dict[str, Any]) -> None:

@@ -44,12 +44,17 @@ class ChatSettingsPanel(QFrame):
         self.think = QCheckBox("Think first")
         self.think.setToolTip("Let models that can reason (Gemma 4) think before answering.")
         self.think.setAccessibleName("Think first")
-        self.temperature = self._double(0.0, 2.0, 0.05, "Temperature", "Higher is more varied, 0 is deterministic")
-        self.top_p = self._double(0.0, 1.0, 0.01, "Top-p", "Sample only from the most likely tokens summing to p")
+        self.temperature = self._double(
+            0.0, 2.0, 0.05, "Temperature", "Higher is more varied, 0 is deterministic"
+        )
+        self.top_p = self._double(
+            0.0, 1.0, 0.01, "Top-p", "Sample only from the most likely tokens summing to p"
+        )
         self.top_k = self._int(0, 1000, 1, "Top-k", "Sample only from the k most likely tokens (0: all)")
         self.max_tokens = self._int(1, 131072, 64, "Maximum answer length", "In tokens")
-        self.context_length = self._int(256, 262144, 1024, "Context length", "Tokens the model can see; "
-                                        "changing it reloads the model")
+        self.context_length = self._int(
+            256, 262144, 1024, "Context length", "Tokens the model can see; changing it reloads the model"
+        )
         reset = QPushButton("Reset to defaults")
         reset.clicked.connect(lambda: self.set_values(GenerationSettings(), self.system_prompt.toPlainText()))
         reset.clicked.connect(self._emit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -101,7 +102,9 @@ class MainWindow(QMainWindow):
         supervisor.model_loaded.connect(self._on_model_loaded)
         supervisor.model_unloaded.connect(self._update_model_button)
         supervisor.load_failed.connect(self._on_load_failed)
-        supervisor.crashed.connect(lambda detail: self.show_notice("The engine stopped unexpectedly; restarting…"))
+        supervisor.crashed.connect(
+            lambda detail: self.show_notice("The engine stopped unexpectedly; restarting…")
+        )
         supervisor.worker_error.connect(self.show_notice)
         self.controller.message_added.connect(self._on_message_added)
         self.controller.answer_streamed.connect(self._on_answer_streamed)
@@ -209,7 +212,12 @@ class MainWindow(QMainWindow):
         self._undo_timer.timeout.connect(self._commit_delete)
 
     def _build_actions(self) -> None:
-        def action(text: str, shortcut: QKeySequence | str, slot, context=Qt.ShortcutContext.WindowShortcut) -> QAction:
+        def action(
+            text: str,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str,
+            slot,
+            context=Qt.ShortcutContext.WindowShortcut,
+        ) -> QAction:
             act = QAction(text, self)
             act.setShortcut(QKeySequence(shortcut))
             act.setShortcutContext(context)
@@ -221,8 +229,12 @@ class MainWindow(QMainWindow):
         self.open_action = action("Open model file…", QKeySequence.StandardKey.Open, self.choose_model_file)
         self.settings_action = action("Chat settings", "Ctrl+,", self.settings_button.toggle)
         action("Rename chat", "F2", self.rename_current)
-        delete = action("Delete chat", QKeySequence.StandardKey.Delete, self.delete_current,
-                        Qt.ShortcutContext.WidgetShortcut)
+        delete = action(
+            "Delete chat",
+            QKeySequence.StandardKey.Delete,
+            self.delete_current,
+            Qt.ShortcutContext.WidgetShortcut,
+        )
         self.list_view.addAction(delete)
         action("Focus message box", "Ctrl+L", self.composer.focus_input)
 
@@ -375,7 +387,9 @@ class MainWindow(QMainWindow):
             self._add_message_widget(message)
             self._update_regenerate()
 
-    def _on_answer_streamed(self, conversation_id: int, message_id: int, content: str, reasoning: str) -> None:
+    def _on_answer_streamed(
+        self, conversation_id: int, message_id: int, content: str, reasoning: str
+    ) -> None:
         if conversation_id == self.current_id:
             self.chat_view.set_streaming_text(message_id, content, reasoning)
 
@@ -412,7 +426,7 @@ class MainWindow(QMainWindow):
         menu.clear()
         loaded = self.supervisor.loaded_model
         for path in self.settings.recent_models:
-            act = menu.addAction(Path(path).name, lambda path=path: self.load_model(path))
+            act = menu.addAction(Path(path).name, functools.partial(self.load_model, path))
             act.setCheckable(True)
             act.setChecked(loaded is not None and loaded.model_path == path)
             act.setToolTip(path)
@@ -424,7 +438,9 @@ class MainWindow(QMainWindow):
 
     def choose_model_file(self) -> None:
         start = str(Path(self.settings.last_model_path).parent) if self.settings.last_model_path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", start, "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a model", start, "GGUF models (*.gguf);;All files (*)"
+        )
         if path:
             self.load_model(path)
 
@@ -451,15 +467,22 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self._update_model_button()
         self._update_composer_block()
-        self.show_notice(f"{loaded.name} is ready ({loaded.load_ms / 1000:.1f} s, context {loaded.context_length}).")
+        self.show_notice(
+            f"{loaded.name} is ready ({loaded.load_ms / 1000:.1f} s, context {loaded.context_length})."
+        )
 
     def _on_load_failed(self, _reason: str, message: str) -> None:
         self.progress.setVisible(False)
         self._update_model_button()
         self._update_composer_block()
         self.show_notice(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, "The model could not be loaded", message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "The model could not be loaded",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.open()
 
@@ -467,7 +490,9 @@ class MainWindow(QMainWindow):
         loaded = self.supervisor.loaded_model
         if loaded is not None:
             self.model_button.setText(loaded.name)
-            self.model_button.setToolTip(f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}")
+            self.model_button.setToolTip(
+                f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}"
+            )
         elif self.supervisor.state is WorkerState.LOADING:
             pass
         else:
@@ -513,7 +538,11 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, defaults=replace(settings, seed=-1))
         self._save_settings()
         loaded = self.supervisor.loaded_model
-        if loaded is not None and previous.context_length != settings.context_length and not self.controller.busy:
+        if (
+            loaded is not None
+            and previous.context_length != settings.context_length
+            and not self.controller.busy
+        ):
             self.load_model(loaded.model_path)
 
     def _save_settings(self) -> None:

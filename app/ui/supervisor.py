@@ -300,10 +300,8 @@ class WorkerSupervisor(QObject):
             self._process.kill()  # _on_finished restarts it with backoff
 
     def _describe_exit(self, exit_code: int, exit_status: QProcess.ExitStatus) -> str:
-        if exit_status == QProcess.ExitStatus.CrashExit:
-            what = "it crashed"
-        else:
-            what = f"exit code {exit_code}"
+        crashed = exit_status == QProcess.ExitStatus.CrashExit
+        what = "it crashed" if crashed else f"exit code {exit_code}"
         last = self._stderr_tail[-1] if self._stderr_tail else ""
         return f"{what}; {last}" if last else what
 

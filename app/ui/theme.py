@@ -26,14 +26,32 @@ class Colors:
 
 
 LIGHT = Colors(
-    window="#ffffff", surface="#f6f5f3", raised="#f2f1ee", text="#1f1d1a", muted="#5f5b55",
-    border="#e2dfda", accent="#b4531f", accent_text="#ffffff", bubble="#f3ece6", warning="#8a5a00",
-    error="#b3261e", selection="#f4d9c6",
+    window="#ffffff",
+    surface="#f6f5f3",
+    raised="#f2f1ee",
+    text="#1f1d1a",
+    muted="#5f5b55",
+    border="#e2dfda",
+    accent="#b4531f",
+    accent_text="#ffffff",
+    bubble="#f3ece6",
+    warning="#8a5a00",
+    error="#b3261e",
+    selection="#f4d9c6",
 )
 DARK = Colors(
-    window="#1c1b1a", surface="#232220", raised="#2b2a27", text="#ecebe8", muted="#a9a59e",
-    border="#3a3834", accent="#f08a4b", accent_text="#1c1b1a", bubble="#33302c", warning="#f0b35a",
-    error="#ff8a80", selection="#5a3a26",
+    window="#1c1b1a",
+    surface="#232220",
+    raised="#2b2a27",
+    text="#ecebe8",
+    muted="#a9a59e",
+    border="#3a3834",
+    accent="#f08a4b",
+    accent_text="#1c1b1a",
+    bubble="#33302c",
+    warning="#f0b35a",
+    error="#ff8a80",
+    selection="#5a3a26",
 )
 
 

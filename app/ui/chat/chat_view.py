@@ -59,7 +59,7 @@ class ChatView(QScrollArea):
         bar.valueChanged.connect(self._remember_follow)
         bar.rangeChanged.connect(self._keep_following)
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001
+    def resizeEvent(self, event) -> None:
         side = max(24, (self.viewport().width() - READABLE_WIDTH) // 2)
         self._layout.setContentsMargins(side, 16, side, 24)
         super().resizeEvent(event)
@@ -99,7 +99,7 @@ class ChatView(QScrollArea):
     def message(self, key: int) -> MessageWidget | None:
         return self._messages.get(key)
 
-    def keys(self) -> list[int]:
+    def message_keys(self) -> list[int]:
         return list(self._order)
 
     def remove_from(self, key: int) -> None:

@@ -31,7 +31,12 @@ def split_blocks(text: str) -> list[Block]:
                 fence, language = match.group(1), match.group(2)
             else:
                 prose.append(line)
-        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not match.group(2):
+        elif (
+            match
+            and match.group(1)[0] == fence[0]
+            and len(match.group(1)) >= len(fence)
+            and not match.group(2)
+        ):
             blocks.append(Block("code", "\n".join(code), language))
             code, fence = [], ""
         else:

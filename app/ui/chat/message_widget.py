@@ -123,8 +123,9 @@ class MessageWidget(QFrame):
         self.body = QFrame()
         self.body.setObjectName("userBubble" if role == "user" else "answerBody")
         self.body_layout = QVBoxLayout(self.body)
-        self.body_layout.setContentsMargins(14, 10, 14, 10) if role == "user" else self.body_layout.setContentsMargins(
-            0, 0, 0, 0)
+        self.body_layout.setContentsMargins(
+            14, 10, 14, 10
+        ) if role == "user" else self.body_layout.setContentsMargins(0, 0, 0, 0)
         self.body_layout.setSpacing(8)
 
         if role == "user":
@@ -164,7 +165,9 @@ class MessageWidget(QFrame):
         footer.setContentsMargins(0, 0, 0, 0)
         footer.setSpacing(4)
         self.copy_button = self._action("Copy", "Copy this message", self._copy)
-        self.regenerate_button = self._action("Regenerate", "Write a new answer", self.regenerate_requested.emit)
+        self.regenerate_button = self._action(
+            "Regenerate", "Write a new answer", self.regenerate_requested.emit
+        )
         self.regenerate_button.setVisible(False)
         self.stats_label = QLabel()
         self.stats_label.setObjectName("messageFooter")
