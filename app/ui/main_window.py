@@ -38,6 +38,7 @@ from app.ui.chat.composer import Composer
 from app.ui.chat_controller import ChatController
 from app.ui.chat_settings_panel import ChatSettingsPanel
 from app.ui.conversation_list import ConversationListModel, ConversationRole
+from app.ui.elided_label import ElidedLabel
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class MainWindow(QMainWindow):
         self.center = QWidget()
         header = QFrame()
         header.setObjectName("headerBar")
-        self.title_label = QLabel()
+        self.title_label = ElidedLabel()
         self.title_label.setObjectName("chatTitle")
         self.model_button = QToolButton()
         self.model_button.setObjectName("modelButton")

@@ -135,8 +135,8 @@ def _stylesheet(c: Colors) -> str:
     QScrollBar::handle:horizontal {{ background: {c.border}; border-radius: 4px; min-width: 30px; }}
     QPlainTextEdit, QSpinBox, QDoubleSpinBox {{ selection-background-color: {c.selection};
         selection-color: {c.text}; }}
-    #settingsPanel QPlainTextEdit, #settingsPanel QSpinBox, #settingsPanel QDoubleSpinBox {{
-        background: {c.window}; border: 1px solid {c.border}; border-radius: 6px; padding: 3px; }}
+    #settingsPanel QPlainTextEdit {{ background: {c.window}; border: 1px solid {c.border};
+        border-radius: 6px; padding: 3px; }}
     QSplitter::handle {{ background: {c.border}; }}
     QSplitter::handle:horizontal {{ width: 1px; }}
     """

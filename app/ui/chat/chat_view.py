@@ -27,6 +27,9 @@ class ChatView(QScrollArea):
         # labels then get their real width, so heights (and scrolling) are exact.
         self.column = QWidget()
         self.column.setObjectName("chatColumn")
+        # The scroll area would otherwise size the column by its minimum size hint, which word-
+        # wrapped labels compute at a narrow width: too tall, leaving blank space at the end.
+        self.column.setMinimumHeight(1)
         self._layout = QVBoxLayout(self.column)
         self._layout.setContentsMargins(24, 16, 24, 24)
         self._layout.setSpacing(10)

@@ -223,6 +223,7 @@ class MessageWidget(QFrame):
 
     def _fit_bubble(self, label: QWidget) -> None:
         """A word-wrapped label asks for little width; give short messages their natural width."""
+        label.ensurePolished()  # the stylesheet's font decides the width
         metrics = label.fontMetrics()
         widest = max((metrics.horizontalAdvance(line) for line in self._content.splitlines()), default=0)
         label.setMinimumWidth(min(widest + 4, USER_BUBBLE_TEXT_WIDTH))
