@@ -140,13 +140,14 @@ class Delta(Message):
 class Done(Message):
     type: ClassVar[str] = "done"
     request_id: str
-    stop_reason: str  # "end", "length", "cancelled"
+    stop_reason: str  # "end", "length", "cancelled", "tool_call"
     prompt_tokens: int = 0
     completion_tokens: int = 0
     ttft_ms: float = 0.0
     tokens_per_s: float = 0.0
     total_ms: float = 0.0
     dropped_turns: int = 0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments"} or {"error"}
 
 
 @_register

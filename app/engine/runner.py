@@ -13,14 +13,14 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.generation import GenerationSettings
 from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
 from app.engine.gguf_info import GGUFInfo
 from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
-from app.engine.reasoning import ReasoningSplitter
+from app.engine.output_parser import OutputParser, ParsedPiece
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
 
@@ -38,6 +38,7 @@ class GenerationResult:
     tokens_per_s: float
     total_ms: float
     dropped_turns: int
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _LlamaLog:
@@ -163,7 +164,8 @@ class ModelRunner:
         is_eog = self._lib.llama_token_is_eog
         to_piece = self._piece
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        splitter = ReasoningSplitter()
+        parser = OutputParser()
+        tool_calls: list[dict[str, Any]] = []
         pending: list[str] = []
         count, first_at, stop_reason = 0, 0.0, "length"
         next_flush = 0.0
@@ -189,20 +191,22 @@ class ModelRunner:
                     stop_reason = "cancelled"
                     break
                 if now >= next_flush:
-                    answer, reasoning = splitter.feed("".join(pending))
+                    self._emit(parser.feed("".join(pending)), on_text, tool_calls)
                     pending.clear()
-                    if answer or reasoning:
-                        on_text(answer, reasoning)
                     next_flush = now + FLUSH_INTERVAL_S
+                    if parser.stopped:
+                        stop_reason = "tool_call"
+                        break
                 if count >= max_tokens:
                     break
         finally:
             stream.close()
         ended = time.perf_counter()
-        tail_answer, tail_reasoning = splitter.feed("".join(pending) + decoder.decode(b"", final=True))
-        end_answer, end_reasoning = splitter.finish()
-        if tail_answer or tail_reasoning or end_answer or end_reasoning:
-            on_text(tail_answer + end_answer, tail_reasoning + end_reasoning)
+        tail = "".join(pending) + decoder.decode(b"", final=True)
+        self._emit(parser.feed(tail), on_text, tool_calls)
+        self._emit(parser.finish(), on_text, tool_calls)
+        if parser.stopped:
+            stop_reason = "tool_call"
         decode_s = ended - first_at if first_at else 0.0
         return GenerationResult(
             stop_reason=stop_reason,
@@ -212,7 +216,17 @@ class ModelRunner:
             tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
             total_ms=(ended - started) * 1000,
             dropped_turns=dropped,
+            tool_calls=tool_calls,
         )
+
+    @staticmethod
+    def _emit(
+        piece: ParsedPiece, on_text: Callable[[str, str], None], tool_calls: list[dict[str, Any]]
+    ) -> None:
+        if piece.answer or piece.reasoning:
+            on_text(piece.answer, piece.reasoning)
+        tool_calls.extend({"name": call.name, "arguments": call.arguments} for call in piece.tool_calls)
+        tool_calls.extend({"error": problem} for problem in piece.problems)
 
     def _piece(self, token: int) -> bytes:
         """The bytes of one token, special tokens included (cached: the hot loop calls this)."""
