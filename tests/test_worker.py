@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.runner import FLUSH_INTERVAL_S
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
 LONG_PROMPT = "Write a long story about a lighthouse keeper. Use many paragraphs."
@@ -52,7 +53,8 @@ def test_smollm2_streams_real_tokens_in_coalesced_chunks(qtbot, supervisor, smol
     assert "Paris" in text
     assert done.completion_tokens > 0 and done.prompt_tokens > 0
     assert done.tokens_per_s > 0 and done.ttft_ms > 0
-    assert len(deltas) < done.completion_tokens or done.completion_tokens < 3  # coalesced
+    # Coalesced: at most one message per flush interval, however fast tokens come.
+    assert len(deltas) <= done.total_ms / (FLUSH_INTERVAL_S * 1000) + 2
     assert supervisor.state is WorkerState.IDLE
 
 

@@ -21,6 +21,7 @@ class GenerationSettings:
     context_length: int = 8192
     think: bool = False
     seed: int = -1
+    image_budget: int = 0  # visual tokens per image (70, 140, 280, 560, 1120); 0 lets the model choose
 
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
         "temperature": (0.0, 2.0),
@@ -28,6 +29,7 @@ class GenerationSettings:
         "top_k": (0, 1000),
         "max_tokens": (1, 131072),
         "context_length": (256, 262144),
+        "image_budget": (0, 1120),
     }
 
     def to_dict(self) -> dict[str, Any]:

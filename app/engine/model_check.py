@@ -49,6 +49,7 @@ class LoadProblem(StrEnum):
     UNSUPPORTED_ARCHITECTURE = "unsupported_architecture"
     NOT_ENOUGH_MEMORY = "not_enough_memory"
     NO_CHAT_TEMPLATE = "no_chat_template"
+    PROJECTOR_MISMATCH = "projector_mismatch"
     LOAD_FAILED = "load_failed"
 
 

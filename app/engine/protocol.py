@@ -45,6 +45,7 @@ class LoadModel(Message):
     model_path: str
     context_length: int = 8192
     threads: int = 0
+    projector_path: str = ""  # an mmproj file for images and audio
 
 
 @_register
@@ -107,6 +108,8 @@ class ModelLoaded(Message):
     context_length_train: int
     load_ms: float
     has_chat_template: bool
+    vision: bool = False
+    audio: bool = False
 
 
 @_register
@@ -147,6 +150,8 @@ class Done(Message):
     tokens_per_s: float = 0.0
     total_ms: float = 0.0
     dropped_turns: int = 0
+    prompt_tokens_evaluated: int = 0  # prompt tokens not already in the cache
+    media_encodes: int = 0  # images and audio clips that went through the encoder
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments"} or {"error"}
 
 

@@ -1,18 +1,19 @@
-"""The model runner: owns one llama.cpp model inside the worker process.
+"""The model runner: owns one llama.cpp model (and its projector) inside the worker process.
 
-This is the only module that imports ``llama_cpp``; the UI process never does.
+It turns a conversation into segments (text tokens and media chunks), keeps what the KV cache
+already holds, evaluates only what differs, and streams the answer. This package is the only
+place that imports ``llama_cpp``; the UI process never does.
 """
 
 from __future__ import annotations
 
 import codecs
 import collections
-import contextlib
 import ctypes
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,10 @@ from app.core.generation import GenerationSettings
 from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
 from app.engine.gguf_info import GGUFInfo
 from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
+from app.engine.multimodal import MAX_IMAGE_TOKENS, Media, MediaError, Projector
+from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
+from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
 
@@ -38,6 +42,8 @@ class GenerationResult:
     tokens_per_s: float
     total_ms: float
     dropped_turns: int
+    prompt_tokens_evaluated: int = 0
+    media_encodes: int = 0
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -63,29 +69,11 @@ class _LlamaLog:
         return "\n".join(self.lines)
 
 
-@contextlib.contextmanager
-def _progress_reporting(llama_cpp: Any, on_progress: Callable[[float], None]) -> Iterator[None]:
-    """``Llama`` has no load-progress hook, so give its default model params our callback
-    for the duration of the load."""
-
-    @llama_cpp.llama_progress_callback
-    def callback(progress: float, _user: ctypes.c_void_p) -> bool:
-        on_progress(progress)
-        return True
-
-    bindings = llama_cpp.llama_cpp  # the module ``Llama`` looks the function up in
-    original = bindings.llama_model_default_params
-
-    def params_with_progress() -> Any:
-        params = original()
-        params.progress_callback = callback
-        return params
-
-    bindings.llama_model_default_params = params_with_progress
-    try:
-        yield
-    finally:
-        bindings.llama_model_default_params = original
+@dataclass
+class _Prompt:
+    segments: list[Segment]
+    chunks: Any  # mtmd chunks when media is involved, else None
+    dropped_turns: int
 
 
 class ModelRunner:
@@ -94,17 +82,35 @@ class ModelRunner:
 
         self._lib = llama_cpp
         self._log = _LlamaLog(llama_cpp)
-        self._llm: Any = None
+        self._model: NativeModel | None = None
+        self._projector: Projector | None = None
+        self._projector_path = ""
         self._formatter: ChatFormatter | None = None
-        self._pieces: dict[int, bytes] = {}
+        self._cached: list[Segment] = []  # what the KV cache holds, in order
         self.info: GGUFInfo | None = None
 
     @property
     def loaded(self) -> bool:
-        return self._llm is not None
+        return self._model is not None
+
+    @property
+    def context_length(self) -> int:
+        return self._model.n_ctx if self._model else 0
+
+    @property
+    def capabilities(self) -> dict[str, bool]:
+        projector = self._projector
+        return {"vision": bool(projector and projector.vision), "audio": bool(projector and projector.audio)}
+
+    # --- loading ---------------------------------------------------------------------------
 
     def load(
-        self, path: str, context_length: int, threads: int, on_progress: Callable[[float], None]
+        self,
+        path: str,
+        context_length: int,
+        threads: int,
+        on_progress: Callable[[float], None],
+        projector_path: str = "",
     ) -> None:
         self.unload()
         info = preflight(path, context_length)
@@ -112,36 +118,56 @@ class ModelRunner:
             template = pick_template(info.chat_template, info.architecture)
         except NoChatTemplateError as exc:
             raise ModelLoadError(LoadProblem.NO_CHAT_TEMPLATE, str(exc)) from None
-        threads = threads or os.cpu_count() or 1
-        n_ctx = min(context_length, info.context_length or context_length)
         self._log.lines.clear()
+        threads = threads or os.cpu_count() or 1
         try:
-            with _progress_reporting(self._lib, on_progress):
-                llm = self._lib.Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_batch=512,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=False,
-                )
-        except (ValueError, RuntimeError) as exc:
+            model = NativeModel(
+                self._lib,
+                str(path),
+                context_length,
+                threads,
+                on_progress,
+                batch=MAX_IMAGE_TOKENS + 32 if projector_path else 512,
+            )
+        except (RuntimeError, MemoryError) as exc:
             raise explain_load_failure(info, self._log.tail() or str(exc)) from None
-        vocab_model = llm._model
-        bos = vocab_model.token_get_text(vocab_model.token_bos()) if vocab_model.token_bos() >= 0 else ""
-        eos = vocab_model.token_get_text(vocab_model.token_eos()) if vocab_model.token_eos() >= 0 else ""
-        self._formatter = ChatFormatter(template, bos, eos)
-        self._llm, self.info = llm, info
+        self._model, self.info = model, info
+        self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
+        self._threads = threads
+        if projector_path:
+            self._open_projector(projector_path, image_budget=0)
+
+    def _open_projector(self, path: str, image_budget: int) -> None:
+        from llama_cpp import mtmd_cpp
+
+        assert self._model is not None
+        if self._projector is not None:
+            self._projector.close()
+            self._projector = None
+        try:
+            self._projector = Projector(
+                mtmd_cpp, self._lib, path, self._model.model, self._threads, image_budget
+            )
+        except MediaError as exc:
+            raise ModelLoadError(
+                LoadProblem.PROJECTOR_MISMATCH, f"{exc} {self._log.tail()}".strip()
+            ) from None
+        self._projector_path = path
 
     def unload(self) -> None:
-        if self._llm is not None:
-            self._llm.close()
-        self._llm, self._formatter, self.info = None, None, None
-        self._pieces = {}
+        if self._projector is not None:
+            self._projector.close()
+        if self._model is not None:
+            self._model.close()
+        self._model, self._projector, self._formatter, self.info = None, None, None, None
+        self._cached = []
 
-    @property
-    def context_length(self) -> int:
-        return int(self._llm.n_ctx()) if self._llm is not None else 0
+    def request_stop(self) -> None:
+        """Stop a running prompt evaluation too (called from the worker's reader thread)."""
+        if self._model is not None:
+            self._model.request_stop(True)
+
+    # --- generation ------------------------------------------------------------------------
 
     def generate(
         self,
@@ -151,42 +177,70 @@ class ModelRunner:
         on_text: Callable[[str, str], None],
     ) -> GenerationResult:
         """Stream an answer; ``on_text(answer, reasoning)`` gets coalesced pieces."""
-        llm = self._llm
-        if llm is None or self._formatter is None:
+        model = self._model
+        if model is None or self._formatter is None:
             raise RuntimeError("No model is loaded.")
         started = time.perf_counter()
-        prompt, dropped = self._fit_prompt(messages, settings)
-        room = llm.n_ctx() - len(prompt)
-        max_tokens = max(1, min(settings.max_tokens, room))
-        llm.set_seed(settings.seed if settings.seed >= 0 else random.randrange(2**31))
+        model.request_stop(False)
+        if self._projector and settings.image_budget != self._projector.image_budget:
+            self._open_projector(self._projector_path, settings.image_budget)
+            # New embeddings for every image: the cache is valid only up to the first medium.
+            first_media = next((i for i, s in enumerate(self._cached) if isinstance(s, MediaSegment)), None)
+            if first_media is not None:
+                self._cached = self._cached[:first_media]
+        encodes_before = self._projector.encodes if self._projector else 0
+        prompt = self._fit_prompt(messages, settings)
+        try:
+            n_past, evaluated = self._evaluate_prompt(prompt)
+        except DecodeAborted:
+            return self._result("cancelled", prompt, 0, started, 0.0, started, 0, encodes_before)
+        finally:
+            if prompt.chunks is not None and self._projector is not None:
+                self._projector.free_chunks(prompt.chunks)
+        return self._sample(
+            prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before
+        )
 
-        vocab = llm._model.vocab
-        is_eog = self._lib.llama_token_is_eog
-        to_piece = self._piece
+    def _sample(
+        self,
+        prompt: _Prompt,
+        n_past: int,
+        evaluated: int,
+        settings: GenerationSettings,
+        should_stop: Callable[[], bool],
+        on_text: Callable[[str, str], None],
+        started: float,
+        encodes_before: int,
+    ) -> GenerationResult:
+        model = self._model
+        assert model is not None
+        max_tokens = max(1, min(settings.max_tokens, model.n_ctx - n_past))
+        seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
+        chain = model.sampler(settings, seed)
+        batch = model.single_token_batch()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parser = OutputParser()
         tool_calls: list[dict[str, Any]] = []
         pending: list[str] = []
-        count, first_at, stop_reason = 0, 0.0, "length"
-        next_flush = 0.0
-        stream = llm.generate(
-            prompt,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            min_p=0.0,
-            temp=settings.temperature,
-            repeat_penalty=1.0,
+        generated: list[int] = []
+        first_at, stop_reason, next_flush = 0.0, "length", 0.0
+        is_end, piece, sample, decode_one = (
+            model.is_end_of_generation,
+            model.piece,
+            model.sample,
+            model.decode_one,
         )
         try:
-            for token in stream:
+            while len(generated) < max_tokens:
+                token = sample(chain)
                 now = time.perf_counter()
-                if count == 0:
+                if not first_at:
                     first_at = now
-                if is_eog(vocab, token):
+                if is_end(token):
                     stop_reason = "end"
                     break
-                count += 1
-                pending.append(decoder.decode(to_piece(token)))
+                generated.append(token)
+                pending.append(decoder.decode(piece(token)))
                 if should_stop():
                     stop_reason = "cancelled"
                     break
@@ -197,27 +251,136 @@ class ModelRunner:
                     if parser.stopped:
                         stop_reason = "tool_call"
                         break
-                if count >= max_tokens:
-                    break
+                if len(generated) < max_tokens:
+                    decode_one(token, n_past, batch)
+                    n_past += 1
+        except DecodeAborted:
+            stop_reason = "cancelled"
         finally:
-            stream.close()
+            model.free_sampler(chain)
+            model.free_batch(batch)
         ended = time.perf_counter()
-        tail = "".join(pending) + decoder.decode(b"", final=True)
-        self._emit(parser.feed(tail), on_text, tool_calls)
+        self._cached = [
+            *prompt.segments,
+            TextSegment(tuple(generated[: n_past - prompt_positions(prompt.segments)])),
+        ]
+        self._emit(parser.feed("".join(pending) + decoder.decode(b"", final=True)), on_text, tool_calls)
         self._emit(parser.finish(), on_text, tool_calls)
         if parser.stopped:
             stop_reason = "tool_call"
+        result = self._result(
+            stop_reason, prompt, len(generated), started, first_at, ended, evaluated, encodes_before
+        )
+        result.tool_calls = tool_calls
+        return result
+
+    def _result(
+        self,
+        stop_reason: str,
+        prompt: _Prompt,
+        count: int,
+        started: float,
+        first_at: float,
+        ended: float,
+        evaluated: int,
+        encodes_before: int,
+    ) -> GenerationResult:
         decode_s = ended - first_at if first_at else 0.0
         return GenerationResult(
             stop_reason=stop_reason,
-            prompt_tokens=len(prompt),
+            prompt_tokens=prompt_positions(prompt.segments),
             completion_tokens=count,
             ttft_ms=(first_at - started) * 1000 if first_at else 0.0,
             tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
             total_ms=(ended - started) * 1000,
-            dropped_turns=dropped,
-            tool_calls=tool_calls,
+            dropped_turns=prompt.dropped_turns,
+            prompt_tokens_evaluated=evaluated,
+            media_encodes=(self._projector.encodes if self._projector else 0) - encodes_before,
         )
+
+    def _evaluate_prompt(self, prompt: _Prompt) -> tuple[int, int]:
+        """Evaluate what the cache does not hold yet; returns (positions, positions evaluated)."""
+        model = self._model
+        assert model is not None
+        reuse = find_reuse(self._cached, prompt.segments)
+        model.forget_from(reuse.n_past)
+        self._cached = [*prompt.segments[: reuse.segment]]
+        n_past = reuse.n_past
+        if reuse.token_offset:
+            head = prompt.segments[reuse.segment]
+            assert isinstance(head, TextSegment)
+            self._cached.append(TextSegment(head.tokens[: reuse.token_offset]))
+        try:
+            for index in range(reuse.segment, len(prompt.segments)):
+                segment = prompt.segments[index]
+                if isinstance(segment, TextSegment):
+                    offset = reuse.token_offset if index == reuse.segment else 0
+                    tokens = list(segment.tokens[offset:])
+                    model.decode(tokens, n_past)
+                    n_past += len(tokens)
+                else:
+                    assert self._projector is not None and prompt.chunks is not None
+                    chunk = self._projector.chunk(prompt.chunks, index)
+                    n_past = self._projector.evaluate(model.ctx, chunk, segment, n_past, model.n_batch)
+                self._cached = [*prompt.segments[: index + 1]]
+        except DecodeAborted:
+            # Keep only whole segments: a half-evaluated one would not match the next prompt.
+            model.forget_from(prompt_positions(self._cached))
+            raise
+        return n_past, n_past - reuse.n_past
+
+    def _fit_prompt(self, messages: list[dict[str, Any]], settings: GenerationSettings) -> _Prompt:
+        """Tokenize the conversation, dropping the oldest turns (never the system prompt or the
+        latest message) until it leaves room for an answer."""
+        model, formatter = self._model, self._formatter
+        assert model is not None and formatter is not None
+        reserve = min(settings.max_tokens, model.n_ctx // 4)
+        system = [m for m in messages[:1] if m.get("role") == "system"]
+        turns = messages[len(system) :]
+        dropped = 0
+        while True:
+            prompt = self._tokenize(system + turns, settings.think)
+            prompt.dropped_turns = dropped
+            if prompt_positions(prompt.segments) + reserve <= model.n_ctx:
+                return prompt
+            if prompt.chunks is not None and self._projector is not None:
+                self._projector.free_chunks(prompt.chunks)
+            if len(turns) <= 1:
+                raise PromptTooLongError(
+                    f"This message is too long for the model's context ({prompt_positions(prompt.segments)} "
+                    f"tokens; the context holds {model.n_ctx}). Shorten it or raise the context length."
+                )
+            # Drop whole exchanges so the conversation still starts with a user turn.
+            turns = turns[1:]
+            dropped += 1
+            while len(turns) > 1 and turns[0].get("role") != "user":
+                turns = turns[1:]
+                dropped += 1
+
+    def _tokenize(self, messages: list[dict[str, Any]], think: bool) -> _Prompt:
+        model, formatter = self._model, self._formatter
+        assert model is not None and formatter is not None
+        media: list[Media] = []
+        rendered: list[dict[str, Any]] = []
+        for message in messages:
+            attachments = message.get("attachments") or []
+            if attachments and self._projector is None:
+                raise MediaError("This model cannot take images or audio: it was loaded without a projector.")
+            markers = ""
+            for attachment in attachments:
+                media.append(Media.from_path(attachment["kind"], attachment["path"]))
+                markers += self._projector.marker + "\n" if self._projector else ""
+            rendered.append({"role": message["role"], "content": markers + str(message.get("content", ""))})
+        text = formatter.render(rendered, think=think)
+        # Templates write the BOS text themselves; let the tokenizer add it exactly once,
+        # and only if the model asks for it.
+        if formatter.bos and text.startswith(formatter.bos):
+            text = text[len(formatter.bos) :]
+        if not media:
+            return _Prompt([TextSegment(tuple(model.tokenize(text, add_bos=True)))], None, 0)
+        assert self._projector is not None
+        chunks, segments = self._projector.tokenize(text, media, add_bos=True)
+        return _Prompt(segments, chunks, 0)
 
     @staticmethod
     def _emit(
@@ -228,49 +391,5 @@ class ModelRunner:
         tool_calls.extend({"name": call.name, "arguments": call.arguments} for call in piece.tool_calls)
         tool_calls.extend({"error": problem} for problem in piece.problems)
 
-    def _piece(self, token: int) -> bytes:
-        """The bytes of one token, special tokens included (cached: the hot loop calls this)."""
-        piece = self._pieces.get(token)
-        if piece is None:
-            lib, vocab = self._lib, self._llm._model.vocab
-            size = 64
-            while True:
-                buffer = ctypes.create_string_buffer(size)
-                written = lib.llama_token_to_piece(vocab, token, buffer, size, 0, True)
-                if written >= 0:
-                    break
-                size = -written
-            piece = self._pieces[token] = buffer.raw[:written]
-        return piece
 
-    def _fit_prompt(
-        self, messages: list[dict[str, Any]], settings: GenerationSettings
-    ) -> tuple[list[int], int]:
-        """Tokenize the conversation, dropping the oldest turns (never the system prompt or the
-        latest message) until it leaves room for an answer."""
-        assert self._llm is not None and self._formatter is not None
-        n_ctx = self._llm.n_ctx()
-        reserve = min(settings.max_tokens, n_ctx // 4)
-        system = [m for m in messages[:1] if m.get("role") == "system"]
-        turns = messages[len(system) :]
-        dropped = 0
-        while True:
-            text = self._formatter.render(system + turns, think=settings.think)
-            # Templates write the BOS text themselves; let the tokenizer add it exactly once,
-            # and only if the model asks for it.
-            if self._formatter.bos and text.startswith(self._formatter.bos):
-                text = text[len(self._formatter.bos) :]
-            tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
-            if len(tokens) + reserve <= n_ctx:
-                return tokens, dropped
-            if len(turns) <= 1:
-                raise PromptTooLongError(
-                    f"This message is too long for the model's context ({len(tokens)} tokens; the "
-                    f"context holds {n_ctx}). Shorten it or raise the context length."
-                )
-            # Drop whole exchanges so the conversation still starts with a user turn.
-            turns = turns[1:]
-            dropped += 1
-            while len(turns) > 1 and turns[0].get("role") != "user":
-                turns = turns[1:]
-                dropped += 1
+__all__ = ["GenerationResult", "MediaError", "MediaSegment", "ModelRunner", "PromptTooLongError"]

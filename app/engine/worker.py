@@ -35,6 +35,7 @@ class Worker:
         self._write_lock = threading.Lock()
         self._inbox: queue.Queue[p.Message | None] = queue.Queue()
         self._cancelled: set[str] = set()
+        self._current_request = ""
         self._runner: ModelRunner | None = None  # created on first load: importing llama.cpp takes a moment
 
     def send(self, message: p.Message) -> None:
@@ -60,6 +61,8 @@ class Worker:
                 continue
             if isinstance(message, p.Cancel):
                 self._cancelled.add(message.request_id)
+                if self._runner is not None and message.request_id == self._current_request:
+                    self._runner.request_stop()  # also ends a long prompt evaluation
                 continue
             self._inbox.put(message)
         # stdin closed: the UI quit or crashed. Stop now, and make sure we really go.
@@ -117,7 +120,9 @@ class Worker:
                 self.send(p.LoadProgress(fraction=round(fraction, 3)))
 
         try:
-            runner.load(message.model_path, message.context_length, message.threads, progress)
+            runner.load(
+                message.model_path, message.context_length, message.threads, progress, message.projector_path
+            )
         except ModelLoadError as exc:
             self.send(
                 p.LoadFailed(model_path=message.model_path, reason=str(exc.problem), message=exc.message)
@@ -134,11 +139,12 @@ class Worker:
                 context_length_train=info.context_length,
                 load_ms=(time.perf_counter() - started) * 1000,
                 has_chat_template=bool(info.chat_template.strip()),
+                **runner.capabilities,
             )
         )
 
     def _generate(self, message: p.Generate) -> None:
-        from app.engine.runner import PromptTooLongError
+        from app.engine.runner import MediaError, PromptTooLongError
 
         request_id = message.request_id
         runner = self._runner
@@ -158,12 +164,16 @@ class Worker:
             self.send(p.Delta(request_id=request_id, text=answer, reasoning=reasoning))
 
         settings = GenerationSettings.from_dict(message.settings)
+        self._current_request = request_id
+        if request_id in cancelled:  # a Cancel that raced with the start
+            runner.request_stop()
         try:
             result = runner.generate(message.messages, settings, should_stop, on_text)
-        except PromptTooLongError as exc:
+        except (PromptTooLongError, MediaError) as exc:
             self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
             return
         finally:
+            self._current_request = ""
             cancelled.discard(request_id)
         self.send(p.Done(request_id=request_id, **vars(result)))
 

@@ -1,0 +1,209 @@
+"""A llama.cpp model and context on the low-level bindings: load with progress, decode tokens,
+sample with llama.cpp's native sampler chain, abort a long evaluation.
+
+Hearth uses the bindings directly (not ``llama_cpp.Llama``) so the worker controls the KV
+cache itself: which prefix to keep, where media chunks go, and when to abort.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable
+from typing import Any
+
+from app.core.generation import GenerationSettings
+
+
+class DecodeError(RuntimeError):
+    """llama.cpp could not evaluate a batch."""
+
+
+class DecodeAborted(RuntimeError):
+    """The evaluation was stopped on request."""
+
+
+class NativeModel:
+    def __init__(
+        self,
+        lib: Any,
+        path: str,
+        context_length: int,
+        threads: int,
+        on_progress: Callable[[float], None],
+        batch: int = 512,
+    ) -> None:
+        self._lib = lib
+        lib.llama_backend_init()
+
+        @lib.llama_progress_callback
+        def progress(fraction: float, _user: ctypes.c_void_p) -> bool:
+            on_progress(fraction)
+            return True
+
+        params = lib.llama_model_default_params()
+        params.progress_callback = progress
+        model = lib.llama_model_load_from_file(path.encode("utf-8"), params)
+        if not model:
+            raise RuntimeError("llama.cpp could not load the model")
+        self.model = model
+        self.vocab = lib.llama_model_get_vocab(model)
+        self.context_length_train = int(lib.llama_model_n_ctx_train(model))
+        threads = threads or os.cpu_count() or 1
+        ctx_params = lib.llama_context_default_params()
+        ctx_params.n_ctx = min(context_length, self.context_length_train or context_length)
+        # Image tokens attend to each other non-causally, so a whole image must fit one
+        # micro-batch: with a projector the batch is raised to the largest image budget.
+        ctx_params.n_batch = self.n_batch = batch
+        ctx_params.n_ubatch = batch
+        ctx_params.n_threads = threads
+        ctx_params.n_threads_batch = threads
+        ctx_params.no_perf = True
+        # Full-size sliding-window cache: the cache can then be rolled back to any earlier
+        # position (edit, regenerate, switch chats) and stay exact. The default SWA cache keeps
+        # only the window and cannot be truncated to a point the window has moved past.
+        ctx_params.swa_full = True
+        self._stop_requested = False
+
+        @lib.ggml_abort_callback
+        def should_abort(_data: ctypes.c_void_p) -> bool:
+            return self._stop_requested
+
+        self._abort_callback = should_abort
+        ctx_params.abort_callback = should_abort
+        context = lib.llama_init_from_model(model, ctx_params)
+        if not context:
+            lib.llama_model_free(model)
+            raise MemoryError("llama.cpp could not create the context (not enough memory?)")
+        self.ctx = context
+        self.n_ctx = int(lib.llama_n_ctx(context))
+        self.memory = lib.llama_get_memory(context)
+        self._pieces: dict[int, bytes] = {}
+        self._progress = progress  # keep the C callbacks alive as long as the model
+
+    # --- vocabulary ------------------------------------------------------------------------
+
+    def tokenize(self, text: str, add_bos: bool) -> list[int]:
+        data = text.encode("utf-8")
+        capacity = len(data) + 16
+        while True:
+            buffer = (self._lib.llama_token * capacity)()
+            count = self._lib.llama_tokenize(self.vocab, data, len(data), buffer, capacity, add_bos, True)
+            if count >= 0:
+                return list(buffer[:count])
+            capacity = -count
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of one token, special tokens included (cached: the hot loop calls this)."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            size = 64
+            while True:
+                buffer = ctypes.create_string_buffer(size)
+                written = self._lib.llama_token_to_piece(self.vocab, token, buffer, size, 0, True)
+                if written >= 0:
+                    break
+                size = -written
+            cached = self._pieces[token] = buffer.raw[:written]
+        return cached
+
+    def token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return (self._lib.llama_vocab_get_text(self.vocab, token) or b"").decode("utf-8", errors="replace")
+
+    @property
+    def bos_text(self) -> str:
+        return self.token_text(self._lib.llama_vocab_bos(self.vocab))
+
+    @property
+    def eos_text(self) -> str:
+        return self.token_text(self._lib.llama_vocab_eos(self.vocab))
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(self._lib.llama_vocab_is_eog(self.vocab, token))
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def request_stop(self, stop: bool = True) -> None:
+        """Make a running ``decode`` give up between two micro-batches."""
+        self._stop_requested = stop
+
+    def forget_from(self, position: int) -> None:
+        """Drop the cache from ``position`` on (everything if 0)."""
+        if position <= 0:
+            self._lib.llama_memory_clear(self.memory, True)
+        elif not self._lib.llama_memory_seq_rm(self.memory, 0, position, -1):
+            self._lib.llama_memory_clear(self.memory, True)
+            raise DecodeError("the cache could not be truncated")
+
+    def decode(self, tokens: list[int], start: int) -> None:
+        """Evaluate ``tokens`` at positions ``start``...; logits are kept for the last one."""
+        lib = self._lib
+        for offset in range(0, len(tokens), self.n_batch):
+            part = tokens[offset : offset + self.n_batch]
+            batch = lib.llama_batch_init(len(part), 0, 1)
+            try:
+                for i, token in enumerate(part):
+                    batch.token[i] = token
+                    batch.pos[i] = start + offset + i
+                    batch.n_seq_id[i] = 1
+                    batch.seq_id[i][0] = 0
+                    batch.logits[i] = offset + i == len(tokens) - 1
+                batch.n_tokens = len(part)
+                self._check(lib.llama_decode(self.ctx, batch))
+            finally:
+                lib.llama_batch_free(batch)
+
+    def decode_one(self, token: int, position: int, batch: Any) -> None:
+        batch.token[0] = token
+        batch.pos[0] = position
+        self._check(self._lib.llama_decode(self.ctx, batch))
+
+    def single_token_batch(self) -> Any:
+        batch = self._lib.llama_batch_init(1, 0, 1)
+        batch.n_tokens = 1
+        batch.n_seq_id[0] = 1
+        batch.seq_id[0][0] = 0
+        batch.logits[0] = True
+        return batch
+
+    def free_batch(self, batch: Any) -> None:
+        self._lib.llama_batch_free(batch)
+
+    def _check(self, status: int) -> None:
+        if status == 2 or (status != 0 and self._stop_requested):
+            raise DecodeAborted()
+        if status == 1:
+            raise DecodeError("the context is full")
+        if status != 0:
+            raise DecodeError(f"llama_decode failed ({status})")
+
+    # --- sampling --------------------------------------------------------------------------
+
+    def sampler(self, settings: GenerationSettings, seed: int) -> Any:
+        lib = self._lib
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if settings.temperature <= 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            return chain
+        if settings.top_k > 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(settings.top_k))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(settings.top_p, 1))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(settings.temperature))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
+        return chain
+
+    def sample(self, chain: Any) -> int:
+        return int(self._lib.llama_sampler_sample(chain, self.ctx, -1))
+
+    def free_sampler(self, chain: Any) -> None:
+        self._lib.llama_sampler_free(chain)
+
+    def close(self) -> None:
+        if self.ctx:
+            self._lib.llama_free(self.ctx)
+            self.ctx = None
+        if self.model:
+            self._lib.llama_model_free(self.model)
+            self.model = None

@@ -1,0 +1,40 @@
+"""Prefix reuse: text by tokens, media by content hash, never a stale or empty evaluation."""
+
+from app.engine.prompt_cache import MediaSegment, Reuse, TextSegment, find_reuse
+
+A = MediaSegment("a" * 64, n_pos=10, n_tokens=10)
+B = MediaSegment("b" * 64, n_pos=10, n_tokens=10)
+
+
+def text(*tokens):
+    return TextSegment(tuple(tokens))
+
+
+def test_empty_cache_evaluates_everything():
+    assert find_reuse([], [text(1, 2, 3)]) == Reuse(0, 0, 0)
+
+
+def test_follow_up_turn_reuses_the_whole_previous_prompt():
+    cached = [text(1, 2), A, text(3, 4, 5)]
+    prompt = [text(1, 2), A, text(3, 4, 5, 6, 7)]
+    assert find_reuse(cached, prompt) == Reuse(2 + 10 + 3, 2, 3)
+
+
+def test_an_edited_earlier_message_evaluates_from_the_first_difference():
+    cached = [text(1, 2, 3, 4)]
+    assert find_reuse(cached, [text(1, 2, 9, 4)]) == Reuse(2, 0, 2)
+
+
+def test_a_different_image_is_never_reused():
+    cached = [text(1), A, text(2)]
+    assert find_reuse(cached, [text(1), B, text(2)]) == Reuse(1, 1, 0)
+
+
+def test_a_fully_cached_prompt_re_evaluates_its_last_token():
+    prompt = [text(1), A, text(2, 3)]
+    assert find_reuse(prompt, prompt) == Reuse(1 + 10 + 1, 2, 1)
+
+
+def test_cache_longer_than_prompt_is_cut():
+    cached = [text(1, 2, 3, 4, 5)]
+    assert find_reuse(cached, [text(1, 2, 3)]) == Reuse(2, 0, 2)
