@@ -1,0 +1,98 @@
+"""The KV cache is reused exactly: follow-ups evaluate only new tokens, and nothing stale
+survives an edit, a regenerate or a switch of chats (Gemma 3 has sliding-window layers).
+
+llama.cpp's numbers depend slightly on how a prompt is cut into batches (kernels tile a
+27-token batch differently from a 34-token one), so two runs agree bit for bit only when they
+evaluate the same batches. The reference run therefore evaluates the same reused prefix, from
+an otherwise empty cache, then the rest: any stale entry in the reusing runner shows up as a
+different answer at temperature 0.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.generation import GenerationSettings
+from app.engine.prompt_cache import TextSegment
+
+GREEDY = GenerationSettings(temperature=0.0, max_tokens=24, context_length=2048)
+
+
+@pytest.fixture(scope="module")
+def runner_for():
+    from app.engine.runner import ModelRunner
+
+    made: list[ModelRunner] = []
+
+    def make(path) -> ModelRunner:
+        runner = ModelRunner()
+        runner.load(str(path), 2048, 0, lambda _f: None)
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.unload()
+
+
+def answer(runner, messages):
+    parts: list[str] = []
+    result = runner.generate(messages, GREEDY, lambda: False, lambda text, _r: parts.append(text))
+    return "".join(parts), result
+
+
+def reference_answer(runner, messages, reused: int) -> str:
+    """Answer from a cache that holds exactly the first ``reused`` prompt tokens and nothing else."""
+    runner._model.forget_from(0)
+    prompt = runner._fit_prompt(messages, GREEDY)
+    prefix = prompt.segments[0].tokens[:reused]
+    runner._model.decode(list(prefix), 0)
+    runner._cached = [TextSegment(prefix)]
+    text, result = answer(runner, messages)
+    assert result.prompt_tokens - result.prompt_tokens_evaluated == reused
+    return text
+
+
+def conversation(*turns):
+    roles = ["user", "assistant"]
+    return [{"role": roles[i % 2], "content": text} for i, text in enumerate(turns)]
+
+
+@pytest.mark.parametrize("model", ["gemma3_path", "smollm2_path"])
+def test_a_follow_up_evaluates_only_new_tokens_and_answers_exactly(request, runner_for, model):
+    path = request.getfixturevalue(model)
+    cached, reference = runner_for(path), runner_for(path)
+    history = conversation("Name three rivers in Europe.")
+    first, result = answer(cached, history)
+    assert result.prompt_tokens_evaluated == result.prompt_tokens
+    first_prompt = result.prompt_tokens
+    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "Which is the longest?"}]
+    second, result = answer(cached, history)
+    # Only what the first prompt did not hold is evaluated (the answer as the template writes
+    # it, and the new question), give or take the token where the two prompts meet.
+    assert result.prompt_tokens_evaluated <= result.prompt_tokens - first_prompt + 2
+    reused = result.prompt_tokens - result.prompt_tokens_evaluated
+    assert second == reference_answer(reference, history, reused)
+
+
+@pytest.mark.parametrize("model", ["gemma3_path", "smollm2_path"])
+def test_edits_and_chat_switches_never_reuse_a_stale_cache(request, runner_for, model):
+    path = request.getfixturevalue(model)
+    cached, reference = runner_for(path), runner_for(path)
+    chat_a = conversation("Tell me about cats.", "Cats are small carnivores.", "And their sleep?")
+    chat_b = conversation("Tell me about dogs.", "Dogs are loyal companions.", "And their sleep?")
+    edited_a = conversation("Tell me about owls.", "Cats are small carnivores.", "And their sleep?")
+    answer(cached, chat_a)
+    for messages in (chat_b, edited_a, chat_a):
+        text, result = answer(cached, messages)
+        reused = result.prompt_tokens - result.prompt_tokens_evaluated
+        assert reused < result.prompt_tokens - 10  # the chats differ from their first words on
+        assert text == reference_answer(reference, messages, reused), messages[0]["content"]
+
+
+def test_regenerating_evaluates_one_token_and_repeats_at_temperature_zero(runner_for, smollm2_path):
+    runner = runner_for(smollm2_path)
+    messages = conversation("Say something about the moon.")
+    first, _ = answer(runner, messages)
+    again, result = answer(runner, messages)
+    assert result.prompt_tokens_evaluated == 1 and again == first
