@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.generation import GenerationSettings
 from app.core.paths import resolve_paths
-from app.core.settings import Settings, save_settings
 from app.storage.chats import MessageStatus
 from app.ui.application import Hearth, build
 from app.ui.supervisor import WorkerState
