@@ -45,7 +45,9 @@ class LoadModel(Message):
     model_path: str
     context_length: int = 8192
     threads: int = 0
-    projector_path: str = ""  # an mmproj file for images and audio
+    projector_path: str = (
+        "auto"  # an mmproj file for images and audio; "auto": the one next to the model; "": none
+    )
 
 
 @_register
@@ -110,6 +112,7 @@ class ModelLoaded(Message):
     has_chat_template: bool
     vision: bool = False
     audio: bool = False
+    projector_path: str = ""
 
 
 @_register

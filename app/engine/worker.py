@@ -119,10 +119,14 @@ class Worker:
                 last_sent[0] = fraction
                 self.send(p.LoadProgress(fraction=round(fraction, 3)))
 
+        projector = message.projector_path
+        if projector == "auto":
+            from app.engine.projector_files import find_projector
+
+            found = find_projector(message.model_path)
+            projector = str(found) if found else ""
         try:
-            runner.load(
-                message.model_path, message.context_length, message.threads, progress, message.projector_path
-            )
+            runner.load(message.model_path, message.context_length, message.threads, progress, projector)
         except ModelLoadError as exc:
             self.send(
                 p.LoadFailed(model_path=message.model_path, reason=str(exc.problem), message=exc.message)
@@ -139,6 +143,7 @@ class Worker:
                 context_length_train=info.context_length,
                 load_ms=(time.perf_counter() - started) * 1000,
                 has_chat_template=bool(info.chat_template.strip()),
+                projector_path=projector,
                 **runner.capabilities,
             )
         )

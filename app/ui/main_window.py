@@ -491,8 +491,10 @@ class MainWindow(QMainWindow):
         loaded = self.supervisor.loaded_model
         if loaded is not None:
             self.model_button.setText(loaded.name)
+            senses = [name for name, able in (("sees images", loaded.vision), ("hears audio", loaded.audio)) if able]
+            abilities = " and ".join(senses).capitalize() if senses else "Text only"
             self.model_button.setToolTip(
-                f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}"
+                f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}\n{abilities}"
             )
         elif self.supervisor.state is WorkerState.LOADING:
             pass

@@ -139,8 +139,11 @@ class WorkerSupervisor(QObject):
         self._process = None
         self._set_state(WorkerState.STOPPED)
 
-    def load_model(self, model_path: str, context_length: int) -> None:
-        self._wanted_model = p.LoadModel(model_path=model_path, context_length=context_length)
+    def load_model(self, model_path: str, context_length: int, projector_path: str = "auto") -> None:
+        """Load a model; its projector (images, audio) is found next to it unless one is given."""
+        self._wanted_model = p.LoadModel(
+            model_path=model_path, context_length=context_length, projector_path=projector_path
+        )
         self.loaded_model = None
         self._send(self._wanted_model)
         self._set_state(WorkerState.LOADING)
