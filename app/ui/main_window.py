@@ -491,7 +491,8 @@ class MainWindow(QMainWindow):
         loaded = self.supervisor.loaded_model
         if loaded is not None:
             self.model_button.setText(loaded.name)
-            senses = [name for name, able in (("sees images", loaded.vision), ("hears audio", loaded.audio)) if able]
+            abilities_of = (("sees images", loaded.vision), ("hears audio", loaded.audio))
+            senses = [name for name, able in abilities_of if able]
             abilities = " and ".join(senses).capitalize() if senses else "Text only"
             self.model_button.setToolTip(
                 f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}\n{abilities}"
