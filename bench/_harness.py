@@ -28,13 +28,15 @@ def wait_for(predicate, timeout_s: float = 120.0) -> None:
         loop.exec()
 
 
-def start_worker_with_model(model: str, context_length: int = 2048) -> WorkerSupervisor:
+def start_worker_with_model(
+    model: str, context_length: int = 2048, projector: str = "auto"
+) -> WorkerSupervisor:
     supervisor = WorkerSupervisor()
     loaded: list[object] = []
     failures: list[str] = []
     supervisor.model_loaded.connect(loaded.append)
     supervisor.load_failed.connect(lambda _code, message: failures.append(message))
-    supervisor.load_model(model, context_length)
+    supervisor.load_model(model, context_length, projector)
     wait_for(lambda: loaded or failures)
     if failures:
         raise SystemExit(f"could not load {model}: {failures[0]}")
