@@ -107,6 +107,7 @@ class Projector:
             mtmd.mtmd_input_chunks_free(chunks)
             raise MediaError("The attachments do not match the message (a marker is missing or extra).")
         segments: list[Segment] = []
+        seen: dict[str, int] = {}
         for index in range(mtmd.mtmd_input_chunks_size(chunks)):
             chunk = mtmd.mtmd_input_chunks_get(chunks, index)
             kind = mtmd.mtmd_input_chunk_get_type(chunk)
@@ -115,9 +116,13 @@ class Projector:
                 tokens = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(count))
                 segments.append(TextSegment(tuple(tokens[i] for i in range(count.value))))
             else:
+                # Long audio becomes several 30-second chunks that share the medium's id: number
+                # them, or the second chunk would be served the first one's embeddings.
+                content_id = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode("ascii")
+                part = seen[content_id] = seen.get(content_id, -1) + 1
                 segments.append(
                     MediaSegment(
-                        media_id=(mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode("ascii"),
+                        media_id=f"{content_id}#{part}",
                         n_pos=int(mtmd.mtmd_input_chunk_get_n_pos(chunk)),
                         n_tokens=int(mtmd.mtmd_input_chunk_get_n_tokens(chunk)),
                         kind="audio" if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_AUDIO else "image",
