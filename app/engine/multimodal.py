@@ -30,9 +30,13 @@ class Media:
         return hashlib.sha256(self.data).hexdigest()
 
     @classmethod
-    def from_path(cls, kind: str, path: str) -> Media:
+    def from_path(cls, kind: str, path: str, encoding: str = "file") -> Media:
+        """Read an attachment: an encoded file, or (``encoding="pcm"``) raw mono float32 samples
+        at the projector's sample rate, as the microphone records them."""
+        if kind not in ("image", "audio") or encoding not in ("file", "pcm"):
+            raise MediaError(f"Unsupported attachment: {kind} ({encoding}).")
         try:
-            return cls(kind, Path(path).read_bytes())
+            return cls(kind, Path(path).read_bytes(), encoding)
         except OSError as exc:
             raise MediaError(f"The {kind} “{Path(path).name}” could not be read ({exc.strerror}).") from None
 

@@ -368,7 +368,11 @@ class ModelRunner:
                 raise MediaError("This model cannot take images or audio: it was loaded without a projector.")
             markers = ""
             for attachment in attachments:
-                media.append(Media.from_path(attachment["kind"], attachment["path"]))
+                media.append(
+                    Media.from_path(
+                        attachment["kind"], attachment["path"], attachment.get("encoding", "file")
+                    )
+                )
                 markers += self._projector.marker + "\n" if self._projector else ""
             rendered.append({"role": message["role"], "content": markers + str(message.get("content", ""))})
         text = formatter.render(rendered, think=think)
