@@ -87,7 +87,7 @@ def main() -> None:
     supervisor = start_worker_with_model(args.model, CONTEXT)
     raw, app, counts = [], [], []
     for index in range(args.rounds):
-        llm.reset()  # same cold-prompt work as the worker, which starts each chat afresh
+        llm.reset()  # speeds are timed from the first token on, so prompt caching does not count
         raw_count, raw_speed = raw_round(llm, prompt, args.tokens)
         app_count, app_speed = app_round(supervisor, messages, args.tokens, index)
         raw.append(raw_speed)
@@ -95,6 +95,19 @@ def main() -> None:
         counts.append((raw_count, app_count))
     supervisor.stop()
     raw_tok_s, app_tok_s = median(raw), median(app)
+    multimodal = {}
+    if args.mmproj:
+        import tempfile
+        from pathlib import Path
+
+        from multimodal_vs_handler import handler_run, hearth_run
+        from multiturn import make_images
+
+        images = make_images(Path(tempfile.mkdtemp(prefix="hearth-throughput-")))
+        multimodal = {
+            "hearth_total_s": round(hearth_run(args.model, args.mmproj, images, 10, 16), 2),
+            "handler_total_s": round(handler_run(args.model, args.mmproj, images, 10, 16), 2),
+        }
     print(
         json.dumps(
             {
@@ -107,6 +120,7 @@ def main() -> None:
                 "ratio": round(app_tok_s / raw_tok_s, 3),
                 # The stock path is llama-cpp-python's own Llama.create_completion stream.
                 "vs_stock_ratio": round(app_tok_s / raw_tok_s, 3),
+                **multimodal,
             }
         )
     )
