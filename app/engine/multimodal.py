@@ -88,7 +88,7 @@ class Projector:
             bitmap = mtmd.mtmd_bitmap_init_from_audio(len(samples), samples)
         else:
             buffer = (ctypes.c_ubyte * len(media.data)).from_buffer_copy(media.data)
-            bitmap = mtmd.mtmd_helper_bitmap_init_from_buf(self.ctx, buffer, len(media.data))
+            bitmap = mtmd.mtmd_helper_bitmap_init_from_buf(self.ctx, buffer, len(media.data), False)
         if not bitmap:
             kind = "picture" if media.kind == "image" else "sound file"
             raise MediaError(f"This {kind} could not be decoded; the format may not be supported.")
@@ -155,7 +155,16 @@ class Projector:
             cached = self._embeddings[segment.media_id] = (embeddings, size)
         new_n_past = self._lib.llama_pos(0)
         status = mtmd.mtmd_helper_decode_image_chunk(
-            self.ctx, lctx, chunk, cached[0], n_past, 0, n_batch, ctypes.byref(new_n_past), None, None
+            self.ctx,
+            lctx,
+            chunk,
+            cached[0],
+            n_past,
+            0,
+            n_batch,
+            ctypes.byref(new_n_past),
+            mtmd.mtmd_helper_post_decode_callback(),
+            None,  # a NULL callback
         )
         if status != 0:
             raise MediaError(f"The {segment.kind} could not be read by the model ({status}).")
