@@ -8,151 +8,374 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.core.generation import GenerationSettings
+from app.storage import db
 from app.storage.chats import ChatStore, MessageStatus, derive_title
 from app.storage.db import MIGRATIONS, DatabaseTooNewError, open_database
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class FakeClock:
+    """A clock that only moves when told, so orderings and ages do not depend on timing."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
 def db_path(tmp_path) -> Path:
-    return tmp_path / "chats.sqlite3"
+    return tmp_path / "data" / "chats.sqlite3"
 
 
 @pytest.fixture
-def store(db_path) -> ChatStore:
-    return ChatStore(open_database(db_path))
+def clock() -> FakeClock:
+    return FakeClock()
 
 
-def test_new_database_is_migrated_and_in_wal_mode(db_path):
+@pytest.fixture
+def store(db_path, clock) -> Iterator[ChatStore]:
+    store = ChatStore(open_database(db_path), clock=clock)
+    yield store
+    store.close()
+
+
+def _scalar(path: Path, sql: str) -> object:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+def test_a_new_database_is_created_and_fully_migrated(db_path):
     conn = open_database(db_path)
+    assert db_path.is_file()
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    names = {row["name"] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"conversations", "messages", "messages_by_conversation", "conversations_by_update"} <= names
+    conn.close()
+
+
+def test_the_connection_is_in_wal_mode_with_safe_settings(db_path):
+    conn = open_database(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert conn.isolation_level is None
+    conn.close()
+    assert _scalar(db_path, "PRAGMA journal_mode") == "wal"  # WAL is a property of the file
 
 
-def test_a_database_from_a_newer_version_is_refused(db_path):
+def test_a_database_from_a_newer_version_is_refused_and_left_alone(db_path):
+    db_path.parent.mkdir()
     conn = sqlite3.connect(db_path)
     conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(DatabaseTooNewError, match="newer version"):
         open_database(db_path)
+    assert _scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS) + 1
+    assert _scalar(db_path, "SELECT count(*) FROM sqlite_master") == 0
+
+
+def test_a_failing_migration_is_rolled_back_and_retried_on_the_next_open(db_path, monkeypatch):
+    open_database(db_path).close()
+    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, "CREATE TABLE extra (x);\nCREATE TABLE broken (;"])
+    with pytest.raises(sqlite3.OperationalError):
+        open_database(db_path)
+    assert _scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS)
+    assert _scalar(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'extra'") == 0
+
+    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, "CREATE TABLE extra (x);"])
+    open_database(db_path).close()
+    assert _scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS) + 1
+
+
+def test_migrations_split_where_sqlite_does_not_at_every_semicolon(db_path, monkeypatch):
+    script = """
+    CREATE TABLE notes (body TEXT NOT NULL DEFAULT 'one;
+    two');
+    CREATE TRIGGER notes_touch AFTER INSERT ON notes BEGIN
+        UPDATE notes SET body = body || ';' WHERE rowid = new.rowid;
+    END;
+    """
+    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, script])
+    conn = open_database(db_path)
+    conn.execute("INSERT INTO notes DEFAULT VALUES")
+    assert conn.execute("SELECT body FROM notes").fetchone()[0] == "one;\n    two;"
+    conn.close()
+
+
+def test_data_survives_reopening(db_path, clock):
+    store = ChatStore(open_database(db_path), clock=clock)
+    settings = GenerationSettings(temperature=0.3, top_k=5, think=True, seed=42)
+    chat = store.create_conversation(model_path="/m.gguf", system_prompt="Be brief.", settings=settings)
+    store.add_message(chat.id, "user", "hi")
+    store.add_message(chat.id, "assistant", "hello", reasoning="greet back")
+    store.close()
+
+    again = ChatStore(open_database(db_path))
+    kept = again.get_conversation(chat.id)
+    assert kept is not None
+    assert (kept.title, kept.model_path, kept.system_prompt, kept.settings) == (
+        "hi",
+        "/m.gguf",
+        "Be brief.",
+        settings,
+    )
+    assert [(m.role, m.content, m.reasoning) for m in again.messages(chat.id)] == [
+        ("user", "hi", ""),
+        ("assistant", "hello", "greet back"),
+    ]
+    again.close()
+
+
+# --- titles -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("text", "title"),
     [
-        ("  \n\n  ", "New chat"),
-        ("Hello there\nsecond line", "Hello there"),
+        ("", "New chat"),
+        ("  \n\t\n  ", "New chat"),
+        ("\n\n  Hello there  \nsecond line", "Hello there"),
         ("a   b\tc", "a b c"),
-        ("word " * 30, "word word word word word word word word word word word…"),
+        ("x" * 60, "x" * 60),
+        ("word " * 30, "word " * 11 + "word…"),  # the cut lands on a space: keep the whole word
+        ("abcd " * 11 + "abcdefghij", "abcd " * 10 + "abcd…"),  # the cut lands mid-word: drop it
+        ("Well, " + "w" * 70, "Well, " + "w" * 53 + "…"),  # no space late enough: cut mid-word
+        ("y" * 40 + ", " + "z" * 30, "y" * 40 + "…"),  # no dangling comma before the ellipsis
     ],
 )
 def test_titles_come_from_the_first_line(text, title):
     assert derive_title(text) == title
+    assert len(derive_title(text)) <= 60
 
 
-def test_first_user_message_names_the_chat_until_renamed(store):
+def test_the_first_question_names_the_chat_until_renamed(store):
     chat = store.create_conversation()
+    assert (chat.title, chat.title_is_custom) == ("New chat", False)
+    store.add_message(chat.id, "system", "You are terse.")
     store.add_message(chat.id, "user", "How do tides work?")
-    store.add_message(chat.id, "user", "And the moon?")
+    store.add_message(chat.id, "assistant", "The moon.")
+    store.add_message(chat.id, "user", "And the sun?")
     assert store.get_conversation(chat.id).title == "How do tides work?"
+
     store.rename_conversation(chat.id, "  Tides  ")
-    assert store.get_conversation(chat.id).title == "Tides"
-    store.rename_conversation(chat.id, "")
+    renamed = store.get_conversation(chat.id)
+    assert (renamed.title, renamed.title_is_custom) == ("Tides", True)
+
+    store.rename_conversation(chat.id, "   ")
     reverted = store.get_conversation(chat.id)
-    assert reverted.title == "How do tides work?" and not reverted.title_is_custom
+    assert (reverted.title, reverted.title_is_custom) == ("How do tides work?", False)
 
 
-def test_data_survives_reopening(db_path):
-    store = ChatStore(open_database(db_path))
-    settings = GenerationSettings(temperature=0.3, top_k=5, think=True)
-    chat = store.create_conversation(model_path="/m.gguf", system_prompt="Be brief.", settings=settings)
-    store.add_message(chat.id, "user", "hi")
-    store.close()
-    again = ChatStore(open_database(db_path))
-    kept = again.get_conversation(chat.id)
-    assert kept.settings == settings and kept.system_prompt == "Be brief." and kept.model_path == "/m.gguf"
-    assert [m.content for m in again.messages(chat.id)] == ["hi"]
+def test_a_custom_title_is_kept_when_the_first_question_arrives(store):
+    chat = store.create_conversation()
+    store.rename_conversation(chat.id, "Trip plans")
+    store.add_message(chat.id, "user", "Where should we go?")
+    assert store.get_conversation(chat.id).title == "Trip plans"
+    empty = store.create_conversation()
+    store.rename_conversation(empty.id, "")
+    assert store.get_conversation(empty.id).title == "New chat"
 
 
-def test_soft_delete_restore_and_purge(store):
+# --- conversations ----------------------------------------------------------------------------
+
+
+def test_settings_model_and_system_prompt_round_trip(store):
+    chat = store.create_conversation()
+    assert chat.settings == GenerationSettings()
+    settings = GenerationSettings(
+        temperature=0.7, top_p=0.8, max_tokens=99, context_length=4096, image_budget=280
+    )
+    store.set_settings(chat.id, settings)
+    store.set_model(chat.id, "/models/gemma.gguf")
+    store.set_system_prompt(chat.id, "Answer in French.")
+    kept = store.get_conversation(chat.id)
+    assert kept.settings == settings and kept.settings.to_dict() == settings.to_dict()
+    assert (kept.model_path, kept.system_prompt) == ("/models/gemma.gguf", "Answer in French.")
+
+
+def test_damaged_settings_fall_back_to_defaults(store, db_path):
+    chat = store.create_conversation(settings=GenerationSettings(top_k=3))
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE conversations SET settings_json = 'not json' WHERE id = ?", (chat.id,))
+    conn.close()
+    assert store.get_conversation(chat.id).settings == GenerationSettings()
+
+
+def test_the_most_recently_updated_chat_comes_first(store, clock):
+    first, second, third = (store.create_conversation() for _ in range(3))
+    assert [c.id for c in store.list_conversations()] == [third.id, second.id, first.id]
+    clock.advance()
+    store.add_message(first.id, "user", "bump")
+    assert [c.id for c in store.list_conversations()] == [first.id, third.id, second.id]
+    clock.advance()
+    answer = store.add_message(second.id, "assistant", "", status=MessageStatus.STREAMING)
+    clock.advance()
+    store.add_message(third.id, "user", "later")
+    clock.advance()
+    store.update_message(answer.id, content="streamed")
+    assert [c.id for c in store.list_conversations()] == [second.id, third.id, first.id]
+    store.delete_conversation(third.id)
+    assert [c.id for c in store.list_conversations()] == [second.id, first.id]
+
+
+def test_soft_delete_restore_and_purge(store, db_path, clock):
+    kept = store.create_conversation()
     chat = store.create_conversation()
     store.add_message(chat.id, "user", "keep me?")
+    store.add_message(chat.id, "assistant", "maybe")
+
     store.delete_conversation(chat.id)
-    assert store.get_conversation(chat.id) is None and store.list_conversations() == []
+    assert store.get_conversation(chat.id) is None
+    assert [c.id for c in store.list_conversations()] == [kept.id]
     store.restore_conversation(chat.id)
-    assert store.get_conversation(chat.id) is not None
+    assert store.get_conversation(chat.id).title == "keep me?"
+    assert len(store.messages(chat.id)) == 2
+
     store.delete_conversation(chat.id)
-    assert store.purge_deleted() == 1
+    clock.advance(30)
+    assert store.purge_deleted(older_than_s=60) == 0  # still within the undo window
+    clock.advance(30)
+    assert store.purge_deleted(older_than_s=60) == 1
     store.restore_conversation(chat.id)
     assert store.get_conversation(chat.id) is None
-    assert store.messages(chat.id) == []  # cascaded
+    assert _scalar(db_path, f"SELECT count(*) FROM messages WHERE conversation_id = {chat.id}") == 0
+    assert store.get_conversation(kept.id) is not None
 
 
-def test_streaming_updates_then_finalize(store):
+# --- messages ---------------------------------------------------------------------------------
+
+
+def test_streaming_updates_then_finalize(store, clock):
     chat = store.create_conversation()
+    store.add_message(chat.id, "user", "Count to three")
     answer = store.add_message(chat.id, "assistant", "", status=MessageStatus.STREAMING)
-    store.update_message(answer.id, content="Partial")
-    store.update_message(answer.id, content="Partial and done", status=MessageStatus.COMPLETE, stats={"n": 3})
-    final = store.get_message(answer.id)
-    assert (final.content, final.status, final.stats) == (
-        "Partial and done",
-        MessageStatus.COMPLETE,
-        {"n": 3},
+    assert (answer.status, answer.content, answer.stats) == (MessageStatus.STREAMING, "", {})
+
+    clock.advance()
+    store.update_message(answer.id, reasoning="Counting.")
+    store.update_message(answer.id, content="One, two")
+    partial = store.get_message(answer.id)
+    assert (partial.content, partial.reasoning, partial.status) == (
+        "One, two",
+        "Counting.",
+        MessageStatus.STREAMING,
     )
+    assert partial.updated_at == clock.now > partial.created_at
+    assert store.get_conversation(chat.id).updated_at == clock.now
+
+    clock.advance()
+    store.update_message(
+        answer.id, content="One, two, three", status=MessageStatus.COMPLETE, stats={"tokens": 7}
+    )
+    final = store.get_message(answer.id)
+    assert (final.content, final.reasoning, final.status, final.stats) == (
+        "One, two, three",
+        "Counting.",
+        MessageStatus.COMPLETE,
+        {"tokens": 7},
+    )
+    assert store.get_conversation(chat.id).updated_at == clock.now
+
+
+def test_a_rejected_message_leaves_no_trace(store, clock):
+    chat = store.create_conversation()
+    clock.advance()
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_message(chat.id, "narrator", "Once upon a time")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_message(chat.id + 100, "user", "to nowhere")
+    assert store.messages(chat.id) == []
+    assert store.get_conversation(chat.id).updated_at == chat.updated_at
+
+
+def test_delete_messages_from_keeps_earlier_ones_and_other_chats(store):
+    chat, other = store.create_conversation(), store.create_conversation()
+    ids = []
+    for role, text in [("user", "1"), ("assistant", "2"), ("user", "3"), ("assistant", "4")]:
+        ids.append(store.add_message(chat.id, role, text).id)
+        store.add_message(other.id, role, "other " + text)
+    store.delete_messages_from(ids[2])
+    assert [m.content for m in store.messages(chat.id)] == ["1", "2"]
+    assert len(store.messages(other.id)) == 4
+    assert store.get_message(ids[3]) is None
 
 
 def test_unfinished_answers_are_marked_interrupted(store):
-    chat = store.create_conversation()
-    answer = store.add_message(chat.id, "assistant", "half", status=MessageStatus.STREAMING)
-    assert store.mark_unfinished_as_interrupted() == 1
-    assert store.get_message(answer.id).status == MessageStatus.INTERRUPTED
+    chat, other = store.create_conversation(), store.create_conversation()
+    cut = store.add_message(chat.id, "assistant", "half", status=MessageStatus.STREAMING)
+    also_cut = store.add_message(other.id, "assistant", "", status=MessageStatus.STREAMING)
+    stopped = store.add_message(other.id, "assistant", "part", status=MessageStatus.STOPPED)
+    done = store.add_message(chat.id, "assistant", "all")
+    assert store.mark_unfinished_as_interrupted() == 2
+    assert store.get_message(cut.id).status == MessageStatus.INTERRUPTED
+    assert store.get_message(cut.id).content == "half"
+    assert store.get_message(also_cut.id).status == MessageStatus.INTERRUPTED
+    assert store.get_message(stopped.id).status == MessageStatus.STOPPED
+    assert store.get_message(done.id).status == MessageStatus.COMPLETE
+    assert store.mark_unfinished_as_interrupted() == 0
 
 
-def test_delete_messages_from_keeps_earlier_ones(store):
-    chat = store.create_conversation()
-    ids = [
-        store.add_message(chat.id, role, text).id
-        for role, text in [("user", "1"), ("assistant", "2"), ("user", "3"), ("assistant", "4")]
-    ]
-    store.delete_messages_from(ids[2])
-    assert [m.content for m in store.messages(chat.id)] == ["1", "2"]
-
-
-def test_most_recently_updated_chat_comes_first(store):
-    old = store.create_conversation()
-    new = store.create_conversation()
-    time.sleep(0.01)
-    store.add_message(old.id, "user", "bump")
-    assert [c.id for c in store.list_conversations()] == [old.id, new.id]
-
-
-def test_killing_a_writer_leaves_an_intact_database(db_path):
+def test_killing_a_writer_mid_answer_loses_nothing_it_saved(db_path):
+    """The app dies while saving a streaming answer: the file stays sound and holds the last save."""
     script = textwrap.dedent(
         f"""
-        import time
+        from pathlib import Path
         from app.storage.chats import ChatStore, MessageStatus
         from app.storage.db import open_database
-        from pathlib import Path
         store = ChatStore(open_database(Path({str(db_path)!r})))
         chat = store.create_conversation()
         answer = store.add_message(chat.id, "assistant", "", status=MessageStatus.STREAMING)
-        for n in range(1, 100000):
+        for n in range(1, 1_000_000):
             store.update_message(answer.id, content="x" * n)
-            if n == 200:
-                print("ready", flush=True)
+            if n % 25 == 0:
+                print(n, flush=True)
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
-    assert writer.stdout.readline().strip() == "ready"
-    writer.send_signal(signal.SIGKILL)
-    writer.wait(10)
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    length = conn.execute("SELECT length(content) FROM messages").fetchone()[0]
-    assert length >= 200
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    watchdog = threading.Timer(60, writer.kill)  # a hung writer fails the test instead of hanging it
+    watchdog.start()
+    try:
+        saved = 0
+        while saved < 500:
+            line = writer.stdout.readline()
+            assert line, "the writer exited early"
+            saved = int(line)
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait(10) == -signal.SIGKILL
+    finally:
+        watchdog.cancel()
+        writer.kill()
+        writer.stdout.close()
+
+    assert _scalar(db_path, "PRAGMA integrity_check") == "ok"
+    store = ChatStore(open_database(db_path))
+    assert store.mark_unfinished_as_interrupted() == 1
+    [chat] = store.list_conversations()
+    [answer] = store.messages(chat.id)
+    assert answer.status == MessageStatus.INTERRUPTED
+    assert len(answer.content) >= saved and answer.content == "x" * len(answer.content)
+    store.close()

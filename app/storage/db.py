@@ -1,10 +1,17 @@
-"""The SQLite database: opened in WAL mode and migrated on ``PRAGMA user_version``."""
+"""The chat database: one SQLite file in WAL mode, migrated on ``PRAGMA user_version``."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
+# Migration N (1-based) brings a database from user_version N-1 to N. Append, never edit:
+# a released script has already run on users' files.
 MIGRATIONS: list[str] = [
     # 1: conversations and their messages
     """
@@ -41,32 +48,87 @@ class DatabaseTooNewError(RuntimeError):
 
 
 def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database at ``path``.
+
+    The connection is in autocommit mode: callers wrap multi-statement writes in ``transaction``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode survives an application crash; only a power cut can lose the last commits.
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=5000")
-    migrate(conn)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=5000")
+        _check_version(_user_version(conn))
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            # Some network file systems cannot share the WAL index; SQLite then keeps its old mode.
+            log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", path, mode)
+        # NORMAL in WAL mode survives an application crash; only a power cut can lose the last commits.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block as one write: committed if it ends normally, rolled back if it raises."""
+    # IMMEDIATE takes the write lock up front, so a second writer waits (busy_timeout)
+    # instead of failing halfway through with SQLITE_BUSY.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        # SQLite may already have rolled back on its own (disk full, I/O error); a second
+        # ROLLBACK would then raise and hide the original error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    """Apply the migrations this database lacks, each with its version bump in one transaction."""
+    while True:
+        with transaction(conn):
+            # Read inside the write lock: another Hearth starting at the same moment may have migrated.
+            version = _user_version(conn)
+            _check_version(version)
+            if version == len(MIGRATIONS):
+                return
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+        log.info("Chat database migrated to schema %d", version + 1)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script at the line ends where SQLite sees a statement close (so quotes and
+    triggers may hold semicolons). One statement per line end, as ``MIGRATIONS`` is written.
+
+    ``executescript`` would split for us, but it commits first, which would separate a
+    migration from its version bump.
+    """
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
+    return statements
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _check_version(version: int) -> None:
     if version > len(MIGRATIONS):
         raise DatabaseTooNewError(
-            f"This chat database was written by a newer version of Hearth (schema {version}); "
-            "update Hearth to open it."
+            f"This chat database was written by a newer version of Hearth (schema {version}, "
+            f"this version knows up to {len(MIGRATIONS)}); update Hearth to open it."
         )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in filter(str.strip, script.split(";")):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
