@@ -1,4 +1,9 @@
-"""Light and dark themes: the Fusion style, a full palette, and one stylesheet for Hearth's own widgets."""
+"""Light and dark themes: the Fusion style, a full palette, and one stylesheet for Hearth's widgets.
+
+Widgets opt in with object names (``#sidebar``, ``#codeBlock``…) and a few dynamic properties
+(``role`` on messages, ``kind`` on status notes, ``busy`` on the Send button). Every text colour
+below meets WCAG AA (4.5:1) on the backgrounds it is used on.
+"""
 
 from __future__ import annotations
 
@@ -8,50 +13,79 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.core.settings import THEMES
+
+_MODE_PROPERTY = "hearthTheme"
+_FOLLOWING_PROPERTY = "hearthFollowsColorScheme"
+
 
 @dataclass(frozen=True)
 class Colors:
-    window: str
-    surface: str  # sidebar, panels
-    raised: str  # composer box, code blocks
+    window: str  # the chat
+    surface: str  # sidebar, panels, status bar
+    raised: str  # buttons, the composer box
+    hover: str
+    code: str
+    code_header: str
     text: str
-    muted: str
+    muted: str  # secondary text; still 4.5:1 on every background here
     border: str
     accent: str
+    accent_hover: str
     accent_text: str
-    bubble: str
+    link: str
+    bubble: str  # the user's messages
     warning: str
+    warning_bg: str
     error: str
-    selection: str
+    error_bg: str
+    selection: str  # selected rows (text stays `text`)
+    scrollbar: str
 
 
 LIGHT = Colors(
     window="#ffffff",
-    surface="#f6f5f3",
-    raised="#f2f1ee",
+    surface="#f7f6f3",
+    raised="#f3f1ed",
+    hover="#ebe8e3",
+    code="#f6f5f2",
+    code_header="#eeebe6",
     text="#1f1d1a",
-    muted="#5f5b55",
+    muted="#66615a",
     border="#e2dfda",
     accent="#b4531f",
+    accent_hover="#9e4719",
     accent_text="#ffffff",
-    bubble="#f3ece6",
-    warning="#8a5a00",
+    link="#a8481a",
+    bubble="#f2ece5",
+    warning="#875400",
+    warning_bg="#fdf3e1",
     error="#b3261e",
-    selection="#f4d9c6",
+    error_bg="#fcebe9",
+    selection="#f4dfd0",
+    scrollbar="#cfcbc4",
 )
 DARK = Colors(
     window="#1c1b1a",
     surface="#232220",
-    raised="#2b2a27",
+    raised="#2a2927",
+    hover="#353330",
+    code="#252422",
+    code_header="#2e2d2a",
     text="#ecebe8",
     muted="#a9a59e",
     border="#3a3834",
     accent="#f08a4b",
+    accent_hover="#f4a06c",
     accent_text="#1c1b1a",
-    bubble="#33302c",
+    link="#f4a06c",
+    bubble="#34312d",
     warning="#f0b35a",
+    warning_bg="#3a2f1c",
     error="#ff8a80",
-    selection="#5a3a26",
+    error_bg="#3d2422",
+    selection="#4a3326",
+    scrollbar="#4a4843",
 )
 
 
@@ -65,95 +99,160 @@ def _palette(c: Colors) -> QPalette:
         QPalette.ColorRole.Text: c.text,
         QPalette.ColorRole.Button: c.raised,
         QPalette.ColorRole.ButtonText: c.text,
+        QPalette.ColorRole.Light: c.hover,
+        QPalette.ColorRole.Midlight: c.raised,
+        QPalette.ColorRole.Mid: c.border,
+        QPalette.ColorRole.Dark: c.scrollbar,
+        QPalette.ColorRole.Shadow: "#000000",
         QPalette.ColorRole.ToolTipBase: c.raised,
         QPalette.ColorRole.ToolTipText: c.text,
         QPalette.ColorRole.PlaceholderText: c.muted,
         QPalette.ColorRole.Highlight: c.accent,
         QPalette.ColorRole.HighlightedText: c.accent_text,
-        QPalette.ColorRole.Link: c.accent,
+        QPalette.ColorRole.Accent: c.accent,
+        QPalette.ColorRole.Link: c.link,
+        QPalette.ColorRole.LinkVisited: c.link,
         QPalette.ColorRole.BrightText: c.error,
     }
     for role, color in roles.items():
         palette.setColor(role, QColor(color))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.PlaceholderText,
+    ):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(c.muted))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button, QColor(c.surface))
     return palette
 
 
 def _stylesheet(c: Colors) -> str:
     return f"""
     QMainWindow, #chatView, #chatColumn {{ background: {c.window}; }}
+    QToolTip {{ color: {c.text}; background: {c.raised}; border: 1px solid {c.border}; padding: 4px 6px; }}
+
+    /* Buttons */
+    QPushButton {{ background: {c.raised}; color: {c.text}; border: 1px solid {c.border};
+        border-radius: 7px; padding: 5px 14px; }}
+    QPushButton:hover {{ background: {c.hover}; }}
+    QPushButton:pressed {{ background: {c.border}; }}
+    QPushButton:focus {{ border-color: {c.accent}; }}
+    QPushButton:disabled {{ color: {c.muted}; background: {c.surface}; }}
+
+    /* Sidebar */
     #sidebar {{ background: {c.surface}; border-right: 1px solid {c.border}; }}
     #brand {{ font-size: 17px; font-weight: 600; padding: 2px 6px 6px 6px; color: {c.text}; }}
-    #newChatButton {{ background: {c.accent}; color: {c.accent_text}; border: none; border-radius: 8px;
-        padding: 8px 12px; font-weight: 600; text-align: left; }}
-    #newChatButton:hover {{ background: {QColor(c.accent).lighter(110).name()}; }}
-    #conversationList {{ background: transparent; border: none; outline: none; }}
-    #conversationList::item {{ padding: 8px 8px; border-radius: 8px; margin: 1px 0; color: {c.text}; }}
-    #conversationList::item:hover {{ background: {c.raised}; }}
-    #conversationList::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    #newChatButton {{ background: {c.accent}; color: {c.accent_text}; border: 1px solid {c.accent};
+        border-radius: 8px; padding: 8px 12px; font-weight: 600; text-align: left; }}
+    #newChatButton:hover {{ background: {c.accent_hover}; border-color: {c.accent_hover}; }}
+    #newChatButton:focus {{ border-color: {c.text}; }}
+    #sidebar QListView {{ background: transparent; border: none; outline: none; color: {c.text}; }}
+    #sidebar QListView::item {{ padding: 7px 8px; border-radius: 7px; margin: 1px 0; }}
+    #sidebar QListView::item:hover {{ background: {c.hover}; }}
+    #sidebar QListView::item:selected {{ background: {c.selection}; color: {c.text}; }}
+
+    /* Header bar, settings panel and status bar */
     #headerBar {{ background: {c.window}; border-bottom: 1px solid {c.border}; }}
-    #chatTitle {{ font-size: 15px; font-weight: 600; }}
+    #chatTitle {{ font-size: 15px; font-weight: 600; color: {c.text}; }}
     #modelButton, #settingsButton {{ border: 1px solid {c.border}; border-radius: 8px; padding: 5px 10px;
-        background: {c.surface}; }}
-    #modelButton:hover, #settingsButton:hover, #settingsButton:checked {{ background: {c.raised}; }}
-    #modelButton::menu-indicator {{ subcontrol-position: right center; right: 6px; }}
+        background: {c.surface}; color: {c.text}; }}
+    #modelButton:hover, #settingsButton:hover, #settingsButton:checked {{ background: {c.hover}; }}
+    #modelButton:focus, #settingsButton:focus {{ border-color: {c.accent}; }}
     #modelButton {{ padding-right: 22px; }}
+    #modelButton::menu-indicator {{ subcontrol-position: right center; right: 6px; }}
     #settingsPanel {{ background: {c.surface}; border-left: 1px solid {c.border}; }}
     #panelTitle {{ font-size: 15px; font-weight: 600; }}
-    #userBubble {{ background: {c.bubble}; border-radius: 14px; }}
-    #prose {{ color: {c.text}; font-size: 14px; }}
-    #thinkingToggle {{ border: none; color: {c.muted}; padding: 2px 0; }}
-    #thinkingText {{ color: {c.muted}; border-left: 3px solid {c.border}; padding-left: 10px; }}
-    #typingIndicator {{ color: {c.muted}; font-style: italic; }}
-    #codeBlock {{ background: {c.raised}; border: 1px solid {c.border}; border-radius: 8px; }}
-    #codeText {{ background: {c.raised}; color: {c.text}; padding: 0 8px; }}
-    #codeLanguage {{ color: {c.muted}; font-size: 12px; }}
-    #codeCopy, #messageAction {{ border: none; color: {c.muted}; padding: 3px 8px; border-radius: 6px;
-        background: transparent; }}
-    #codeCopy:hover, #messageAction:hover {{ background: {c.border}; color: {c.text}; }}
-    #messageFooter {{ color: {c.muted}; font-size: 12px; }}
-    #statusNote {{ color: {c.muted}; font-size: 12px; }}
-    #statusNote[kind="interrupted"] {{ color: {c.warning}; }}
-    #statusNote[kind="error"] {{ color: {c.error}; }}
-    #emptyTitle {{ font-size: 22px; font-weight: 600; color: {c.text}; }}
-    #emptyHint {{ color: {c.muted}; font-size: 14px; }}
-    #composer {{ background: {c.window}; }}
-    #composerBox {{ background: {c.raised}; border: 1px solid {c.border}; border-radius: 12px; }}
-    #composerInput {{ background: transparent; color: {c.text}; font-size: 14px; }}
-    #composerHint {{ color: {c.muted}; font-size: 12px; padding-left: 4px; }}
-    #sendButton {{ background: {c.accent}; color: {c.accent_text}; border: none; border-radius: 8px;
-        padding: 7px 16px; font-weight: 600; }}
-    #sendButton:disabled {{ background: {c.border}; color: {c.muted}; }}
-    #sendButton[busy="true"] {{ background: {c.text}; color: {c.window}; }}
-    QStatusBar {{ background: {c.surface}; color: {c.muted}; border-top: 1px solid {c.border}; }}
-    QStatusBar QLabel {{ color: {c.muted}; padding: 0 6px; }}
-    QScrollBar:vertical {{ background: transparent; width: 10px; margin: 2px; }}
-    QScrollBar::handle:vertical {{ background: {c.border}; border-radius: 4px; min-height: 30px; }}
-    QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; width: 0; }}
-    QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 2px; }}
-    QScrollBar::handle:horizontal {{ background: {c.border}; border-radius: 4px; min-width: 30px; }}
-    QPlainTextEdit, QSpinBox, QDoubleSpinBox {{ selection-background-color: {c.selection};
-        selection-color: {c.text}; }}
     #settingsPanel QPlainTextEdit {{ background: {c.window}; border: 1px solid {c.border};
         border-radius: 6px; padding: 3px; }}
+    QStatusBar {{ background: {c.surface}; color: {c.muted}; border-top: 1px solid {c.border}; }}
+    QStatusBar::item {{ border: none; }}
+    QStatusBar QLabel {{ color: {c.muted}; padding: 0 6px; }}
     QSplitter::handle {{ background: {c.border}; }}
     QSplitter::handle:horizontal {{ width: 1px; }}
+
+    /* Messages */
+    #emptyTitle {{ font-size: 26px; font-weight: 600; color: {c.muted}; }}
+    #emptyHint {{ font-size: 15px; color: {c.muted}; }}
+    #userBubble {{ background: {c.bubble}; border-radius: 16px; }}
+    #userText, #prose, #thinkingText {{ background: transparent; border: none; color: {c.text};
+        font-size: 15px; selection-background-color: {c.accent}; selection-color: {c.accent_text}; }}
+    #thinkingToggle {{ border: 1px solid transparent; border-radius: 6px; color: {c.muted};
+        padding: 2px 6px 2px 2px; font-size: 13px; background: transparent; }}
+    #thinkingToggle:hover {{ color: {c.text}; }}
+    #thinkingToggle:focus {{ border-color: {c.accent}; }}
+    #thinkingBox {{ border: none; border-left: 2px solid {c.scrollbar}; }}
+    #thinkingText {{ color: {c.muted}; font-size: 14px; }}
+    #typingIndicator {{ color: {c.muted}; }}
+    #codeBlock {{ background: {c.code}; border: 1px solid {c.border}; border-radius: 10px; }}
+    #codeHeader {{ background: {c.code_header}; border-top-left-radius: 9px; border-top-right-radius: 9px;
+        border-bottom: 1px solid {c.border}; }}
+    #codeLanguage {{ color: {c.muted}; font-size: 12px; }}
+    #codeText {{ background: {c.code}; color: {c.text}; border: none;
+        border-bottom-left-radius: 9px; border-bottom-right-radius: 9px;
+        selection-background-color: {c.accent}; selection-color: {c.accent_text}; }}
+    #codeCopy, #messageAction {{ background: transparent; color: {c.muted}; border: 1px solid transparent;
+        border-radius: 6px; padding: 3px 8px; font-size: 12px; }}
+    #codeCopy:hover, #messageAction:hover {{ background: {c.hover}; color: {c.text}; }}
+    #codeCopy:focus, #messageAction:focus {{ border-color: {c.accent}; color: {c.text}; }}
+    #messageStats {{ color: {c.muted}; font-size: 12px; }}
+    #statusNote {{ color: {c.muted}; font-size: 13px; }}
+    #statusNote[kind="interrupted"] {{ color: {c.warning}; background: {c.warning_bg};
+        border-radius: 8px; padding: 8px 12px; }}
+    #statusNote[kind="error"] {{ color: {c.error}; background: {c.error_bg};
+        border-radius: 8px; padding: 8px 12px; }}
+
+    /* Composer */
+    #composer {{ background: {c.window}; }}
+    #composerBox {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 14px; }}
+    #composerInput {{ background: transparent; color: {c.text}; font-size: 15px; border: none;
+        selection-background-color: {c.accent}; selection-color: {c.accent_text}; }}
+    #composerHint {{ color: {c.muted}; font-size: 12px; padding-left: 14px; }}
+    #sendButton {{ background: {c.accent}; color: {c.accent_text}; border: 1px solid {c.accent};
+        border-radius: 9px; padding: 6px 16px; font-weight: 600; min-width: 44px; }}
+    #sendButton:hover {{ background: {c.accent_hover}; border-color: {c.accent_hover}; }}
+    #sendButton:focus {{ border-color: {c.text}; }}
+    #sendButton:disabled {{ background: {c.raised}; color: {c.muted}; border-color: {c.border}; }}
+    #sendButton[busy="true"] {{ background: {c.text}; color: {c.window}; border-color: {c.text}; }}
+
+    /* Scroll bars: slim, without arrows */
+    QScrollBar:vertical {{ background: transparent; width: 10px; margin: 2px; }}
+    QScrollBar::handle:vertical {{ background: {c.scrollbar}; border-radius: 3px; min-height: 30px; }}
+    QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 2px; }}
+    QScrollBar::handle:horizontal {{ background: {c.scrollbar}; border-radius: 3px; min-width: 30px; }}
+    QScrollBar::handle:hover {{ background: {c.muted}; }}
+    QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; width: 0; }}
+    QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
     """
 
 
 def is_dark(app: QApplication) -> bool:
-    return bool(app.property("hearthDark"))
+    """Whether the application currently looks dark (by its window colour)."""
+    return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def apply_theme(app: QApplication, mode: str) -> None:
-    """Apply "light", "dark" or "system" (follows the OS colour scheme)."""
-    if mode == "system":
-        dark = QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
-    else:
-        dark = mode == "dark"
+    """Apply "light", "dark" or "system" (the OS colour scheme, followed when it changes)."""
+    if mode not in THEMES:
+        raise ValueError(f"unknown theme {mode!r}, expected one of {', '.join(THEMES)}")
+    app.setProperty(_MODE_PROPERTY, mode)
+    if mode == "system" and not app.property(_FOLLOWING_PROPERTY):
+        app.setProperty(_FOLLOWING_PROPERTY, True)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: _follow_system(app))
+    _apply(app, _system_is_dark() if mode == "system" else mode == "dark")
+
+
+def _system_is_dark() -> bool:
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def _follow_system(app: QApplication) -> None:
+    if app.property(_MODE_PROPERTY) == "system":
+        _apply(app, _system_is_dark())
+
+
+def _apply(app: QApplication, dark: bool) -> None:
     colors = DARK if dark else LIGHT
     app.setStyle("Fusion")
     app.setPalette(_palette(colors))
     app.setStyleSheet(_stylesheet(colors))
-    app.setProperty("hearthDark", dark)
