@@ -22,6 +22,7 @@ from app.core.settings import Settings, load_settings
 from app.storage.chats import ChatStore
 from app.storage.db import open_database
 from app.ui.main_window import MainWindow
+from app.ui.models.manager import ModelManager
 from app.ui.supervisor import WorkerSupervisor
 from app.ui.theme import apply_theme
 
@@ -38,15 +39,24 @@ class Hearth:
     store: ChatStore
     supervisor: WorkerSupervisor
     window: MainWindow
+    models: ModelManager
 
     def shutdown(self) -> None:
         self.window.close()
+        self.models.shutdown()
         self.supervisor.stop()
         self.store.close()
 
 
-def build(paths: AppPaths, model: str | None = None, theme: str | None = None, probe: bool = False) -> Hearth:
-    """Create the app's parts inside an existing ``QApplication`` and show the window."""
+def build(
+    paths: AppPaths,
+    model: str | None = None,
+    theme: str | None = None,
+    probe: bool = False,
+    catalog_file: Path | None = None,
+) -> Hearth:
+    """Create the app's parts inside an existing ``QApplication`` and show the window.
+    ``catalog_file`` replaces the built-in model catalog (tests)."""
     settings = load_settings(paths.settings_file)
     app = QApplication.instance()
     assert isinstance(app, QApplication)
@@ -55,8 +65,11 @@ def build(paths: AppPaths, model: str | None = None, theme: str | None = None, p
     recovered = store.mark_unfinished_as_interrupted()
     store.purge_deleted()
     supervisor = WorkerSupervisor()
-    window = MainWindow(store, supervisor, settings, paths)
-    hearth = Hearth(paths, settings, store, supervisor, window)
+    models = ModelManager(paths, catalog_file=catalog_file)
+    window = MainWindow(store, supervisor, settings, paths, models)
+    supervisor.model_loaded.connect(models.record_use)
+    models.connect_notices(window.show_notice)
+    hearth = Hearth(paths, settings, store, supervisor, window, models)
     if probe:
         _FirstPaintProbe(hearth)
     window.show()
@@ -69,6 +82,8 @@ def build(paths: AppPaths, model: str | None = None, theme: str | None = None, p
     start_model = model or settings.last_model_path
     if start_model and Path(start_model).is_file():
         QTimer.singleShot(0, lambda: window.load_model(start_model))
+    else:
+        QTimer.singleShot(0, window.open_models_if_first_run)
     return hearth
 
 
@@ -131,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         app.setWindowIcon(QIcon(str(ICON)))
     hearth = build(paths, model=args.model, theme=args.theme, probe=args.report_startup)
     app.aboutToQuit.connect(hearth.supervisor.stop)
+    app.aboutToQuit.connect(hearth.models.shutdown)
     # Let Ctrl+C and SIGTERM close the window cleanly (Python handles signals between Qt events).
     signal.signal(signal.SIGINT, lambda *_: app.quit())
     signal.signal(signal.SIGTERM, lambda *_: app.quit())

@@ -6,6 +6,7 @@ import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -41,6 +42,9 @@ from app.ui.conversation_list import ConversationListModel, ConversationRole
 from app.ui.elided_label import ElidedLabel
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
+if TYPE_CHECKING:
+    from app.ui.models.manager import ModelManager
+
 log = logging.getLogger(__name__)
 
 UNDO_DELETE_MS = 8000
@@ -66,9 +70,15 @@ class MainWindow(QMainWindow):
     """A conversation is now on screen (its id)."""
 
     def __init__(
-        self, store: ChatStore, supervisor: WorkerSupervisor, settings: Settings, paths: AppPaths
+        self,
+        store: ChatStore,
+        supervisor: WorkerSupervisor,
+        settings: Settings,
+        paths: AppPaths,
+        models: ModelManager | None = None,
     ) -> None:
         super().__init__()
+        self.models = models  # downloads and the Models window; None: model files only
         self.store = store
         self.supervisor = supervisor
         self.settings = settings
@@ -228,6 +238,8 @@ class MainWindow(QMainWindow):
 
         self.new_action = action("New chat", QKeySequence.StandardKey.New, self.new_conversation)
         self.open_action = action("Open model file…", QKeySequence.StandardKey.Open, self.choose_model_file)
+        self.models_action = action("Models…", "Ctrl+M", self.show_models)
+        self.models_action.setEnabled(self.models is not None)
         self.settings_action = action("Chat settings", "Ctrl+,", self.settings_button.toggle)
         action("Rename chat", "F2", self.rename_current)
         delete = action(
@@ -433,9 +445,22 @@ class MainWindow(QMainWindow):
             act.setToolTip(path)
         if self.settings.recent_models:
             menu.addSeparator()
+        menu.addAction(self.models_action)
         menu.addAction(self.open_action)
         unload = menu.addAction("Unload model", self.supervisor.unload_model)
         unload.setEnabled(loaded is not None and not self.controller.busy)
+
+    # Models window (downloads, catalog, installed models) ----------------------------------
+    def show_models(self) -> None:
+        if self.models is not None:
+            self.models.show(self)
+
+    def open_models_if_first_run(self) -> None:
+        """Welcome a new user with the Models window when no model is on this computer yet."""
+        if self.models is not None:
+            self.models.open_if_first_run(self)
+
+    # ---------------------------------------------------------------------------------------
 
     def choose_model_file(self) -> None:
         start = str(Path(self.settings.last_model_path).parent) if self.settings.last_model_path else ""

@@ -1,0 +1,87 @@
+"""The Hugging Face access token for gated models: in the OS keyring when the ``keyring`` module is
+there, otherwise only in memory until Hearth closes. Never in the settings file.
+
+Qt-free; keyring calls can block (a locked keychain asks its owner), so ``get`` runs on download
+threads and ``set`` writes to the keyring on a thread of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+SERVICE = "Hearth"
+ACCOUNT = "huggingface-access-token"
+
+
+def _keyring() -> ModuleType | None:
+    try:
+        import keyring
+    except ImportError:
+        return None
+    return keyring
+
+
+class AccessToken:
+    """Holds the token; ``use_keyring=False`` keeps it in memory only (tests, portable installs)."""
+
+    def __init__(self, use_keyring: bool = True) -> None:
+        self._keyring = _keyring() if use_keyring else None
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._loaded = self._keyring is None
+
+    @property
+    def persistent(self) -> bool:
+        return self._keyring is not None
+
+    @property
+    def note(self) -> str:
+        if self.persistent:
+            return "The token is kept in this computer's keyring."
+        return (
+            "No system keyring is available, so the token is kept only until Hearth closes; "
+            "it is never written to disk."
+        )
+
+    def get(self) -> str | None:
+        """The token, or None; may read the keyring (call it off the UI thread)."""
+        with self._lock:
+            if self._loaded:
+                return self._token
+        stored: str | None = None
+        try:
+            assert self._keyring is not None
+            stored = self._keyring.get_password(SERVICE, ACCOUNT)
+        except Exception as exc:  # a broken or locked keyring must not stop a download
+            log.warning("Could not read the access token from the keyring: %s", exc)
+        with self._lock:
+            if not self._loaded:
+                self._token, self._loaded = stored or None, True
+            return self._token
+
+    def known(self) -> bool:
+        """Whether a token is set, without touching the keyring (False until ``get`` has read it)."""
+        with self._lock:
+            return bool(self._token)
+
+    def set(self, token: str | None) -> None:
+        """Use ``token`` from now on (None or "" forgets it); the keyring is updated in the background."""
+        token = (token or "").strip() or None
+        with self._lock:
+            self._token, self._loaded = token, True
+        if self._keyring is not None:
+            threading.Thread(target=self._store, args=(token,), name="token-store", daemon=True).start()
+
+    def _store(self, token: str | None) -> None:
+        assert self._keyring is not None
+        try:
+            if token:
+                self._keyring.set_password(SERVICE, ACCOUNT, token)
+            else:
+                self._keyring.delete_password(SERVICE, ACCOUNT)
+        except Exception as exc:
+            log.warning("Could not update the access token in the keyring: %s", exc)

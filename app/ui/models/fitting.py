@@ -1,0 +1,100 @@
+"""The catalog judged against this computer: a green/amber/red fit for every entry and the one to
+recommend. Qt-free and slow (it runs ``nvidia-smi`` and may read GGUF headers): call it off the
+UI thread."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.models import fit as fitting
+from app.models.catalog import CatalogEntry
+from app.models.fit import Fit, MemoryEstimate
+from app.models.machine import GIB, MachineInfo, detect_machine, free_disk
+
+LocalFiles = Mapping[str, tuple[Path, Path | None]]
+
+
+@dataclass(frozen=True)
+class CatalogFits:
+    machine: MachineInfo
+    free_disk: int  # bytes free where models are saved
+    context_length: int
+    fits: dict[str, Fit]  # entry id -> fit, for the entries that could be estimated
+    recommended: str | None  # entry id
+
+
+def assess_catalog(
+    entries: Sequence[CatalogEntry],
+    context_length: int,
+    models_dir: Path,
+    *,
+    local: LocalFiles | None = None,
+    machine: MachineInfo | None = None,
+) -> CatalogFits:
+    """Fits of every entry at ``context_length``; entries already on disk (``local``: entry id ->
+    model and projector files) are estimated from their own headers."""
+    machine = machine or detect_machine()
+    local = local or {}
+    fits: dict[str, Fit] = {}
+    for entry in entries:
+        found = entry_estimate(entry, entries, context_length, local.get(entry.id))
+        if found is not None:
+            fits[entry.id] = fitting.assess(found, machine)
+    best = fitting.recommend(entries, machine, context_length, local=dict(local))
+    return CatalogFits(
+        machine, free_disk(models_dir), context_length, fits, best.entry.id if best is not None else None
+    )
+
+
+def entry_estimate(
+    entry: CatalogEntry,
+    entries: Sequence[CatalogEntry],
+    context_length: int,
+    files: tuple[Path, Path | None] | None = None,
+) -> MemoryEstimate | None:
+    """Memory for one entry: from its files when on disk, else from its published sizes and the
+    Gemma 4 shapes (as ``fit.recommend`` does); None when neither is known."""
+    if files is not None:
+        try:
+            return fitting.estimate(files[0], files[1], context_length)
+        except (OSError, ValueError):
+            pass  # a damaged file: fall back to the published sizes
+    shape = fitting.GEMMA4_SHAPES.get(entry.size)
+    if shape is None or not entry.model.size:
+        return None
+    projector_bytes = 0
+    if entry.projector is not None:
+        known = [
+            e.projector.size for e in entries if e.size == entry.size and e.projector and e.projector.size
+        ]
+        projector_bytes = entry.projector.size or max(known, default=fitting.UNKNOWN_PROJECTOR_BYTES)
+    return fitting.estimate_for_shape(
+        shape,
+        entry.model.size,
+        projector_bytes,
+        context_length,
+        projector=fitting.GEMMA4_PROJECTORS.get(entry.size),
+    )
+
+
+def gigabytes(num_bytes: int) -> str:
+    """Memory and model sizes in binary GB, as ``fit`` words them."""
+    return f"{num_bytes / GIB:.1f} GB"
+
+
+def describe_machine(machine: MachineInfo, free: int) -> str:
+    """ "This computer: 16 GB memory, 9.8 GB free · 120 GB free for models · NVIDIA RTX 4060 (8 GB)"."""
+    parts = []
+    if machine.total_ram:
+        memory = f"{round(machine.total_ram / GIB)} GB memory"
+        if machine.available_ram:
+            memory += f", {gigabytes(machine.available_ram)} free"
+        parts.append(memory)
+    else:
+        parts.append("memory unknown")
+    if free:
+        parts.append(f"{gigabytes(free)} free for models")
+    parts.extend(f"{gpu.name} ({round(gpu.total_memory / GIB)} GB)" for gpu in machine.gpus)
+    return "This computer: " + " · ".join(parts)

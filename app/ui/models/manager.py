@@ -1,0 +1,106 @@
+"""The app's model services, made once per running app: the download queue, the access token, the
+record of imports and last use, and the Models window (created when first shown)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.paths import AppPaths
+from app.models.installed import InstalledModel, ModelRegistry, scan_installed
+from app.ui.models.access_token import AccessToken
+from app.ui.models.background import BackgroundTasks
+from app.ui.models.download_queue import STATE_FILE, DownloadQueue
+
+if TYPE_CHECKING:
+    from app.models.transfer import TransferOptions
+    from app.ui.main_window import MainWindow
+    from app.ui.models.models_window import ModelsWindow
+
+
+class ModelManager:
+    def __init__(
+        self,
+        paths: AppPaths,
+        *,
+        catalog_file: Path | None = None,
+        token: AccessToken | None = None,
+        endpoint: str | None = None,
+        options: TransferOptions | None = None,
+        include_hf_cache: bool = True,
+    ) -> None:
+        self.paths = paths
+        self.catalog_file = Path(catalog_file) if catalog_file else None  # None: the built-in one
+        self.token = token or AccessToken()
+        self.registry = ModelRegistry(paths.data)
+        self.downloads = DownloadQueue(
+            paths.data / STATE_FILE, endpoint=endpoint, token=self.token, options=options
+        )
+        self.include_hf_cache = include_hf_cache
+        self.window: ModelsWindow | None = None
+        self._tasks = BackgroundTasks()
+
+    def show(self, host: MainWindow, *, tab: int | None = None, welcome: bool = False) -> ModelsWindow:
+        """Open (or bring forward) the Models window over ``host``."""
+        from app.ui.models.models_window import DISCOVER, ModelsWindow
+
+        if self.window is None:
+            self.window = ModelsWindow(
+                host,
+                self.downloads,
+                self.registry,
+                self.paths.models,
+                self.catalog_file,
+                include_hf_cache=self.include_hf_cache,
+            )
+        self.window.present(DISCOVER if tab is None else tab, welcome=welcome)
+        return self.window
+
+    def open_if_first_run(self, host: MainWindow) -> None:
+        """Open the Models window with a welcome when no model is on this computer yet (checked off
+        the UI thread: the scan reads file headers)."""
+        models_dir, registry, include = self.paths.models, self.registry, self.include_hf_cache
+
+        def found(installed: list[InstalledModel]) -> None:
+            if not installed and self.window is None:
+                self.show(host, welcome=True)
+
+        def work() -> list[InstalledModel]:
+            return scan_installed(models_dir, registry, include)
+
+        def failed(_error: BaseException) -> None:
+            if self.window is None:
+                self.show(host, welcome=True)
+
+        self._tasks.run(work, found, failed, name="first-run")
+
+    def connect_notices(self, show_notice: Callable[[str], None]) -> None:
+        """Tell the user (in the main window) when a download ends, also with the Models window closed."""
+        queue = self.downloads
+
+        def title(job_id: str) -> str:
+            job = queue.job(job_id)
+            return job.title if job else "The model"
+
+        queue.finished.connect(
+            lambda job_id, _path: show_notice(f"{title(job_id)} is downloaded and ready to use (Ctrl+M).")
+        )
+        queue.failed.connect(lambda job_id, message: show_notice(f"{title(job_id)}: {message}"))
+
+    def record_use(self, loaded: Any) -> None:
+        """Remember when a model was last loaded (a ``protocol.ModelLoaded``), for the Installed list."""
+        registry, path = self.registry, Path(loaded.model_path)
+
+        def written(_: object) -> None:
+            if self.window is not None:
+                self.window.refresh_installed()
+
+        self._tasks.run(lambda: registry.record_use(path), written, name="record-use")
+
+    def shutdown(self) -> None:
+        """Stop background work for the app's exit; a running download resumes next time."""
+        self._tasks.close()
+        if self.window is not None:
+            self.window.shutdown()
+        self.downloads.shutdown()
