@@ -1,8 +1,9 @@
-"""The Hugging Face access token for gated models: in the OS keyring when the ``keyring`` module is
-there, otherwise only in memory until Hearth closes. Never in the settings file.
+"""The Hugging Face access token for gated models: in the OS keyring when this computer has one
+(macOS Keychain, Windows Credential Locker, the Secret Service on Linux), otherwise only in memory
+until Hearth closes. Never in the settings file.
 
-Qt-free; keyring calls can block (a locked keychain asks its owner), so ``get`` runs on download
-threads and ``set`` writes to the keyring on a thread of its own.
+Qt-free; finding the keyring takes ~0.1 s and its calls can block (a locked keychain asks its
+owner), so ``get`` runs on background threads and ``set`` writes on a thread of its own.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ ACCOUNT = "huggingface-access-token"
 
 
 def _keyring() -> ModuleType | None:
+    """The ``keyring`` module if it has a working backend here, else None."""
     try:
         import keyring
-    except ImportError:
+        from keyring.backends import fail
+
+        if isinstance(keyring.get_keyring(), fail.Keyring):
+            return None  # e.g. a Linux desktop without a Secret Service
+    except Exception as exc:  # a broken keyring set-up means no keyring, not a crash
+        log.info("No usable keyring: %s", exc)
         return None
     return keyring
 
@@ -29,13 +36,15 @@ class AccessToken:
     """Holds the token; ``use_keyring=False`` keeps it in memory only (tests, portable installs)."""
 
     def __init__(self, use_keyring: bool = True) -> None:
-        self._keyring = _keyring() if use_keyring else None
+        self._use_keyring = use_keyring
+        self._keyring: ModuleType | None = None  # found by the first ``get`` (off the UI thread)
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._loaded = self._keyring is None
+        self._loaded = not use_keyring
 
     @property
     def persistent(self) -> bool:
+        """Whether the token outlives the app (known once ``get`` has run)."""
         return self._keyring is not None
 
     @property
@@ -54,8 +63,9 @@ class AccessToken:
                 return self._token
         stored: str | None = None
         try:
-            assert self._keyring is not None
-            stored = self._keyring.get_password(SERVICE, ACCOUNT)
+            self._keyring = self._keyring or _keyring()
+            if self._keyring is not None:
+                stored = self._keyring.get_password(SERVICE, ACCOUNT)
         except Exception as exc:  # a broken or locked keyring must not stop a download
             log.warning("Could not read the access token from the keyring: %s", exc)
         with self._lock:
@@ -73,12 +83,14 @@ class AccessToken:
         token = (token or "").strip() or None
         with self._lock:
             self._token, self._loaded = token, True
-        if self._keyring is not None:
+        if self._use_keyring:
             threading.Thread(target=self._store, args=(token,), name="token-store", daemon=True).start()
 
     def _store(self, token: str | None) -> None:
-        assert self._keyring is not None
         try:
+            self._keyring = self._keyring or _keyring()
+            if self._keyring is None:
+                return
             if token:
                 self._keyring.set_password(SERVICE, ACCOUNT, token)
             else:
