@@ -55,8 +55,10 @@ class BundleDownload:
         should_stop: StopCheck | None = None,
         options: TransferOptions | None = None,
         open_partial: Callable[[Path], PartialFile] = PartialFile,
+        title: str = "",
     ) -> None:
         self.dest_dir = Path(dest_dir)
+        self.title = title  # the name to list it under (a catalog entry's), kept in the manifest
         self.options = options or TransferOptions()
         self.on_progress = on_progress
         self._stop = StopControl(should_stop)
@@ -137,7 +139,12 @@ class BundleDownload:
                     resolved.digest.algorithm: resolved.digest.value,
                 }
             )
-        data = {"version": MANIFEST_VERSION, "installed_at": time.time(), "files": entries}
+        data = {
+            "version": MANIFEST_VERSION,
+            "installed_at": time.time(),
+            "title": self.title,
+            "files": entries,
+        }
         target = manifest_path(self.dest_dir, self.transfers[0].file.filename)
         scratch = target.with_name(target.name + ".tmp")
         try:

@@ -91,8 +91,19 @@ def _is_model(path: Path) -> GGUFInfo | None:
     return None if info.architecture in ("", "clip") or info.is_truncated else info
 
 
+def read_manifest(model: Path) -> tuple[str, Path | None] | None:
+    """The title and projector a download recorded next to ``model``; None without a manifest."""
+    try:
+        data = json.loads(model.with_name(model.name + ".manifest.json").read_text(encoding="utf-8"))
+        files = data.get("files", [])
+        projector = next((f["path"] for f in files if f.get("role") == "projector"), None)
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return str(data.get("title") or ""), (model.parent / projector if projector else None)
+
+
 def _describe(
-    path: Path, projector: Path | None, source: str, last_used: dict[str, float]
+    path: Path, projector: Path | None, source: str, last_used: dict[str, float], title: str = ""
 ) -> InstalledModel | None:
     info = _is_model(path)
     if info is None:
@@ -102,7 +113,7 @@ def _describe(
     return InstalledModel(
         path=path,
         projector=projector,
-        name=info.name,
+        name=title or info.name,
         architecture=info.architecture,
         context_length=info.context_length,
         size_bytes=size,
@@ -136,18 +147,22 @@ def scan_installed(
     seen: set[Path] = set()
     result: list[InstalledModel] = []
 
-    def add(path: Path, projector: Path | None, source: str) -> None:
+    def add(path: Path, projector: Path | None, source: str, title: str = "") -> None:
         resolved = path.resolve()
         if resolved in seen or not path.is_file():
             return
         seen.add(resolved)
-        model = _describe(path, projector, source, last_used)
+        model = _describe(path, projector, source, last_used, title)
         if model is not None:
             result.append(model)
 
     if models_dir.is_dir():
         for path in sorted(models_dir.rglob("*.gguf")):
-            add(path, find_projector(path), "downloaded")
+            recorded = read_manifest(path)
+            if recorded is not None and recorded[1] is not None and recorded[1].is_file():
+                add(path, recorded[1], "downloaded", recorded[0])
+            else:
+                add(path, find_projector(path), "downloaded", recorded[0] if recorded else "")
     for path, projector in registry.imported():
         add(path, projector or find_projector(path), "imported")
     if include_hf_cache:

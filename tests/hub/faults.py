@@ -15,6 +15,7 @@ class Faults:
     stall: list[float] = field(default_factory=list)  # seconds of silence between headers and body
     corrupt_offset: int | None = None  # file offset whose byte is served inverted, every time
     ignore_range: bool = False  # answer ranged requests with the whole file, like some proxies
+    bytes_per_second: int | None = None  # a slow line: file bodies are sent at this rate
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._hub.body_bytes_sent += len(data)
                 self.wfile.write(data)
                 sent, position = sent + len(data), position + len(data)
+                rate = self._hub.faults.bytes_per_second
+                if rate and self._hub._closing.wait(len(data) / rate):
+                    return None
                 if drop_after is not None and sent >= drop_after:
                     return self._drop()
 

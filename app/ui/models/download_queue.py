@@ -282,6 +282,7 @@ class DownloadQueue(QObject):
                     self._progress_from_worker, job.id, done, total, speed
                 ),
                 should_stop=control.stop.is_set,
+                title=job.title,
                 **kwargs,
             )
             installed = bundle.run()
