@@ -38,3 +38,18 @@ def test_a_fully_cached_prompt_re_evaluates_its_last_token():
 def test_cache_longer_than_prompt_is_cut():
     cached = [text(1, 2, 3, 4, 5)]
     assert find_reuse(cached, [text(1, 2, 3)]) == Reuse(2, 0, 2)
+
+
+def test_the_generated_answer_is_reused_across_the_segment_boundary():
+    # The cache holds the prompt and, as a second segment, the answer generated after it; the
+    # next prompt writes both (and the new question) as one run of text.
+    cached = [text(1, 2, 3), text(4, 5)]
+    assert find_reuse(cached, [text(1, 2, 3, 4, 5, 6, 7)]) == Reuse(5, 0, 5)
+    assert find_reuse(cached, [text(1, 2, 3, 4, 9, 6)]) == Reuse(4, 0, 4)
+    cached = [text(1), A, text(2, 3), text(4)]
+    assert find_reuse(cached, [text(1), A, text(2, 3, 4, 5)]) == Reuse(1 + 10 + 3, 2, 3)
+    assert find_reuse(cached, [text(1), A, text(2, 3), B]) == Reuse(1 + 10 + 2, 3, 0)
+
+
+def test_empty_segments_are_skipped():
+    assert find_reuse([text(1), text(), text(2)], [text(1, 2, 3)]) == Reuse(2, 0, 2)

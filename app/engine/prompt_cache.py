@@ -40,24 +40,41 @@ class Reuse:
 
 
 def find_reuse(cached: list[Segment], prompt: list[Segment]) -> Reuse:
-    """The longest common prefix of ``cached`` and ``prompt``. At least one token is always
-    left to evaluate, so that there are fresh logits to sample the answer from."""
+    """The longest common prefix of ``cached`` and ``prompt``, compared position by position: text
+    token by token (a cached prompt and the answer generated after it are two segments that one
+    prompt segment may span), media whole, by hash. At least one token is always left to
+    evaluate, so that there are fresh logits to sample the answer from."""
     n_past = 0
-    for index, (old, new) in enumerate(zip(cached, prompt, strict=False)):
-        if isinstance(old, TextSegment) and isinstance(new, TextSegment):
-            same = 0
-            for a, b in zip(old.tokens, new.tokens, strict=False):
-                if a != b:
-                    break
-                same += 1
-            if same < len(new.tokens) or same < len(old.tokens):
-                return _leave_one(prompt, Reuse(n_past + same, index, same))
-            n_past += same
-        elif old == new:
-            n_past += new.n_pos
-        else:
+    old_index, old_offset = 0, 0  # the next cached position: segment, and token within it
+    for index, new in enumerate(prompt):
+        if isinstance(new, MediaSegment):
+            if old_index < len(cached) and old_offset == 0 and cached[old_index] == new:
+                n_past += new.n_pos
+                old_index += 1
+                continue
             return _leave_one(prompt, Reuse(n_past, index, 0))
-    return _leave_one(prompt, Reuse(n_past, min(len(cached), len(prompt)), 0))
+        offset = 0
+        while offset < len(new.tokens):
+            old = cached[old_index] if old_index < len(cached) else None
+            if not isinstance(old, TextSegment):
+                return _leave_one(prompt, Reuse(n_past, index, offset))
+            same = _common_length(old.tokens, old_offset, new.tokens, offset)
+            n_past, old_offset, offset = n_past + same, old_offset + same, offset + same
+            if old_offset == len(old.tokens):
+                old_index, old_offset = old_index + 1, 0
+            elif offset < len(new.tokens):
+                return _leave_one(prompt, Reuse(n_past, index, offset))
+    return _leave_one(prompt, Reuse(n_past, len(prompt), 0))
+
+
+def _common_length(a: tuple[int, ...], a_start: int, b: tuple[int, ...], b_start: int) -> int:
+    limit = min(len(a) - a_start, len(b) - b_start)
+    if a[a_start : a_start + limit] == b[b_start : b_start + limit]:
+        return limit  # the usual case (a follow-up), at C speed
+    same = 0
+    while same < limit and a[a_start + same] == b[b_start + same]:
+        same += 1
+    return same
 
 
 def _leave_one(prompt: list[Segment], reuse: Reuse) -> Reuse:
