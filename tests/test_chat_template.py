@@ -47,3 +47,36 @@ def test_template_raising_is_reported_not_crashing():
     formatter = ChatFormatter("{{ raise_exception('System role not supported') }}", "", "")
     with pytest.raises(TemplateRenderError, match="System role not supported"):
         formatter.render([{"role": "user", "content": "x"}])
+
+
+def gemma4_formatter() -> ChatFormatter:
+    from pathlib import Path
+
+    info = read_gguf_info(Path(__file__).parent / "fixtures" / "tiny-gemma4.gguf")
+    assert info.architecture == "gemma4"
+    return ChatFormatter(pick_template(info.chat_template, info.architecture), "<bos>", "<eos>")
+
+
+def test_gemma4_earlier_answers_keep_the_empty_thought_they_were_written_after():
+    formatter = gemma4_formatter()
+    first = [{"role": "user", "content": "Hi"}]
+    prompt = formatter.render(first)
+    assert prompt.endswith("<|turn>model\n<|channel>thought\n<channel|>")
+    follow_up = formatter.render(
+        [*first, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Next?"}]
+    )
+    # The follow-up starts with the first prompt and the answer, as the model produced them.
+    assert follow_up.startswith(prompt + "Hello.<turn|>\n")
+    assert follow_up.count("<|channel>thought\n<channel|>") == 2
+
+
+def test_gemma4_with_thinking_strips_earlier_reasoning_as_its_template_does():
+    formatter = gemma4_formatter()
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "<|channel>thought\nThe user greets me.<channel|>Hello."},
+        {"role": "user", "content": "Next?"},
+    ]
+    text = formatter.render(messages, think=True)
+    assert "<|think|>" in text and "The user greets me" not in text and "<|channel>" not in text
+    assert "<|turn>model\nHello.<turn|>" in text

@@ -65,12 +65,13 @@ def test_a_follow_up_evaluates_only_new_tokens_and_answers_exactly(request, runn
     history = conversation("Name three rivers in Europe.")
     first, result = answer(cached, history)
     assert result.prompt_tokens_evaluated == result.prompt_tokens
-    first_prompt = result.prompt_tokens
+    # The cache now holds the prompt and the answer (all of it when the model ended it; without
+    # the last token when it ran into max_tokens, as that one was sampled but never decoded).
+    held = result.prompt_tokens + result.completion_tokens - (result.stop_reason == "length")
     history += [{"role": "assistant", "content": first}, {"role": "user", "content": "Which is the longest?"}]
     second, result = answer(cached, history)
-    # Only what the first prompt did not hold is evaluated (the answer as the template writes
-    # it, and the new question), give or take the token where the two prompts meet.
-    assert result.prompt_tokens_evaluated <= result.prompt_tokens - first_prompt + 2
+    # Only the new question (and the end of turn around it) is evaluated: the answer is reused.
+    assert result.prompt_tokens - result.prompt_tokens_evaluated == held
     reused = result.prompt_tokens - result.prompt_tokens_evaluated
     assert second == reference_answer(reference, history, reused)
 
@@ -96,3 +97,17 @@ def test_regenerating_evaluates_one_token_and_repeats_at_temperature_zero(runner
     first, _ = answer(runner, messages)
     again, result = answer(runner, messages)
     assert result.prompt_tokens_evaluated == 1 and again == first
+
+
+def test_a_gemma4_follow_up_keeps_the_first_prompt_cached(runner_for):
+    from pathlib import Path
+
+    # Gemma 4 prompts each answer with an empty thought channel; the next prompt must hold it too,
+    # or every follow-up would re-evaluate the previous answer from its first token.
+    runner = runner_for(Path(__file__).parent / "fixtures" / "tiny-gemma4.gguf")
+    history = conversation("Hello there.")
+    first, result = answer(runner, history)
+    first_prompt = result.prompt_tokens
+    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "And then?"}]
+    _second, result = answer(runner, history)
+    assert result.prompt_tokens - result.prompt_tokens_evaluated >= first_prompt

@@ -28,6 +28,10 @@ _GEMMA_TURNS = (
 
 FALLBACK_TEMPLATES = {"gemma": _GEMMA_TURNS, "gemma2": _GEMMA_TURNS, "gemma3": _GEMMA_TURNS}
 
+# Gemma 4 with thinking off: the generation prompt opens an empty reasoning channel.
+MODEL_TURN = "<|turn>model\n"
+EMPTY_THOUGHT = "<|channel>thought\n<channel|>"
+
 
 class NoChatTemplateError(ValueError):
     """The model has no chat template and none is known for its architecture."""
@@ -62,8 +66,23 @@ class ChatFormatter:
         env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
         self._template = env.from_string(template)
         self.bos, self.eos = bos_token, eos_token
+        try:
+            probe = self._render([{"role": "user", "content": "?"}], think=False)
+        except TemplateRenderError:
+            probe = ""
+        self.replays_empty_thought = probe.endswith(MODEL_TURN + EMPTY_THOUGHT)
 
     def render(self, messages: list[dict[str, Any]], think: bool = False) -> str:
+        text = self._render(messages, think)
+        if self.replays_empty_thought and not think:
+            # Gemma 4's template prompts each answer with an empty reasoning channel, then writes
+            # earlier answers without it. Kept in, the model reads each earlier turn exactly as it
+            # wrote it, and the KV cache, which holds those tokens, stays valid: otherwise every
+            # follow-up re-evaluates the whole previous answer (seconds per turn on a CPU).
+            text = _with_empty_thoughts(text)
+        return text
+
+    def _render(self, messages: list[dict[str, Any]], think: bool) -> str:
         try:
             return self._template.render(
                 messages=messages,
@@ -75,6 +94,14 @@ class ChatFormatter:
             )
         except Exception as exc:  # a template is foreign code: any failure is the template's
             raise TemplateRenderError(f"The model's chat template failed: {exc}") from exc
+
+
+def _with_empty_thoughts(text: str) -> str:
+    parts = text.split(MODEL_TURN)
+    return MODEL_TURN.join(
+        part if index == 0 or part.startswith("<|channel>") else EMPTY_THOUGHT + part
+        for index, part in enumerate(parts)
+    )
 
 
 def _raise(message: str) -> None:
