@@ -15,13 +15,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from app.core.generation import GenerationSettings
 from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
 from app.engine.gguf_info import GGUFInfo
 from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
-from app.engine.multimodal import MAX_IMAGE_TOKENS, Media, MediaError, Projector
+from app.engine.multimodal import MAX_IMAGE_TOKENS, Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
@@ -50,6 +50,8 @@ class GenerationResult:
 class _LlamaLog:
     """Keeps llama.cpp's recent log lines: its own words are the best clue to a load failure."""
 
+    _callbacks: ClassVar[list[Any]] = []
+
     def __init__(self, llama_cpp: Any) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=40)
         self.echo = os.environ.get("HEARTH_LLAMA_LOG") == "1"
@@ -62,7 +64,9 @@ class _LlamaLog:
             if self.echo or level == 3:
                 os.write(2, text)
 
-        self._callback = callback  # keep the C callback alive
+        # llama.cpp keeps this pointer for good (other runners, projectors, later loads log
+        # through it), so the callback must outlive this object: keep it with the class.
+        _LlamaLog._callbacks.append(callback)
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
     def tail(self) -> str:
@@ -72,7 +76,6 @@ class _LlamaLog:
 @dataclass
 class _Prompt:
     segments: list[Segment]
-    chunks: Any  # mtmd chunks when media is involved, else None
     dropped_turns: int
 
 
@@ -87,6 +90,7 @@ class ModelRunner:
         self._projector_path = ""
         self._formatter: ChatFormatter | None = None
         self._cached: list[Segment] = []  # what the KV cache holds, in order
+        self._attachments = AttachmentIndex()
         self.info: GGUFInfo | None = None
 
     @property
@@ -194,9 +198,6 @@ class ModelRunner:
             n_past, evaluated = self._evaluate_prompt(prompt)
         except DecodeAborted:
             return self._result("cancelled", prompt, 0, started, 0.0, started, 0, encodes_before)
-        finally:
-            if prompt.chunks is not None and self._projector is not None:
-                self._projector.free_chunks(prompt.chunks)
         return self._sample(
             prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before
         )
@@ -319,9 +320,8 @@ class ModelRunner:
                     model.decode(tokens, n_past)
                     n_past += len(tokens)
                 else:
-                    assert self._projector is not None and prompt.chunks is not None
-                    chunk = self._projector.chunk(prompt.chunks, index)
-                    n_past = self._projector.evaluate(model.ctx, chunk, segment, n_past, model.n_batch)
+                    assert self._projector is not None
+                    n_past = self._projector.evaluate(model.ctx, segment, n_past, model.n_batch)
                 self._cached = [*prompt.segments[: index + 1]]
         except DecodeAborted:
             # Keep only whole segments: a half-evaluated one would not match the next prompt.
@@ -343,8 +343,6 @@ class ModelRunner:
             prompt.dropped_turns = dropped
             if prompt_positions(prompt.segments) + reserve <= model.n_ctx:
                 return prompt
-            if prompt.chunks is not None and self._projector is not None:
-                self._projector.free_chunks(prompt.chunks)
             if len(turns) <= 1:
                 raise PromptTooLongError(
                     f"This message is too long for the model's context ({prompt_positions(prompt.segments)} "
@@ -360,7 +358,7 @@ class ModelRunner:
     def _tokenize(self, messages: list[dict[str, Any]], think: bool) -> _Prompt:
         model, formatter = self._model, self._formatter
         assert model is not None and formatter is not None
-        media: list[Media] = []
+        media: list[Attachment] = []
         rendered: list[dict[str, Any]] = []
         for message in messages:
             attachments = message.get("attachments") or []
@@ -369,7 +367,7 @@ class ModelRunner:
             markers = ""
             for attachment in attachments:
                 media.append(
-                    Media.from_path(
+                    self._attachments.identify(
                         attachment["kind"], attachment["path"], attachment.get("encoding", "file")
                     )
                 )
@@ -381,10 +379,12 @@ class ModelRunner:
         if formatter.bos and text.startswith(formatter.bos):
             text = text[len(formatter.bos) :]
         if not media:
-            return _Prompt([TextSegment(tuple(model.tokenize(text, add_bos=True)))], None, 0)
+            return _Prompt([TextSegment(tuple(model.tokenize(text, add_bos=True)))], 0)
         assert self._projector is not None
-        chunks, segments = self._projector.tokenize(text, media, add_bos=True)
-        return _Prompt(segments, chunks, 0)
+        segments = self._projector.tokenize(
+            text, media, add_bos=True, tokenize_text=lambda part: model.tokenize(part, add_bos=False)
+        )
+        return _Prompt(segments, 0)
 
     @staticmethod
     def _emit(
