@@ -183,3 +183,55 @@ def test_a_broken_image_is_explained_not_crashing(qtbot, worker, tmp_path):
     assert error and "could not be decoded" in error
     done, error = ask(qtbot, worker, "x2", [{"role": "user", "content": "Still there?"}])
     assert error is None and done.completion_tokens > 0
+
+
+def without_audio_encoder(source: Path, target: Path) -> Path:
+    """A copy of ``source`` without its audio encoder: the shape of the 26B and 31B projectors
+    (vision only). Written with ``gguf``, llama.cpp's own GGUF library."""
+    import gguf
+
+    reader = gguf.GGUFReader(source)
+    writer = gguf.GGUFWriter(target, arch="clip", endianess=reader.endianess)
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture" or name.startswith("clip.audio."):
+            continue
+        value = False if name == "clip.has_audio_encoder" else field.contents()
+        kind = field.types[0]
+        sub_type = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, value, kind, sub_type=sub_type)
+    kept = [t for t in reader.tensors if not t.name.startswith(("a.", "mm.a."))]
+    for tensor in kept:
+        writer.add_tensor_info(
+            tensor.name, tensor.data.shape, tensor.data.dtype, tensor.data.nbytes, tensor.tensor_type
+        )
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for tensor in kept:
+        writer.write_tensor_data(tensor.data)
+    writer.close()
+    return target
+
+
+def test_a_model_that_cannot_hear_says_so_and_still_sees(qtbot, tmp_path, picture, speech):
+    folder = tmp_path / "vision-only"
+    folder.mkdir()
+    model = folder / MODEL.name
+    shutil.copyfile(MODEL, model)
+    without_audio_encoder(PROJECTOR, folder / PROJECTOR.name)
+    supervisor = WorkerSupervisor()
+    try:
+        with qtbot.waitSignal(supervisor.model_loaded, timeout=TIMEOUT) as blocker:
+            supervisor.load_model(str(model), 4096, "auto")
+        loaded = blocker.args[0]
+        assert loaded.vision and not loaded.audio
+        clip = speech("Can you hear me?")
+        messages = [{"role": "user", "content": "?", "attachments": [{"kind": "audio", "path": str(clip)}]}]
+        _done, error = ask(qtbot, supervisor, "h1", messages)
+        assert error and "cannot hear" in error
+        image = picture("seen.png", "#3060c0")
+        messages = [{"role": "user", "content": "?", "attachments": [{"kind": "image", "path": str(image)}]}]
+        done, error = ask(qtbot, supervisor, "h2", messages)
+        assert error is None and done.media_encodes == 1 and done.completion_tokens > 0
+    finally:
+        supervisor.stop()
