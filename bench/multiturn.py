@@ -1,6 +1,7 @@
 """A 10-turn chat with images on turns 1, 4 and 7, through the real worker: time to first
 token per turn, prompt tokens evaluated per turn, and how many times an image was encoded.
-With no arguments it uses the tiny Gemma 4 test fixture (random weights, real mtmd paths).
+With no arguments it uses the tiny Gemma 4 test fixture (random weights, real mtmd paths). A
+model without a projector runs the same chat without the images (text-only prefix reuse).
 Prints one JSON object as its last line."""
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def main() -> None:
     args = parser.parse_args()
     _app = QApplication([])
     supervisor = start_worker_with_model(args.model, 4096, args.mmproj)
+    assert supervisor.loaded_model is not None
+    sees = supervisor.loaded_model.vision
     folder = Path(tempfile.mkdtemp(prefix="hearth-multiturn-"))
     images = iter(make_images(folder))
     messages: list[dict] = []
     ttft, evaluated, encodes = [], [], 0
     for turn in range(1, args.turns + 1):
         message: dict = {"role": "user", "content": f"Turn {turn}: what do you notice now?"}
-        if turn in IMAGE_TURNS:
+        if turn in IMAGE_TURNS and sees:
             message["attachments"] = [{"kind": "image", "path": str(next(images))}]
         messages.append(message)
         done: list = []
@@ -77,6 +80,7 @@ def main() -> None:
                 "model": Path(args.model).name,
                 "ttft_ms": ttft,
                 "ttft_ratio_turn10_vs_turn2": round(ttft[-1] / ttft[1], 3) if len(ttft) >= 10 else None,
+                "images": len(IMAGE_TURNS) if sees else 0,
                 "image_encodes": encodes,
                 "prompt_tokens_evaluated": evaluated,
             }

@@ -60,6 +60,11 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--mmproj",
+        default="",
+        help="also time a 10-turn chat with 3 images through Hearth and through Gemma4ChatHandler",
+    )
     args = parser.parse_args()
 
     _app = QApplication([])

@@ -148,6 +148,11 @@ class WorkerSupervisor(QObject):
         self._send(self._wanted_model)
         self._set_state(WorkerState.LOADING)
 
+    @property
+    def model_chosen(self) -> bool:
+        """A model is loaded or on its way."""
+        return self._wanted_model is not None or self.loaded_model is not None
+
     def unload_model(self) -> None:
         self._wanted_model = None
         self.loaded_model = None

@@ -62,15 +62,22 @@ class ModelManager:
         the UI thread: the scan reads file headers)."""
         models_dir, registry, include = self.paths.models, self.registry, self.include_hf_cache
 
+        def wanted() -> bool:
+            # Not if the user opened a model file meanwhile, or already has the window.
+            return self.window is None and not host.supervisor.model_chosen
+
         def found(installed: list[InstalledModel]) -> None:
-            if not installed and self.window is None:
+            if not installed and wanted():
                 self.show(host, welcome=True)
 
         def work() -> list[InstalledModel]:
+            # Also import the window's modules here, not in the UI thread's first paint.
+            import app.ui.models.models_window  # noqa: F401
+
             return scan_installed(models_dir, registry, include)
 
         def failed(_error: BaseException) -> None:
-            if self.window is None:
+            if wanted():
                 self.show(host, welcome=True)
 
         self._tasks.run(work, found, failed, name="first-run")
