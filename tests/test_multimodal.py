@@ -123,6 +123,21 @@ def test_spoken_audio_reaches_the_model(qtbot, worker, speech):
     assert error is None and done.media_encodes >= 1 and done.completion_tokens > 0
 
 
+def test_a_flac_file_is_heard_like_the_same_wav(qtbot, worker, speech, tmp_path):
+    wav = speech("Please remind me to water the plants.")
+    flac = tmp_path / "speech.flac"
+    subprocess.run(["sox", str(wav), str(flac)], check=True)
+    results = []
+    for index, clip in enumerate((wav, flac)):
+        message = {"role": "user", "content": "?", "attachments": [{"kind": "audio", "path": str(clip)}]}
+        done, error = ask(qtbot, worker, f"f{index}", [message])
+        assert error is None and done.completion_tokens > 0
+        results.append(done)
+    # Lossless: the same samples, hence as many audio positions (but a file of its own: encoded).
+    assert results[0].prompt_tokens == results[1].prompt_tokens
+    assert results[1].media_encodes >= 1
+
+
 def test_raw_microphone_samples_reach_the_model(qtbot, worker, speech, tmp_path):
     with wave.open(str(speech("Testing the microphone."))) as clip:
         frames = clip.readframes(clip.getnframes())

@@ -166,3 +166,54 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def conversation_of(turns: int, words: int) -> list[dict]:
+    """A long chat: numbered questions and answers of about ``words`` words each."""
+    messages = []
+    for turn in range(turns):
+        filler = " ".join(f"detail{turn}_{i}" for i in range(words))
+        messages.append({"role": "user", "content": f"Question {turn}: {filler}"})
+        messages.append({"role": "assistant", "content": f"Answer {turn}: noted."})
+    messages.append({"role": "user", "content": "What is the capital of France?"})
+    return messages
+
+
+def test_a_conversation_longer_than_the_context_drops_its_oldest_turns(qtbot, supervisor, smollm2_path):
+    load(qtbot, supervisor, smollm2_path, context=512)
+    messages = [{"role": "system", "content": "You are terse."}, *conversation_of(12, 40)]
+    deltas: list[str] = []
+    supervisor.delta.connect(lambda _rid, t, _r: deltas.append(t))
+    with qtbot.waitSignal(supervisor.finished, timeout=TIMEOUT) as blocker:
+        supervisor.generate("o1", messages, {"temperature": 0.0, "max_tokens": 32, "context_length": 512})
+    done = blocker.args[0]
+    # Whole exchanges went, oldest first; the prompt and the answer fit the context.
+    assert done.dropped_turns >= 2 and done.dropped_turns % 2 == 0
+    assert done.prompt_tokens + done.completion_tokens <= 512
+    assert done.completion_tokens > 0 and "Paris" in "".join(deltas)
+
+
+def test_a_message_too_long_for_the_context_alone_is_refused_in_words(qtbot, supervisor, smollm2_path):
+    load(qtbot, supervisor, smollm2_path, context=512)
+    text = " ".join(f"word{i}" for i in range(2000))
+    with qtbot.waitSignal(supervisor.generation_failed, timeout=TIMEOUT) as blocker:
+        supervisor.generate("o2", [{"role": "user", "content": text}], {"max_tokens": 32})
+    assert "too long for the model's context" in blocker.args[1]
+
+
+def test_stop_also_interrupts_a_long_prompt_evaluation(qtbot, supervisor, gemma3_path):
+    load(qtbot, supervisor, gemma3_path, context=8192)
+    long_question = " ".join(f"fact{i} is true." for i in range(800))  # ~6,000 tokens: seconds to read
+    messages = [{"role": "user", "content": long_question}]
+    supervisor.generate("a1", messages, {"temperature": 0.0, "max_tokens": 8})
+    qtbot.wait(300)  # well into the evaluation of the prompt
+    with qtbot.waitSignal(supervisor.finished, timeout=2000) as blocker:
+        started = time.monotonic()
+        supervisor.cancel("a1")
+    stopped_after = time.monotonic() - started
+    done = blocker.args[0]
+    assert done.stop_reason == "cancelled" and done.completion_tokens == 0
+    assert stopped_after < 0.5
+    # Nothing half-evaluated stays in the cache: the next question is answered from scratch.
+    done, _deltas = ask(qtbot, supervisor, "a2", "Tell me about the sea.", max_tokens=8)
+    assert done.prompt_tokens_evaluated == done.prompt_tokens and done.completion_tokens > 0
