@@ -1,4 +1,5 @@
-"""Chats in real SQLite files: migrations, titles, soft delete, streaming saves, crash safety."""
+"""Chats in real SQLite files: migrations, titles, soft delete, streaming saves, attachments, crash
+safety."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from app.core.generation import GenerationSettings
 from app.storage import db
+from app.storage.attachment_files import RECENT_S, AttachmentFiles, StoredFile
 from app.storage.chats import ChatStore, MessageStatus, derive_title
 from app.storage.db import MIGRATIONS, DatabaseTooNewError, open_database
 
@@ -52,6 +55,15 @@ def store(db_path, clock) -> Iterator[ChatStore]:
     store.close()
 
 
+@pytest.fixture
+def attachment_files(tmp_path) -> AttachmentFiles:
+    return AttachmentFiles(tmp_path / "data" / "attachments")
+
+
+def _image(files: AttachmentFiles, name: str) -> StoredFile:
+    return files.import_bytes(f"pixels of {name}".encode(), "image", name, ".png")
+
+
 def _scalar(path: Path, sql: str) -> object:
     conn = sqlite3.connect(path)
     try:
@@ -69,6 +81,7 @@ def test_a_new_database_is_created_and_fully_migrated(db_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     names = {row["name"] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert {"conversations", "messages", "messages_by_conversation", "conversations_by_update"} <= names
+    assert {"attachments", "attachments_by_message"} <= names
     conn.close()
 
 
@@ -120,6 +133,24 @@ def test_migrations_split_where_sqlite_does_not_at_every_semicolon(db_path, monk
     conn.execute("INSERT INTO notes DEFAULT VALUES")
     assert conn.execute("SELECT body FROM notes").fetchone()[0] == "one;\n    two;"
     conn.close()
+
+
+def test_a_database_from_before_attachments_is_migrated_with_its_chats(db_path, monkeypatch):
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:1])
+    old = ChatStore(open_database(db_path))
+    chat = old.create_conversation()
+    old.add_message(chat.id, "user", "from the old version")
+    old.close()
+    assert _scalar(db_path, "PRAGMA user_version") == 1
+    monkeypatch.undo()
+
+    store = ChatStore(open_database(db_path))
+    assert _scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS)
+    [message] = store.messages(chat.id)
+    assert (message.content, message.attachments) == ("from the old version", ())
+    assert store.referenced_attachment_paths() == set()
+    store.close()
+    assert _scalar(db_path, "SELECT count(*) FROM attachments") == 0
 
 
 def test_data_survives_reopening(db_path, clock):
@@ -318,6 +349,94 @@ def test_delete_messages_from_keeps_earlier_ones_and_other_chats(store):
     assert [m.content for m in store.messages(chat.id)] == ["1", "2"]
     assert len(store.messages(other.id)) == 4
     assert store.get_message(ids[3]) is None
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def test_attachments_round_trip_in_order(store, db_path, attachment_files):
+    chat = store.create_conversation()
+    photo, chart = _image(attachment_files, "IMG_2041.jpg"), _image(attachment_files, "chart.png")
+    clip = attachment_files.import_bytes(b"RIFF", "audio", "Recording 14:02.wav", ".wav")
+    sent = store.add_message(chat.id, "user", "What is in these?", attachments=[chart, clip, photo])
+    answer = store.add_message(chat.id, "assistant", "A chart, a sound and a photo.")
+    follow_up = store.add_message(chat.id, "user", "And this one?", attachments=[photo])
+
+    expected = [(f.kind, f.path, f.name, f.size, f.sha256) for f in (chart, clip, photo)]
+    assert [(a.kind, a.path, a.name, a.size, a.sha256) for a in sent.attachments] == expected
+    assert {a.message_id for a in sent.attachments} == {sent.id}
+    assert answer.attachments == ()
+    store.close()
+
+    again = ChatStore(open_database(db_path))
+    assert [m.attachments for m in again.messages(chat.id)] == [
+        sent.attachments,
+        (),
+        follow_up.attachments,
+    ]
+    assert again.get_message(sent.id) == sent
+    assert again.get_message(answer.id).attachments == ()
+    assert again.referenced_attachment_paths() == {chart.path, clip.path, photo.path}
+    again.close()
+
+
+def test_a_conversations_attachments_load_in_one_query(db_path, attachment_files):
+    conn = open_database(db_path)
+    store = ChatStore(conn)
+    chat = store.create_conversation()
+    for n in range(5):
+        store.add_message(chat.id, "user", str(n), attachments=[_image(attachment_files, f"{n}.png")])
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    assert [len(m.attachments) for m in store.messages(chat.id)] == [1] * 5
+    conn.set_trace_callback(None)
+    assert len(statements) == 2
+    store.close()
+
+
+def test_a_message_whose_attachment_is_refused_leaves_no_trace(store, attachment_files, clock):
+    chat = store.create_conversation()
+    broken = StoredFile("image", Path("/x.png"), None, 1, "0" * 64)  # type: ignore[arg-type]
+    clock.advance()
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_message(chat.id, "user", "look", attachments=[_image(attachment_files, "a.png"), broken])
+    assert store.messages(chat.id) == []
+    assert store.referenced_attachment_paths() == set()
+    assert store.get_conversation(chat.id).updated_at == chat.updated_at
+
+
+def test_deleting_messages_takes_their_attachments_along(store, db_path, attachment_files):
+    chat = store.create_conversation()
+    first = store.add_message(chat.id, "user", "1", attachments=[_image(attachment_files, "one.png")])
+    store.add_message(chat.id, "assistant", "2")
+    later = store.add_message(chat.id, "user", "3", attachments=[_image(attachment_files, "three.png")])
+    store.delete_messages_from(later.id)
+    assert store.referenced_attachment_paths() == {first.attachments[0].path}
+    assert _scalar(db_path, "SELECT count(*) FROM attachments") == 1
+
+
+def test_purging_a_chat_frees_its_files_and_undo_keeps_them(store, db_path, attachment_files, clock):
+    kept, chat = store.create_conversation(), store.create_conversation()
+    shared, own = _image(attachment_files, "shared.png"), _image(attachment_files, "own.png")
+    store.add_message(kept.id, "user", "mine", attachments=[shared])
+    store.add_message(chat.id, "user", "theirs", attachments=[shared, own])
+    long_ago = time.time() - RECENT_S - 60  # past the grace period for imports under way
+    for path in (shared.path, own.path):
+        os.utime(path, (long_ago, long_ago))
+
+    store.delete_conversation(chat.id)
+    assert attachment_files.delete_unreferenced(store.referenced_attachment_paths()) == 0
+    store.restore_conversation(chat.id)
+    assert [a.path for a in store.messages(chat.id)[0].attachments] == [shared.path, own.path]
+    assert own.path.is_file()
+
+    store.delete_conversation(chat.id)
+    clock.advance(60)
+    assert store.purge_deleted(older_than_s=60) == 1
+    assert _scalar(db_path, "SELECT count(*) FROM attachments") == 1
+    assert store.referenced_attachment_paths() == {shared.path}
+    assert attachment_files.delete_unreferenced(store.referenced_attachment_paths()) == 1
+    assert shared.path.is_file() and not own.path.exists()
 
 
 def test_unfinished_answers_are_marked_interrupted(store):

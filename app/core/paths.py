@@ -31,8 +31,12 @@ class AppPaths:
     def settings_file(self) -> Path:
         return self.config / "settings.json"
 
+    @property
+    def attachments(self) -> Path:
+        return self.data / "attachments"
+
     def ensure(self) -> AppPaths:
-        for folder in (self.data, self.config, self.cache, self.logs, self.models):
+        for folder in (self.data, self.config, self.cache, self.logs, self.models, self.attachments):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from app.core.generation import GenerationSettings
+from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
 
 DEFAULT_TITLE = "New chat"
@@ -38,6 +41,17 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    id: int
+    message_id: int
+    kind: str  # "image" or "audio"
+    path: Path
+    name: str  # the original file name, for display
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     conversation_id: int
@@ -48,6 +62,7 @@ class Message:
     created_at: float
     updated_at: float
     stats: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 def derive_title(text: str) -> str:
@@ -74,6 +89,7 @@ _SELECT_MESSAGES = (
     "SELECT id, conversation_id, role, content, reasoning, status, created_at, updated_at, stats_json"
     " FROM messages"
 )
+_SELECT_ATTACHMENTS = "SELECT id, message_id, kind, path, name, size, sha256 FROM attachments"
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -82,12 +98,17 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(id_, title, bool(custom), created, updated, model, prompt, settings)
 
 
-def _message(row: sqlite3.Row) -> Message:
+def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Message:
     id_, conversation_id, role, content, reasoning, status, created, updated, stats_json = row
-    stats = _json_object(stats_json)
+    status, stats = MessageStatus(status), _json_object(stats_json)
     return Message(
-        id_, conversation_id, role, content, reasoning, MessageStatus(status), created, updated, stats
+        id_, conversation_id, role, content, reasoning, status, created, updated, stats, tuple(attachments)
     )
+
+
+def _attachment(row: sqlite3.Row) -> Attachment:
+    id_, message_id, kind, path, name, size, sha256 = row
+    return Attachment(id_, message_id, kind, Path(path), name, size, sha256)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -179,7 +200,9 @@ class ChatStore:
         self._conn.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
 
     def purge_deleted(self, older_than_s: float = 0.0) -> int:
-        """Erase, with their messages, chats deleted ``older_than_s`` or more ago; returns how many."""
+        """Erase, with their messages, chats deleted ``older_than_s`` or more ago; returns how many.
+
+        Their attachment files stay on disk until ``AttachmentFiles.delete_unreferenced``."""
         cursor = self._conn.execute(
             "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
             (self._clock() - older_than_s,),
@@ -194,8 +217,10 @@ class ChatStore:
         *,
         status: MessageStatus = MessageStatus.COMPLETE,
         reasoning: str = "",
+        attachments: Sequence[StoredFile] = (),
     ) -> Message:
-        """Append a message; the first question of a chat also names it, unless the user did."""
+        """Append a message with its attachments, in order; the first question of a chat also names it,
+        unless the user did."""
         now = self._clock()
         with transaction(self._conn) as conn:
             cursor = conn.execute(
@@ -204,15 +229,33 @@ class ChatStore:
                 (conversation_id, role, content, reasoning, str(status), now, now),
             )
             assert cursor.lastrowid is not None
+            message_id = cursor.lastrowid
+            saved = [self._add_attachment(message_id, position, f) for position, f in enumerate(attachments)]
             conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
             if role == "user":
                 conn.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title_is_custom = 0 AND NOT EXISTS"
                     " (SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'user' AND id < ?)",
-                    (derive_title(content), conversation_id, conversation_id, cursor.lastrowid),
+                    (derive_title(content), conversation_id, conversation_id, message_id),
                 )
         status = MessageStatus(status)
-        return Message(cursor.lastrowid, conversation_id, role, content, reasoning, status, now, now)
+        return Message(
+            message_id, conversation_id, role, content, reasoning, status, now, now, attachments=tuple(saved)
+        )
+
+    def _add_attachment(self, message_id: int, position: int, file: StoredFile) -> Attachment:
+        # The absolute path, as AttachmentFiles returns it: the store does not know the attachments
+        # folder, and the engine opens the path as it is. A moved data folder can still be mended,
+        # as the file's name is its sha256, which the row keeps.
+        cursor = self._conn.execute(
+            "INSERT INTO attachments (message_id, position, kind, path, name, size, sha256)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (message_id, position, file.kind, str(file.path), file.name, file.size, file.sha256),
+        )
+        assert cursor.lastrowid is not None
+        return Attachment(
+            cursor.lastrowid, message_id, file.kind, file.path, file.name, file.size, file.sha256
+        )
 
     def update_message(
         self,
@@ -240,15 +283,32 @@ class ChatStore:
     def messages(self, conversation_id: int) -> list[Message]:
         rows = self._conn.execute(
             _SELECT_MESSAGES + " WHERE conversation_id = ? ORDER BY id", (conversation_id,)
-        )
-        return [_message(row) for row in rows]
+        ).fetchall()
+        attachments: defaultdict[int, list[Attachment]] = defaultdict(list)
+        for row in self._conn.execute(
+            _SELECT_ATTACHMENTS + " WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = ?)"
+            " ORDER BY message_id, position",
+            (conversation_id,),
+        ):
+            attachments[row["message_id"]].append(_attachment(row))
+        return [_message(row, attachments.get(row["id"], ())) for row in rows]
 
     def get_message(self, message_id: int) -> Message | None:
         row = self._conn.execute(_SELECT_MESSAGES + " WHERE id = ?", (message_id,)).fetchone()
-        return _message(row) if row else None
+        if row is None:
+            return None
+        attachments = self._conn.execute(
+            _SELECT_ATTACHMENTS + " WHERE message_id = ? ORDER BY position", (message_id,)
+        )
+        return _message(row, [_attachment(a) for a in attachments])
+
+    def referenced_attachment_paths(self) -> set[Path]:
+        """Every file a message still refers to, in deleted chats too until purged, so undo finds them."""
+        return {Path(path) for (path,) in self._conn.execute("SELECT DISTINCT path FROM attachments")}
 
     def delete_messages_from(self, message_id: int) -> None:
-        """Delete a message and everything after it in its conversation (regenerate, edit)."""
+        """Delete a message and everything after it in its conversation (regenerate, edit), with their
+        attachment rows; the files stay on disk until ``AttachmentFiles.delete_unreferenced``."""
         self._conn.execute(
             "DELETE FROM messages WHERE id >= ?"
             " AND conversation_id = (SELECT conversation_id FROM messages WHERE id = ?)",

@@ -40,6 +40,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     CREATE INDEX conversations_by_update ON conversations(updated_at);
     """,
+    # 2: the images and sound clips sent with a message, in the order they were attached. Rows go
+    # with their message (foreign keys are on); the files stay until AttachmentFiles cleans up.
+    # No CHECK on kind: a new kind should not need a table rebuild, and the code checks it.
+    """
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL
+    );
+    CREATE INDEX attachments_by_message ON attachments(message_id, position);
+    """,
 ]
 
 
