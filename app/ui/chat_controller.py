@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
+from app.storage.attachment_files import StoredFile
 from app.storage.chats import ChatStore, Message, MessageStatus
 from app.ui.supervisor import WorkerSupervisor
 
@@ -69,15 +71,15 @@ class ChatController(QObject):
 
     # --- user actions ----------------------------------------------------------------------
 
-    def send(self, conversation_id: int, text: str) -> bool:
+    def send(self, conversation_id: int, text: str, attachments: Sequence[StoredFile] = ()) -> bool:
         """Store the user's message and start the answer. False (with a notice) if it can't."""
-        if not text.strip():
+        if not text.strip() and not attachments:
             self.notice.emit("Type a message first.")
             return False
         if self._answer is not None:
             self.notice.emit("Wait for the current answer to finish, or stop it.")
             return False
-        user = self._store.add_message(conversation_id, "user", text)
+        user = self._store.add_message(conversation_id, "user", text, attachments=attachments)
         self.message_added.emit(user)
         self._start_answer(conversation_id)
         return True
@@ -119,7 +121,10 @@ class ChatController(QObject):
                 continue
             if message.role == "assistant" and not message.content.strip():
                 continue
-            history.append({"role": message.role, "content": message.content})
+            entry: dict[str, Any] = {"role": message.role, "content": message.content}
+            if message.attachments:
+                entry["attachments"] = [{"kind": a.kind, "path": str(a.path)} for a in message.attachments]
+            history.append(entry)
         return history
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:

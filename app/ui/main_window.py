@@ -36,6 +36,7 @@ from app.engine import protocol as p
 from app.storage.chats import ChatStore, Message, MessageStatus
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
+from app.ui.chat_attachments import ChatAttachments
 from app.ui.chat_controller import ChatController
 from app.ui.chat_settings_panel import ChatSettingsPanel
 from app.ui.conversation_list import ConversationListModel, ConversationRole
@@ -194,6 +195,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
         self.composer.send_requested.connect(self._send)
         self.composer.stop_requested.connect(self.controller.stop)
+        self.attachments = ChatAttachments(self, self.composer, self.paths.attachments, self.show_notice)
         layout = QVBoxLayout(self.center)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -368,6 +370,7 @@ class MainWindow(QMainWindow):
         if self._pending_delete is not None:
             self._pending_delete = None
             self.store.purge_deleted()
+            self.attachments.forget_unused(self.store.referenced_attachment_paths())
 
     # --- messages --------------------------------------------------------------------------
 
@@ -375,9 +378,10 @@ class MainWindow(QMainWindow):
         if self.current_id is None:
             self.new_conversation()
         assert self.current_id is not None
-        if not self.controller.send(self.current_id, text):
+        if not self.controller.send(self.current_id, text, self.attachments.pending()):
             self.composer.set_text(text)  # nothing is lost
             return
+        self.attachments.sent()
         self._after_title_change(self.current_id)
 
     def _regenerate(self, message_id: int) -> None:
@@ -390,6 +394,8 @@ class MainWindow(QMainWindow):
         widget = self.chat_view.add_message(
             message.id, message.role, message.content, message.reasoning, str(message.status)
         )
+        if message.attachments:
+            self.attachments.show_on(widget, message)
         if message.status == MessageStatus.ERROR:
             widget.set_status("error", message.stats.get("error", "The answer failed."))
         if message.role == "assistant":
@@ -514,6 +520,7 @@ class MainWindow(QMainWindow):
 
     def _update_model_button(self) -> None:
         loaded = self.supervisor.loaded_model
+        self.attachments.set_senses(loaded.vision if loaded else None, loaded.audio if loaded else None)
         if loaded is not None:
             self.model_button.setText(loaded.name)
             abilities_of = (("sees images", loaded.vision), ("hears audio", loaded.audio))
@@ -589,4 +596,5 @@ class MainWindow(QMainWindow):
         self.settings_panel.flush()
         self._commit_delete()
         self.controller.stop()
+        self.attachments.shutdown()
         super().closeEvent(event)

@@ -214,6 +214,20 @@ def _stylesheet(c: Colors) -> str:
     #sendButton:focus {{ border-color: {c.text}; }}
     #sendButton:disabled {{ background: {c.raised}; color: {c.muted}; border-color: {c.border}; }}
     #sendButton[busy="true"] {{ background: {c.text}; color: {c.window}; border-color: {c.text}; }}
+    #attachButton, #micButton {{ background: transparent; color: {c.text}; border: 1px solid transparent;
+        border-radius: 9px; padding: 5px; min-width: 22px; min-height: 22px; }}
+    #attachButton:hover, #micButton:hover {{ background: {c.hover}; }}
+    #attachButton:focus, #micButton:focus {{ border-color: {c.border}; }}
+    #micButton:checked {{ background: {c.error_bg}; color: {c.error}; font-weight: 600; padding: 5px 8px; }}
+
+    /* Attachments */
+    #attachmentTile {{ background: {c.raised}; border: 1px solid {c.border}; border-radius: 12px; }}
+    #attachmentTile:hover {{ border-color: {c.muted}; }}
+    #attachmentName {{ color: {c.text}; font-size: 13px; }}
+    #attachmentDetail {{ color: {c.muted}; font-size: 12px; }}
+    #attachmentRemove {{ background: transparent; color: {c.muted}; border: none; border-radius: 8px;
+        font-size: 15px; padding: 0 4px; }}
+    #attachmentRemove:hover {{ background: {c.hover}; color: {c.text}; }}
 
     /* Scroll bars: slim, without arrows */
     QScrollBar:vertical {{ background: transparent; width: 10px; margin: 2px; }}

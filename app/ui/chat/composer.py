@@ -1,13 +1,28 @@
-"""Where the user writes: Enter sends, Shift+Enter adds a line, Escape stops an answer."""
+"""Where the user writes: Enter sends, Shift+Enter adds a line, Escape stops an answer. Pictures
+and sounds ride along: the + button, the microphone, a paste or a drop adds them."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QResizeEvent, QTextCursor
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from pathlib import Path
 
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QResizeEvent, QTextCursor
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.attachment_intake import PendingAttachment
+from app.ui.chat.attachment_tiles import AttachmentStrip, AttachmentTile, plus_icon
 from app.ui.chat.chat_view import READABLE_WIDTH, SIDE_MARGIN
 from app.ui.chat.message_widget import repolish
+from app.ui.chat.mic_button import MicButton
 
 PLACEHOLDER = "Message Hearth…  (Enter to send, Shift+Enter for a new line)"
 SHORT_PLACEHOLDER = "Message Hearth…"
@@ -15,11 +30,43 @@ EMPTY_HINT = "Type a message first."
 MAX_LINES = 8
 
 
+def local_files(mime: QMimeData) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+
+
+class _MessageEdit(QPlainTextEdit):
+    """The text box; a pasted picture or file becomes an attachment instead of text."""
+
+    files_pasted = Signal(list)
+    image_pasted = Signal(QImage)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return source.hasImage() or bool(local_files(source)) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        files = local_files(source)
+        if files:
+            self.files_pasted.emit(files)
+        elif source.hasImage():
+            image = source.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                self.image_pasted.emit(image)
+        else:
+            super().insertFromMimeData(source)
+
+
 class Composer(QFrame):
     """A message box that grows with its text, and a Send button that turns into Stop."""
 
     send_requested = Signal(str)
-    """The user sent this text (the box is already cleared)."""
+    """The user sent this text, with ``pending()`` attachments (the text box is already cleared;
+    the attachments stay until ``clear_attachments()``, so a refused send loses nothing)."""
+    attach_requested = Signal()
+    """The user wants to pick files to attach (the + button)."""
+    files_offered = Signal(list)
+    """Files were pasted or dropped on the box: ``Path`` objects, not checked yet."""
+    image_pasted = Signal(QImage)
+    """A picture was pasted."""
     stop_requested = Signal()
     """The user asked to stop the answer being written (Stop button, or Escape while busy)."""
 
@@ -29,7 +76,13 @@ class Composer(QFrame):
         self._busy = False
         self._blocked: str | None = None
 
-        self.editor = QPlainTextEdit()
+        self._pending: list[tuple[PendingAttachment, AttachmentTile]] = []
+        self._can_hear: bool | None = None
+        self._mic_available = False
+
+        self.editor = _MessageEdit()
+        self.editor.files_pasted.connect(self.files_offered.emit)
+        self.editor.image_pasted.connect(self.image_pasted.emit)
         self.editor.setObjectName("composerInput")
         self.editor.setAccessibleName("Message")
         self.editor.setAccessibleDescription(
@@ -47,6 +100,17 @@ class Composer(QFrame):
         self.button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.button.clicked.connect(self._on_button)
 
+        self.attach_button = QToolButton()
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.attach_button.setIconSize(QSize(18, 18))
+        self.attach_button.setToolTip("Attach pictures or sounds (you can also drop or paste them)")
+        self.attach_button.setAccessibleName("Attach files")
+        self.attach_button.clicked.connect(self.attach_requested.emit)
+        self.mic = MicButton()
+        self.mic.setVisible(False)
+        self.strip = AttachmentStrip()
+
         self.hint = QLabel()
         self.hint.setObjectName("composerHint")
         self.hint.setAccessibleName("Hint")
@@ -54,11 +118,18 @@ class Composer(QFrame):
 
         self.box = QFrame()
         self.box.setObjectName("composerBox")
-        row = QHBoxLayout(self.box)
-        row.setContentsMargins(14, 8, 8, 8)
-        row.setSpacing(8)
+        column = QVBoxLayout(self.box)
+        column.setContentsMargins(8, 8, 8, 8)
+        column.setSpacing(8)
+        column.addWidget(self.strip)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.editor, 1)
+        row.addWidget(self.mic, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
+        column.addLayout(row)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(SIDE_MARGIN, 6, SIDE_MARGIN, 14)
         self._layout.setSpacing(4)
@@ -67,6 +138,7 @@ class Composer(QFrame):
         self._update_placeholder()
         self._update_button()
         self._fit_height()
+        self.set_senses(None, None)
 
     # --- API -------------------------------------------------------------------------------
 
@@ -90,6 +162,53 @@ class Composer(QFrame):
     def is_busy(self) -> bool:
         return self._busy
 
+    # --- attachments -----------------------------------------------------------------------
+
+    def add_attachment(self, item: PendingAttachment) -> None:
+        if any(known.stored.sha256 == item.stored.sha256 for known, _ in self._pending):
+            return  # the same picture twice adds nothing
+        stored = item.stored
+        tile = AttachmentTile(stored.kind, stored.name, item.detail, removable=True)
+        if item.thumbnail:
+            tile.set_thumbnail(item.thumbnail)
+        tile.remove_requested.connect(lambda tile=tile: self._remove(tile))
+        self._pending.append((item, tile))
+        self.strip.add(tile)
+        self.hint.setVisible(False)
+        self._update_button()
+
+    def _remove(self, tile: AttachmentTile) -> None:
+        self._pending = [(item, t) for item, t in self._pending if t is not tile]
+        self.strip.remove(tile)
+        self._update_button()
+        self.focus_input()
+
+    def pending(self) -> list[PendingAttachment]:
+        return [item for item, _ in self._pending]
+
+    def clear_attachments(self) -> None:
+        self._pending.clear()
+        self.strip.clear()
+        self._update_button()
+
+    def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
+        """What the loaded model takes (None: no model yet): the + button and the microphone
+        appear only where they can work."""
+        self._can_hear = can_hear
+        self.attach_button.setEnabled(can_see is not False or can_hear is not False)
+        self.attach_button.setIcon(plus_icon(18, self.palette().buttonText().color()))
+        self._update_mic()
+
+    def set_mic_available(self, available: bool) -> None:
+        self._mic_available = available
+        self._update_mic()
+
+    def _update_mic(self) -> None:
+        usable = self._mic_available and self._can_hear is not False
+        if not usable and self.mic.recording:
+            self.mic.cancel()
+        self.mic.setVisible(usable)
+
     def set_blocked(self, reason: str | None) -> None:
         """Disable sending and show why in the box; typing stays possible, so nothing is lost."""
         self._blocked = reason or None
@@ -104,8 +223,11 @@ class Composer(QFrame):
         if self._blocked:
             self._show_hint(self._blocked)
             return
+        if self.mic.recording:
+            self._show_hint("Stop the recording first: click the red dot, and it joins the message.")
+            return
         text = self.text()
-        if not text.strip():
+        if not text.strip() and not self._pending:
             self._show_hint(EMPTY_HINT)
             return
         self.editor.clear()
@@ -132,6 +254,11 @@ class Composer(QFrame):
                 self.stop_requested.emit()
                 return True
         return super().eventFilter(watched, event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # the theme changed: redraw the icons
+            self.attach_button.setIcon(plus_icon(18, self.palette().buttonText().color()))
+        super().changeEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         # The same readable width as the messages above, centred under them.
@@ -175,7 +302,7 @@ class Composer(QFrame):
             self.button.setText("Send")
             self.button.setAccessibleName("Send message")
             self.button.setAccessibleDescription(self._blocked or "Sends the message (Enter)")
-            self.button.setEnabled(not self._blocked and bool(self.text().strip()))
+            self.button.setEnabled(not self._blocked and (bool(self.text().strip()) or bool(self._pending)))
 
     def _fit_height(self) -> None:
         """Grow from one line to MAX_LINES, then scroll."""

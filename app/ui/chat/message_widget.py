@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.chat.attachment_tiles import AttachmentStrip
 from app.ui.chat.markdown_blocks import Block, split_blocks, split_sections
 
 STATUS_NOTES = {
@@ -431,10 +432,13 @@ class MessageWidget(QFrame):
         self.user_text = _BubbleText("userText")
         self.user_text.setAccessibleName("Your message")
         self.body_layout.addWidget(self.user_text)
+        self.attachments = AttachmentStrip(align_right=True)
+        outer.addWidget(self.attachments)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addStretch(1)
         row.addWidget(self.body)
+        self.body.setVisible(False)  # until there is text: a message may be a picture alone
         outer.addLayout(row)
         outer.addWidget(self.status_note, 0, Qt.AlignmentFlag.AlignRight)
 
@@ -535,6 +539,7 @@ class MessageWidget(QFrame):
             self.user_text.source_text = text
             render_plain(self.user_text.document(), text)
             self.user_text.updateGeometry()
+            self.body.setVisible(bool(text.strip()))
             return
         blocks = [section for block in split_blocks(text) for section in split_sections(block)]
         kept = 0

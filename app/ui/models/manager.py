@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.paths import AppPaths
 from app.models.installed import InstalledModel, ModelRegistry, scan_installed
+from app.ui.background import BackgroundTasks
 from app.ui.models.access_token import AccessToken
-from app.ui.models.background import BackgroundTasks
 from app.ui.models.download_queue import STATE_FILE, DownloadQueue
 
 if TYPE_CHECKING:

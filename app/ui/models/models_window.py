@@ -25,7 +25,7 @@ from app import APP_NAME
 from app.models.catalog import CatalogEntry, load_catalog
 from app.models.errors import ErrorKind
 from app.models.installed import InstalledModel, ModelRegistry, delete_installed, scan_installed
-from app.ui.models.background import BackgroundTasks
+from app.ui.background import BackgroundTasks
 from app.ui.models.catalog_model import CatalogModel
 from app.ui.models.discover_tab import DiscoverTab
 from app.ui.models.download_queue import DownloadQueue

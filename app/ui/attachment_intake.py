@@ -1,0 +1,156 @@
+"""Turns what the user drops, pastes, picks or records into attachments: checked, converted where
+the model cannot read the format, copied into Hearth's own folder and thumbnailed, all off the
+UI thread (a phone photo takes a noticeable moment to decode)."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QIODevice, QObject, Signal
+from PySide6.QtGui import QImage
+
+from app.storage.attachment_files import AttachmentFiles, StoredFile
+from app.ui.background import BackgroundTasks
+
+READABLE = "pictures (PNG, JPEG, WebP, GIF, BMP) and sounds (WAV, MP3, FLAC)"
+
+
+@dataclass(frozen=True)
+class PendingAttachment:
+    stored: StoredFile
+    detail: str  # "1920 × 1080", "0:12"
+    thumbnail: bytes | None  # PNG, for pictures
+
+
+def describe_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+class AttachmentIntake(QObject):
+    ready = Signal(object)
+    """An attachment is stored and can go with the next message: a ``PendingAttachment``."""
+    refused = Signal(str)
+    """Something could not be attached; the words say what and why."""
+
+    def __init__(self, files: AttachmentFiles, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._files = files
+        self._tasks = BackgroundTasks(self)
+        self._thumbnails: dict[Path, bytes] = {}
+        self._waiting: dict[Path, list[Callable[[bytes], None]]] = {}
+        self.can_see: bool | None = None  # None: no model loaded, so anything may go
+        self.can_hear: bool | None = None
+
+    def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
+        self.can_see, self.can_hear = can_see, can_hear
+
+    # --- bringing things in ----------------------------------------------------------------
+
+    def add_paths(self, paths: list[Path]) -> None:
+        from app.media.attachments import kind_of
+
+        for path in dict.fromkeys(paths):  # a file dropped twice in one go counts once
+            kind = kind_of(path)
+            if kind is None:
+                self.refused.emit(f"“{path.name}” cannot be attached: Hearth reads {READABLE}.")
+                continue
+            refusal = self._refusal(kind)
+            if refusal:
+                self.refused.emit(refusal)
+                continue
+            self._tasks.run(functools.partial(self._take_file, path), self.ready.emit, self._failed, "attach")
+
+    def add_image(self, image: QImage) -> None:
+        """A pasted picture (a screenshot, usually)."""
+        refusal = self._refusal("image")
+        if refusal:
+            self.refused.emit(refusal)
+            return
+        name = f"Pasted image {time.strftime('%H.%M.%S')}.png"
+        copy = image.copy()  # implicitly shared, and read-only on the other thread
+        self._tasks.run(lambda: self._take_image(copy, name), self.ready.emit, self._failed, "paste")
+
+    def add_recording(self, wav: bytes, seconds: float) -> None:
+        name = f"Recording {time.strftime('%H.%M')}.wav"
+        detail = describe_duration(seconds)
+
+        def work() -> PendingAttachment:
+            return PendingAttachment(self._files.import_bytes(wav, "audio", name, ".wav"), detail, None)
+
+        self._tasks.run(work, self.ready.emit, self._failed, "recording")
+
+    def _refusal(self, kind: str) -> str:
+        if kind == "image" and self.can_see is False:
+            return "The loaded model cannot see pictures. Gemma 4 with its projector file can."
+        if kind == "audio" and self.can_hear is False:
+            return "The loaded model cannot hear. Gemma 4 E2B and E4B with their projector can."
+        return ""
+
+    def _failed(self, error: BaseException) -> None:
+        self.refused.emit(str(error))
+
+    # --- on a background thread -------------------------------------------------------------
+
+    def _take_file(self, path: Path) -> PendingAttachment:
+        from app.media.attachments import check_media, thumbnail_png
+
+        checked = check_media(path)
+        if checked.converted is not None:
+            name = Path(path.name).with_suffix(checked.suffix).name
+            stored = self._files.import_bytes(checked.converted, checked.kind, name, checked.suffix)
+        else:
+            stored = self._files.import_file(path, checked.kind, path.name)
+        if checked.kind == "image":
+            detail = f"{checked.width} × {checked.height}" if checked.width and checked.height else ""
+            return PendingAttachment(stored, detail, thumbnail_png(stored.path))
+        return PendingAttachment(stored, describe_duration(checked.duration_s), None)
+
+    def _take_image(self, image: QImage, name: str) -> PendingAttachment:
+        from app.media.attachments import thumbnail_png
+
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        # A str format is what works at run time; the stubs only list bytes.
+        if not image.save(buffer, "PNG"):  # type: ignore[call-overload]
+            raise ValueError("The pasted picture could not be read.")
+        data = bytes(buffer.data().data())
+        stored = self._files.import_bytes(data, "image", name, ".png")
+        return PendingAttachment(stored, f"{image.width()} × {image.height()}", thumbnail_png(data))
+
+    # --- thumbnails of sent pictures ----------------------------------------------------------
+
+    def thumbnail(self, path: Path, done: Callable[[bytes], None]) -> None:
+        """Call ``done(png)`` with a thumbnail of ``path``, made once per run of the app."""
+        known = self._thumbnails.get(path)
+        if known is not None:
+            done(known)
+            return
+        waiting = self._waiting.setdefault(path, [])
+        waiting.append(done)
+        if len(waiting) > 1:
+            return
+
+        def made(png: bytes) -> None:
+            self._thumbnails[path] = png
+            for callback in self._waiting.pop(path, []):
+                callback(png)
+
+        def work() -> bytes:
+            from app.media.attachments import thumbnail_png
+
+            return thumbnail_png(path)
+
+        def failed(_error: BaseException) -> None:
+            self._waiting.pop(path, None)
+
+        self._tasks.run(work, made, failed, "thumbnail")
+
+    def close(self) -> None:
+        self._tasks.close()

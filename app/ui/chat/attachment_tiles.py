@@ -1,0 +1,192 @@
+"""Attachments on screen: a tile per image (its thumbnail) or sound clip (its name and length),
+in a row above the message box while pending, and above the user's bubble once sent."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from app.ui.elided_label import ElidedLabel
+
+TILE_HEIGHT = 64
+
+
+class AttachmentTile(QFrame):
+    """One attachment. ``removable`` tiles (not sent yet) have a × button."""
+
+    remove_requested = Signal()
+    """The user took this attachment off the message."""
+    open_requested = Signal()
+    """The user clicked the tile (to see the picture or hear the clip with the system's app)."""
+
+    def __init__(
+        self, kind: str, name: str, detail: str, removable: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.kind, self.name = kind, name
+        self.setObjectName("attachmentTile")
+        self.setProperty("kind", kind)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(f"{name}\n{detail}" if detail else name)
+        self.setAccessibleName(f"{'Picture' if kind == 'image' else 'Sound'}: {name}")
+        self.setFixedHeight(TILE_HEIGHT)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 4, 4 if removable else 10, 4)
+        row.setSpacing(8)
+        self.preview = QLabel()
+        self.preview.setObjectName("attachmentPreview")
+        self.preview.setFixedSize(TILE_HEIGHT - 8, TILE_HEIGHT - 8)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        if kind == "audio":
+            self.preview.setPixmap(sound_glyph(TILE_HEIGHT - 8, self.palette().text().color()))
+        row.addWidget(self.preview)
+        if kind == "audio" or not detail:
+            words = QVBoxLayout()
+            words.setSpacing(0)
+            title = ElidedLabel(name)
+            title.setObjectName("attachmentName")
+            title.setMaximumWidth(150)
+            words.addWidget(title)
+            if detail:
+                note = QLabel(detail)
+                note.setObjectName("attachmentDetail")
+                words.addWidget(note)
+            row.addLayout(words)
+        self.remove_button: QToolButton | None = None
+        if removable:
+            self.remove_button = QToolButton()
+            self.remove_button.setObjectName("attachmentRemove")
+            self.remove_button.setText("×")
+            self.remove_button.setToolTip(f"Remove {name}")
+            self.remove_button.setAccessibleName(f"Remove {name}")
+            self.remove_button.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.remove_button.clicked.connect(self.remove_requested.emit)
+            row.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
+
+    def set_thumbnail(self, png: bytes) -> None:
+        pixmap = QPixmap()
+        if not pixmap.loadFromData(png):
+            return
+        side = self.preview.width()
+        scaled = pixmap.scaled(
+            QSize(side, side) * self.devicePixelRatioF(),
+            Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        scaled.setDevicePixelRatio(self.devicePixelRatioF())
+        self.preview.setPixmap(_rounded(scaled, side))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.open_requested.emit()
+        super().mouseReleaseEvent(event)
+
+
+class AttachmentStrip(QWidget):
+    """A row of tiles; hidden while empty."""
+
+    def __init__(self, align_right: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("attachmentStrip")
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._row.setSpacing(8)
+        if align_right:
+            self._row.addStretch(1)
+        self._align_right = align_right
+        if not align_right:
+            self._row.addStretch(1)
+        self.tiles: list[AttachmentTile] = []
+        self.setVisible(False)
+
+    def add(self, tile: AttachmentTile) -> None:
+        index = self._row.count() if self._align_right else self._row.count() - 1
+        self._row.insertWidget(index, tile)
+        self.tiles.append(tile)
+        self.setVisible(True)
+
+    def remove(self, tile: AttachmentTile) -> None:
+        if tile in self.tiles:
+            self.tiles.remove(tile)
+            self._row.removeWidget(tile)
+            tile.deleteLater()
+        self.setVisible(bool(self.tiles))
+
+    def clear(self) -> None:
+        for tile in list(self.tiles):
+            self.remove(tile)
+
+
+def _rounded(pixmap: QPixmap, side: int) -> QPixmap:
+    ratio = pixmap.devicePixelRatio()
+    out = QPixmap(QSize(side, side) * ratio)
+    out.setDevicePixelRatio(ratio)
+    out.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(0, 0, side, side), 8, 8)
+    painter.setClipPath(path)
+    x = (pixmap.width() / ratio - side) / 2
+    y = (pixmap.height() / ratio - side) / 2
+    painter.drawPixmap(QPointF(-x, -y), pixmap)
+    painter.end()
+    return out
+
+
+def sound_glyph(side: int, color: QColor) -> QPixmap:
+    """Three bars of a level meter: reads as "sound" at any size, in the theme's colours."""
+    pixmap = QPixmap(side, side)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(color, max(2.0, side / 14), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    centre = side / 2
+    for offset, height in ((-0.22, 0.22), (-0.11, 0.4), (0.0, 0.28), (0.11, 0.46), (0.22, 0.18)):
+        x = centre + offset * side
+        painter.drawLine(QPointF(x, centre - height * side / 2), QPointF(x, centre + height * side / 2))
+    painter.end()
+    return pixmap
+
+
+def microphone_icon(side: int, color: QColor) -> QIcon:
+    pixmap = QPixmap(side, side)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(color, max(1.5, side / 12), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+    painter.setPen(pen)
+    w = side * 0.3
+    painter.drawRoundedRect(QRectF((side - w) / 2, side * 0.1, w, side * 0.48), w / 2, w / 2)
+    painter.drawArc(QRectF(side * 0.25, side * 0.22, side * 0.5, side * 0.5), 200 * 16, 140 * 16)
+    painter.drawLine(QPointF(side / 2, side * 0.72), QPointF(side / 2, side * 0.88))
+    painter.drawLine(QPointF(side * 0.36, side * 0.88), QPointF(side * 0.64, side * 0.88))
+    painter.end()
+    return QIcon(pixmap)
+
+
+def plus_icon(side: int, color: QColor) -> QIcon:
+    pixmap = QPixmap(side, side)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(color, max(1.5, side / 10), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    painter.drawLine(QPointF(side / 2, side * 0.2), QPointF(side / 2, side * 0.8))
+    painter.drawLine(QPointF(side * 0.2, side / 2), QPointF(side * 0.8, side / 2))
+    painter.end()
+    return QIcon(pixmap)
+
+
+def recording_icon(side: int, level: float) -> QIcon:
+    """A red dot that swells with the sound it hears: proof that the microphone works."""
+    pixmap = QPixmap(side, side)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor("#d93025"))
+    radius = side * (0.22 + 0.26 * min(1.0, max(0.0, level)) ** 0.5)
+    painter.drawEllipse(QPointF(side / 2, side / 2), radius, radius)
+    painter.end()
+    return QIcon(pixmap)

@@ -1,0 +1,140 @@
+"""The microphone button: click to record, click again to attach the recording. Opening and
+closing the audio device can take a moment, so both happen off the UI thread."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import QToolButton, QWidget
+
+from app.ui.background import BackgroundTasks
+from app.ui.chat.attachment_tiles import microphone_icon, recording_icon
+
+if TYPE_CHECKING:
+    from app.media.recorder import Recorder
+
+METER_INTERVAL_MS = 100
+
+
+class MicButton(QToolButton):
+    recorded = Signal(bytes, float)
+    """A recording ended: (a WAV file's bytes, its length in seconds)."""
+    failed = Signal(str)
+    """The microphone could not be used; the words say why."""
+    recording_changed = Signal(bool)
+    """Recording started (True) or ended (False)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("micButton")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setCheckable(True)
+        self.setIconSize(QSize(20, 20))
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self._recorder: Recorder | None = None
+        self._tasks = BackgroundTasks(self)
+        self._meter = QTimer(self, interval=METER_INTERVAL_MS)
+        self._meter.timeout.connect(self._update_meter)
+        self._busy = False  # the device is opening or closing
+        self.clicked.connect(self._toggle)
+        self._show_idle()
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if not self.recording:
+            self.setIcon(microphone_icon(20, self.palette().buttonText().color()))
+
+    def _show_idle(self) -> None:
+        self.setChecked(False)
+        self.setText("")
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.setIcon(microphone_icon(20, self.palette().buttonText().color()))
+        self.setToolTip("Record a voice message")
+        self.setAccessibleName("Record a voice message")
+
+    def _toggle(self) -> None:
+        if self._busy:
+            self.setChecked(self.recording)
+            return
+        if self.recording:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        from app.media.recorder import Recorder
+
+        recorder = Recorder()
+        self._busy = True
+        self.setChecked(True)
+
+        def started(_: object) -> None:
+            self._busy = False
+            self._recorder = recorder
+            self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.setToolTip("Stop and attach the recording")
+            self.setAccessibleName("Stop recording")
+            self._update_meter()
+            self._meter.start()
+            self.recording_changed.emit(True)
+
+        def refused(error: BaseException) -> None:
+            self._busy = False
+            self._show_idle()
+            self.failed.emit(str(error))
+
+        self._tasks.run(recorder.start, started, refused, "mic-start")
+
+    def stop(self) -> None:
+        """Stop and emit ``recorded``."""
+        recorder = self._end()
+        if recorder is None:
+            return
+        seconds = recorder.seconds
+        self._busy = True
+        self._tasks.run(recorder.stop, lambda wav: self._stopped(wav, seconds), self._stop_failed, "mic-stop")
+
+    def cancel(self) -> None:
+        """Stop and throw the recording away."""
+        recorder = self._end()
+        if recorder is not None:
+            self._tasks.run(recorder.cancel, lambda _: None, name="mic-cancel")
+
+    def _end(self) -> Recorder | None:
+        recorder, self._recorder = self._recorder, None
+        self._meter.stop()
+        self._show_idle()
+        if recorder is not None:
+            self.recording_changed.emit(False)
+        return recorder
+
+    def _stopped(self, wav: bytes, seconds: float) -> None:
+        self._busy = False
+        if seconds < 0.3:
+            self.failed.emit("The recording was too short; hold on a little longer.")
+            return
+        self.recorded.emit(wav, seconds)
+
+    def _stop_failed(self, error: BaseException) -> None:
+        self._busy = False
+        self.failed.emit(str(error))
+
+    def _update_meter(self) -> None:
+        recorder = self._recorder
+        if recorder is None:
+            return
+        if not recorder.recording:  # it reached its time limit
+            self.stop()
+            return
+        seconds = int(recorder.seconds)
+        self.setText(f"{seconds // 60}:{seconds % 60:02d}")
+        self.setIcon(recording_icon(20, recorder.level))
+
+    def shutdown(self) -> None:
+        self.cancel()
+        self._tasks.close()

@@ -1,0 +1,221 @@
+"""Pictures and sounds in the real window: dropped, pasted, picked or recorded; sent to the real
+worker with the tiny Gemma 4 (which sees and hears); refused in words by a model that cannot."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from app.core.paths import resolve_paths
+from app.storage.chats import MessageStatus
+from app.ui.application import Hearth, build
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TINY_GEMMA4 = FIXTURES / "tiny-gemma4.gguf"
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def start_app(qtbot, hearth_home):
+    apps: list[Hearth] = []
+
+    def start(model: Path) -> Hearth:
+        hearth = build(resolve_paths(hearth_home).ensure(), model=str(model), theme="light")
+        qtbot.addWidget(hearth.window)
+        apps.append(hearth)
+        qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
+        return hearth
+
+    yield start
+    for hearth in apps:
+        hearth.shutdown()
+
+
+@pytest.fixture
+def picture(tmp_path):
+    from PIL import Image, ImageDraw
+
+    def make(name: str = "boat.png", color: str = "#2060c0") -> Path:
+        image = Image.new("RGB", (320, 240), "white")
+        ImageDraw.Draw(image).ellipse((60, 40, 260, 200), fill=color)
+        path = tmp_path / name
+        image.save(path)
+        return path
+
+    return make
+
+
+def drop_files(window, paths: list[Path]) -> None:
+    """What the window receives when files are dragged onto it from a file manager and dropped."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    point, action = QPointF(400, 300), Qt.DropAction.CopyAction
+    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(point.toPoint(), action, mime, buttons, keys)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDropEvent(point, action, mime, buttons, keys))
+
+
+def send(qtbot, hearth: Hearth, text: str) -> None:
+    editor = hearth.window.composer.editor
+    editor.setFocus()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not hearth.window.controller.busy, timeout=TIMEOUT)
+
+
+def test_a_dropped_picture_goes_with_the_message_and_reaches_the_model(qtbot, start_app, picture):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    assert composer.attach_button.isEnabled()
+    source = picture()
+    drop_files(hearth.window, [source, source])  # the same picture twice is kept once
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    tile = composer.strip.tiles[0]
+    assert tile.isVisibleTo(hearth.window) and not tile.preview.pixmap().isNull()
+    assert composer.pending()[0].detail == "320 × 240"
+
+    finished: list = []
+    hearth.supervisor.finished.connect(finished.append)
+    send(qtbot, hearth, "What is in this picture?")
+    assert composer.pending() == [] and not composer.strip.isVisible()
+    user, answer = hearth.store.messages(hearth.window.current_id)[-2:]
+    assert [a.name for a in user.attachments] == ["boat.png"]
+    stored = user.attachments[0].path
+    assert stored.read_bytes() == source.read_bytes() and stored.parent.parent == hearth.paths.attachments
+    assert answer.status == MessageStatus.COMPLETE and finished[-1].media_encodes == 1
+
+    # On screen, the message carries the picture; after a restart too.
+    view = hearth.window.chat_view
+    shown = view.message(view.message_keys()[-2])
+    assert len(shown.attachments.tiles) == 1
+    qtbot.waitUntil(
+        lambda: (
+            shown.attachments.tiles[0].preview.pixmap() is not None
+            and not shown.attachments.tiles[0].preview.pixmap().isNull()
+        )
+    )
+
+
+def test_a_picture_alone_can_be_sent_and_a_pasted_one_too(qtbot, start_app):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    image = QImage(200, 120, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkGreen)
+    QGuiApplication.clipboard().setImage(image)
+    composer.editor.setFocus()
+    composer.editor.paste()
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    assert composer.pending()[0].stored.name.startswith("Pasted image") and composer.text() == ""
+    assert composer.button.isEnabled()  # no text needed with a picture
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not hearth.window.controller.busy, timeout=TIMEOUT)
+    user = hearth.store.messages(hearth.window.current_id)[-2]
+    assert user.content == "" and user.attachments[0].kind == "image"
+    view = hearth.window.chat_view
+    assert not view.message(view.message_keys()[-2]).body.isVisibleTo(hearth.window)  # no empty bubble
+
+
+def test_a_removed_attachment_is_not_sent(qtbot, start_app, picture):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    drop_files(hearth.window, [picture("a.png"), picture("b.png", "#c03020")])
+    qtbot.waitUntil(lambda: len(composer.pending()) == 2, timeout=TIMEOUT)
+    first = next(tile for tile in composer.strip.tiles if tile.name == "a.png")
+    qtbot.mouseClick(first.remove_button, Qt.MouseButton.LeftButton)
+    assert [p.stored.name for p in composer.pending()] == ["b.png"]
+    send(qtbot, hearth, "And this?")
+    user = hearth.store.messages(hearth.window.current_id)[-2]
+    assert [a.name for a in user.attachments] == ["b.png"]
+
+
+def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2_path, tmp_path):
+    hearth = start_app(TINY_GEMMA4)
+    notices: list[str] = []
+    hearth.window.statusBar().messageChanged.connect(lambda text: notices.append(text) if text else None)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    fake = tmp_path / "fake.png"
+    fake.write_text("not a picture either")
+    drop_files(hearth.window, [notes, fake])
+    qtbot.waitUntil(lambda: len(notices) >= 2, timeout=TIMEOUT)
+    assert any("notes.txt" in n and "cannot be attached" in n for n in notices)
+    assert any("fake.png" in n for n in notices)
+    assert hearth.window.composer.pending() == []
+
+    # A text-only model: no + button, no microphone, and a dropped picture is refused in words.
+    hearth.window.load_model(str(smollm2_path))
+    qtbot.waitUntil(
+        lambda: (
+            hearth.supervisor.loaded_model is not None
+            and hearth.supervisor.loaded_model.model_path == str(smollm2_path)
+        ),
+        timeout=TIMEOUT,
+    )
+    composer = hearth.window.composer
+    assert not composer.attach_button.isEnabled() and not composer.mic.isVisible()
+    notices.clear()
+    drop_files(hearth.window, [picture()])
+    qtbot.waitUntil(lambda: bool(notices), timeout=TIMEOUT)
+    assert "cannot see pictures" in notices[-1] and composer.pending() == []
+
+
+@pytest.fixture
+def microphone(tmp_path, monkeypatch):
+    """A real PortAudio capture device with no sound card: ALSA's file plugin plays recorded
+    speech into it (see test_recorder.py). PortAudio rescans ALSA here, and again afterwards."""
+    import shutil
+    import subprocess
+
+    import sounddevice
+
+    from tests.test_recorder import DEVICE, RATE
+
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: run `packaging/bootstrap.sh test`, which installs it.")
+    wav, raw = tmp_path / "said.wav", tmp_path / "said.raw"
+    subprocess.run(["espeak-ng", "-w", str(wav), "Remind me to call the plumber."], check=True)
+    float32 = ["-t", "raw", "-r", str(RATE), "-c", "1", "-e", "floating-point", "-b", "32"]
+    subprocess.run(["sox", str(wav), *float32, str(raw)], check=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    config = DEVICE.format(name="hearthmic", rate=RATE, infile=raw) + "pcm.!default hearthmic\n"
+    (home / ".asoundrc").write_text(config)
+    monkeypatch.setenv("HOME", str(home))
+    sounddevice._terminate()
+    sounddevice._initialize()
+    yield
+    monkeypatch.undo()
+    sounddevice._terminate()
+    sounddevice._initialize()
+
+
+def test_a_voice_message_is_recorded_attached_and_heard(qtbot, microphone, start_app):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    qtbot.waitUntil(composer.mic.isVisible, timeout=TIMEOUT)  # a microphone was found
+    qtbot.mouseClick(composer.mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: composer.mic.recording and composer.mic.text() != "", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: composer.mic._recorder is not None and composer.mic._recorder.seconds > 1.0)
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return)  # not while recording: it says so
+    assert "Stop the recording first" in composer.hint.text()
+    qtbot.mouseClick(composer.mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    clip = composer.pending()[0]
+    assert clip.stored.kind == "audio" and clip.stored.name.startswith("Recording")
+    with wave.open(str(clip.stored.path)) as recording:
+        assert recording.getnchannels() == 1 and recording.getnframes() > 44100  # more than a second of sound
+
+    finished: list = []
+    hearth.supervisor.finished.connect(finished.append)
+    send(qtbot, hearth, "Please do what I said.")
+    user = hearth.store.messages(hearth.window.current_id)[-2]
+    assert [a.kind for a in user.attachments] == ["audio"]
+    assert finished[-1].media_encodes >= 1 and finished[-1].completion_tokens > 0
