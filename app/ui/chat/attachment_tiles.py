@@ -32,7 +32,7 @@ class AttachmentTile(QFrame):
         self.setAccessibleName(f"{'Picture' if kind == 'image' else 'Sound'}: {name}")
         self.setFixedHeight(TILE_HEIGHT)
         row = QHBoxLayout(self)
-        row.setContentsMargins(4, 4, 4 if removable else 10, 4)
+        row.setContentsMargins(4, 4, 10 if kind == "audio" and not removable else 4, 4)
         row.setSpacing(8)
         self.preview = QLabel()
         self.preview.setObjectName("attachmentPreview")
@@ -41,12 +41,13 @@ class AttachmentTile(QFrame):
         if kind == "audio":
             self.preview.setPixmap(sound_glyph(TILE_HEIGHT - 8, self.palette().text().color()))
         row.addWidget(self.preview)
-        if kind == "audio" or not detail:
+        if kind == "audio":
             words = QVBoxLayout()
             words.setSpacing(0)
             title = ElidedLabel(name)
             title.setObjectName("attachmentName")
-            title.setMaximumWidth(150)
+            title.setMinimumWidth(min(140, title.fontMetrics().horizontalAdvance(name) + 4))
+            title.setMaximumWidth(160)
             words.addWidget(title)
             if detail:
                 note = QLabel(detail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
@@ -242,6 +242,8 @@ class Composer(QFrame):
         if watched is self.editor and event.type() == QEvent.Type.Resize:
             assert isinstance(event, QResizeEvent)
             self._update_placeholder(event.size().width())
+            # A new width rewraps the text after this event: count its lines then.
+            QTimer.singleShot(0, self, self._fit_height)
         if watched is self.editor and event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             key = event.key()
