@@ -114,3 +114,33 @@ def test_an_attachment_is_read_again_only_when_its_file_changes(tmp_path):
     path.unlink()
     with pytest.raises(MediaError, match="could not be read"):
         index.identify("image", str(path))
+
+
+def test_a_long_session_keeps_only_recent_media_prepared(engine, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from app.engine import multimodal
+    from app.engine.multimodal import AttachmentIndex
+
+    model, projector, _mtmd = engine
+    monkeypatch.setattr(multimodal, "MAX_EXPANSIONS", 2)
+    index = AttachmentIndex()
+    pictures = []
+    for number in range(4):
+        path = tmp_path / f"p{number}.png"
+        Image.new("RGB", (64 + 16 * number, 64), (40 * number, 90, 160)).save(path)
+        pictures.append(index.identify("image", str(path)))
+
+    def tokenize(attachment):
+        return projector.tokenize(
+            f"<|turn>user\n{projector.marker}?<turn|>\n",
+            [attachment],
+            add_bos=True,
+            tokenize_text=lambda part: model.tokenize(part, add_bos=False),
+        )
+
+    first = tokenize(pictures[0])
+    for picture in pictures[1:]:
+        tokenize(picture)
+    assert len(projector._expansions) <= 2 and pictures[0].media_id not in projector._expansions
+    assert tokenize(pictures[0]) == first  # prepared again, the same

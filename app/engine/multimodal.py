@@ -218,12 +218,16 @@ class Projector:
         return segments
 
     def _forget_unused(self, in_use: set[str]) -> None:
-        """Keep the preprocessed media of a long session within bounds (oldest unused first)."""
+        """Keep the preprocessed media and embeddings of a long session within bounds (the oldest
+        unused first; one that comes back is prepared again)."""
         for media_id in list(self._expansions):
             if len(self._expansions) <= MAX_EXPANSIONS:
                 break
             if media_id not in in_use:
-                self._mtmd.mtmd_input_chunks_free(self._expansions.pop(media_id).chunks)
+                expansion = self._expansions.pop(media_id)
+                for segment_id in expansion.chunk_of:
+                    self._embeddings.pop(segment_id, None)
+                self._mtmd.mtmd_input_chunks_free(expansion.chunks)
 
     def _chunk(self, segment: MediaSegment) -> Any:
         expansion = self._expansions.get(segment.media_id.rsplit("#", 1)[0])
