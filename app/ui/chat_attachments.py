@@ -41,13 +41,18 @@ class ChatAttachments(QObject):
         window.setAcceptDrops(True)
         window.installEventFilter(self)
         self._tasks = BackgroundTasks(self)
-        self._tasks.run(_microphone_present, composer.set_mic_available, name="mic-probe")
+        self._mic_probed = False
 
     # --- the model's senses -------------------------------------------------------------------
 
     def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
         self.intake.set_senses(can_see, can_hear)
         self._composer.set_senses(can_see, can_hear)
+        if can_hear and not self._mic_probed:
+            # Only once a model can hear: the audio stack (PortAudio, numpy) costs memory and
+            # start-up time that text-only use never needs.
+            self._mic_probed = True
+            self._tasks.run(_microphone_present, self._composer.set_mic_available, name="mic-probe")
 
     # --- bringing files in --------------------------------------------------------------------
 
