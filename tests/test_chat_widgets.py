@@ -441,3 +441,20 @@ def test_themes(qtbot):
     with pytest.raises(ValueError):
         apply_theme(app, "sepia")
     app.setStyleSheet("")
+
+
+def test_the_settings_panel_keeps_the_picture_detail_of_a_chat(qtbot):
+    from app.core.generation import GenerationSettings
+    from app.ui.chat_settings_panel import ChatSettingsPanel
+
+    panel = ChatSettingsPanel()
+    qtbot.addWidget(panel)
+    panel.set_values(GenerationSettings(image_budget=280, temperature=0.4), "Be brief.")
+    assert panel.image_budget.currentText() == "280 tokens"
+    with qtbot.waitSignal(panel.settings_edited) as edited:
+        panel.image_budget.setCurrentIndex(panel.image_budget.findData(1120))
+    settings, prompt = edited.args
+    assert settings.image_budget == 1120 and settings.temperature == 0.4 and prompt == "Be brief."
+    with qtbot.waitSignal(panel.settings_edited) as edited:
+        panel.temperature.setValue(0.7)  # another edit keeps the picture detail
+    assert edited.args[0].image_budget == 1120

@@ -1,4 +1,5 @@
-"""The per-chat settings panel: system prompt, "think first", and sampling settings."""
+"""The per-chat settings panel: system prompt, "think first", sampling settings and how much detail
+the model takes from each picture."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
@@ -21,6 +23,15 @@ from PySide6.QtWidgets import (
 from app.core.generation import GenerationSettings
 
 EDIT_SETTLE_MS = 400
+# Gemma 4's visual token budgets (0: the model's own default).
+PICTURE_DETAIL = (
+    (0, "Automatic"),
+    (70, "70 tokens"),
+    (140, "140 tokens"),
+    (280, "280 tokens"),
+    (560, "560 tokens"),
+    (1120, "1,120 tokens"),
+)
 
 
 class ChatSettingsPanel(QFrame):
@@ -55,6 +66,14 @@ class ChatSettingsPanel(QFrame):
         self.context_length = self._int(
             256, 262144, 1024, "Context length", "Tokens the model can see; changing it reloads the model"
         )
+        self.image_budget = QComboBox()
+        self.image_budget.setAccessibleName("Picture detail")
+        self.image_budget.setToolTip(
+            "How many tokens Gemma 4 spends on each picture: more reads small text better,\n"
+            "fewer answers sooner and leaves more of the context for the conversation"
+        )
+        for budget, label in PICTURE_DETAIL:
+            self.image_budget.addItem(label, budget)
         reset = QPushButton("Reset to defaults")
         reset.clicked.connect(lambda: self.set_values(GenerationSettings(), self.system_prompt.toPlainText()))
         reset.clicked.connect(self._emit)
@@ -67,6 +86,7 @@ class ChatSettingsPanel(QFrame):
         form.addRow("Top-k", self.top_k)
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Context", self.context_length)
+        form.addRow("Pictures", self.image_budget)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
@@ -83,6 +103,7 @@ class ChatSettingsPanel(QFrame):
         self.think.toggled.connect(self._edited)
         for box in (self.temperature, self.top_p, self.top_k, self.max_tokens, self.context_length):
             box.valueChanged.connect(self._edited)
+        self.image_budget.currentIndexChanged.connect(self._edited)
 
     def _double(self, low: float, high: float, step: float, name: str, tip: str) -> QDoubleSpinBox:
         box = QDoubleSpinBox()
@@ -113,6 +134,8 @@ class ChatSettingsPanel(QFrame):
             self.top_k.setValue(settings.top_k)
             self.max_tokens.setValue(settings.max_tokens)
             self.context_length.setValue(settings.context_length)
+            index = self.image_budget.findData(settings.image_budget)
+            self.image_budget.setCurrentIndex(max(0, index))
             self._seed = settings.seed
         finally:
             self._loading = False
@@ -127,6 +150,7 @@ class ChatSettingsPanel(QFrame):
             max_tokens=self.max_tokens.value(),
             context_length=self.context_length.value(),
             think=self.think.isChecked(),
+            image_budget=int(self.image_budget.currentData()),
             seed=getattr(self, "_seed", -1),
         )
 

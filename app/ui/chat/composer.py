@@ -26,6 +26,7 @@ from app.ui.chat.mic_button import MicButton
 
 PLACEHOLDER = "Message Hearth…  (Enter to send, Shift+Enter for a new line)"
 SHORT_PLACEHOLDER = "Message Hearth…"
+TINY_PLACEHOLDER = "Message…"
 EMPTY_HINT = "Type a message first."
 MAX_LINES = 8
 
@@ -290,8 +291,9 @@ class Composer(QFrame):
             # The placeholder does not wrap into view: drop the key hints where they do not fit.
             width = self.editor.width() if width is None else width
             room = width - 2 * (self.editor.frameWidth() + self.editor.document().documentMargin()) - 4
-            fits = self.editor.fontMetrics().horizontalAdvance(PLACEHOLDER) <= room
-            text = PLACEHOLDER if fits else SHORT_PLACEHOLDER
+            metrics = self.editor.fontMetrics()
+            fitting = (t for t in (PLACEHOLDER, SHORT_PLACEHOLDER) if metrics.horizontalAdvance(t) <= room)
+            text = next(fitting, TINY_PLACEHOLDER)
         self.editor.setPlaceholderText(text)
 
     def _update_button(self) -> None:
