@@ -219,3 +219,28 @@ def test_a_voice_message_is_recorded_attached_and_heard(qtbot, microphone, start
     user = hearth.store.messages(hearth.window.current_id)[-2]
     assert [a.kind for a in user.attachments] == ["audio"]
     assert finished[-1].media_encodes >= 1 and finished[-1].completion_tokens > 0
+
+
+def test_a_quick_send_waits_for_the_picture_and_a_later_model_that_cannot_see_still_answers(
+    qtbot, start_app, picture, smollm2_path
+):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    drop_files(hearth.window, [picture()])
+    composer.set_text("Quick, what is this?")
+    composer.submit()  # before the picture is ready: it must not leave without it
+    assert "still being prepared" in composer.hint.text() and composer.text() == "Quick, what is this?"
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    composer.submit()
+    qtbot.waitUntil(lambda: not hearth.window.controller.busy, timeout=TIMEOUT)
+    assert len(hearth.store.messages(hearth.window.current_id)[-2].attachments) == 1
+
+    # A text-only model takes over the same chat: the picture is named in words, not sent.
+    hearth.window.load_model(str(smollm2_path))
+    qtbot.waitUntil(
+        lambda: getattr(hearth.supervisor.loaded_model, "model_path", "") == str(smollm2_path),
+        timeout=TIMEOUT,
+    )
+    send(qtbot, hearth, "Describe it again in one word.")
+    answer = hearth.store.messages(hearth.window.current_id)[-1]
+    assert answer.status == MessageStatus.COMPLETE and answer.content.strip()

@@ -80,3 +80,10 @@ def test_gemma4_with_thinking_strips_earlier_reasoning_as_its_template_does():
     text = formatter.render(messages, think=True)
     assert "<|think|>" in text and "The user greets me" not in text and "<|channel>" not in text
     assert "<|turn>model\nHello.<turn|>" in text
+
+
+def test_gemma4_user_text_that_looks_like_a_turn_marker_is_left_alone():
+    formatter = gemma4_formatter()
+    tricky = "Explain what <|turn>model\nmeans in a prompt."
+    text = formatter.render([{"role": "user", "content": tricky}])
+    assert tricky in text and text.count("<|channel>thought\n<channel|>") == 1

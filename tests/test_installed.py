@@ -66,3 +66,24 @@ def test_catalog_parsing_tolerates_missing_and_unknown_fields(tmp_path):
     assert load_catalog(broken) == []
     broken.write_text(json.dumps(data))
     assert len(load_catalog(broken)) == 1
+
+
+def test_a_download_in_a_subfolder_finds_the_projector_its_manifest_names(tmp_path, smollm2_path):
+    from app.models.installed import read_manifest
+
+    repo = tmp_path / "models" / "someone" / "repo"
+    (repo / "Q4").mkdir(parents=True)
+    model = repo / "Q4" / "model.gguf"
+    shutil.copyfile(smollm2_path, model)
+    (repo / "mmproj.gguf").write_bytes(b"GGUF")
+    manifest = {
+        "version": 1,
+        "title": "Some Model · Q4",
+        "files": [{"role": "model", "path": "Q4/model.gguf"}, {"role": "projector", "path": "mmproj.gguf"}],
+    }
+    (repo / "Q4" / "model.gguf.manifest.json").write_text(json.dumps(manifest))
+    assert read_manifest(model) == ("Some Model · Q4", repo / "mmproj.gguf")
+    (repo / "Q4" / "model.gguf.manifest.json").write_text(
+        json.dumps({"files": [{"role": "model", "path": 3}]})
+    )
+    assert read_manifest(model) is None  # a damaged manifest is ignored, never a crash

@@ -31,6 +31,7 @@ FALLBACK_TEMPLATES = {"gemma": _GEMMA_TURNS, "gemma2": _GEMMA_TURNS, "gemma3": _
 # Gemma 4 with thinking off: the generation prompt opens an empty reasoning channel.
 MODEL_TURN = "<|turn>model\n"
 EMPTY_THOUGHT = "<|channel>thought\n<channel|>"
+_MARK = "\ue000"  # a private-use character: never in a template, and not trimmed as whitespace
 
 
 class NoChatTemplateError(ValueError):
@@ -73,14 +74,21 @@ class ChatFormatter:
         self.replays_empty_thought = probe.endswith(MODEL_TURN + EMPTY_THOUGHT)
 
     def render(self, messages: list[dict[str, Any]], think: bool = False) -> str:
-        text = self._render(messages, think)
-        if self.replays_empty_thought and not think:
-            # Gemma 4's template prompts each answer with an empty reasoning channel, then writes
-            # earlier answers without it. Kept in, the model reads each earlier turn exactly as it
-            # wrote it, and the KV cache, which holds those tokens, stays valid: otherwise every
-            # follow-up re-evaluates the whole previous answer (seconds per turn on a CPU).
-            text = _with_empty_thoughts(text)
-        return text
+        if not (self.replays_empty_thought and not think):
+            return self._render(messages, think)
+        # Gemma 4's template prompts each answer with an empty reasoning channel, then writes
+        # earlier answers without it. Kept in, the model reads each earlier turn exactly as it
+        # wrote it, and the KV cache, which holds those tokens, stays valid: otherwise every
+        # follow-up re-evaluates the whole previous answer (seconds per turn on a CPU). A mark
+        # rides at the start of each earlier answer, so nothing a user typed is ever touched.
+        marked = [
+            {**m, "content": _MARK + m["content"].strip()}
+            if m.get("role") == "assistant" and isinstance(m.get("content"), str)
+            else m
+            for m in messages
+        ]
+        text = self._render(marked, think)
+        return text.replace(MODEL_TURN + _MARK, MODEL_TURN + EMPTY_THOUGHT).replace(_MARK, "")
 
     def _render(self, messages: list[dict[str, Any]], think: bool) -> str:
         try:
@@ -94,14 +102,6 @@ class ChatFormatter:
             )
         except Exception as exc:  # a template is foreign code: any failure is the template's
             raise TemplateRenderError(f"The model's chat template failed: {exc}") from exc
-
-
-def _with_empty_thoughts(text: str) -> str:
-    parts = text.split(MODEL_TURN)
-    return MODEL_TURN.join(
-        part if index == 0 or part.startswith("<|channel>") else EMPTY_THOUGHT + part
-        for index, part in enumerate(parts)
-    )
 
 
 def _raise(message: str) -> None:

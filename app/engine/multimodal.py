@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.engine.native_model import DecodeAborted
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment
 
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)  # Gemma 4's visual token budgets; 0 means "auto"
 MAX_IMAGE_TOKENS = max(IMAGE_BUDGETS)
 MAX_EXPANSIONS = 32  # preprocessed media kept per session (a few MB each), beyond those in use
+MAX_EMBEDDING_BYTES = 512 * 1024**2  # a 1,120-token picture on the 31B model takes ~24 MB
 
 
 class MediaError(ValueError):
@@ -221,13 +223,17 @@ class Projector:
         """Keep the preprocessed media and embeddings of a long session within bounds (the oldest
         unused first; one that comes back is prepared again)."""
         for media_id in list(self._expansions):
-            if len(self._expansions) <= MAX_EXPANSIONS:
+            too_many = len(self._expansions) > MAX_EXPANSIONS
+            if not too_many and self._embedding_bytes() <= MAX_EMBEDDING_BYTES:
                 break
             if media_id not in in_use:
                 expansion = self._expansions.pop(media_id)
                 for segment_id in expansion.chunk_of:
                     self._embeddings.pop(segment_id, None)
                 self._mtmd.mtmd_input_chunks_free(expansion.chunks)
+
+    def _embedding_bytes(self) -> int:
+        return sum(size for _embeddings, size in self._embeddings.values()) * ctypes.sizeof(ctypes.c_float)
 
     def _chunk(self, segment: MediaSegment) -> Any:
         expansion = self._expansions.get(segment.media_id.rsplit("#", 1)[0])
@@ -262,6 +268,8 @@ class Projector:
             mtmd.mtmd_helper_post_decode_callback(),
             None,  # a NULL callback
         )
+        if status == 2:  # llama_decode's "aborted": the user pressed Stop
+            raise DecodeAborted()
         if status != 0:
             raise MediaError(f"The {segment.kind} could not be read by the model ({status}).")
         return int(new_n_past.value)

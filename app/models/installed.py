@@ -95,11 +95,17 @@ def read_manifest(model: Path) -> tuple[str, Path | None] | None:
     """The title and projector a download recorded next to ``model``; None without a manifest."""
     try:
         data = json.loads(model.with_name(model.name + ".manifest.json").read_text(encoding="utf-8"))
-        files = data.get("files", [])
-        projector = next((f["path"] for f in files if f.get("role") == "projector"), None)
+        files = {f["role"]: Path(f["path"]) for f in data.get("files", []) if f.get("role")}
+        # Paths in a manifest are relative to the folder the download went to, which is above the
+        # model when the repo keeps it in a subfolder ("Q4/model.gguf").
+        base = model
+        for _part in files["model"].parts:
+            base = base.parent
+        projector = base / files["projector"] if "projector" in files else None
+        title = str(data.get("title") or "")
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
-    return str(data.get("title") or ""), (model.parent / projector if projector else None)
+    return title, projector
 
 
 def _describe(

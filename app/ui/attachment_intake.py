@@ -38,6 +38,8 @@ class AttachmentIntake(QObject):
     """An attachment is stored and can go with the next message: a ``PendingAttachment``."""
     refused = Signal(str)
     """Something could not be attached; the words say what and why."""
+    preparing_changed = Signal(bool)
+    """Attachments are being prepared (True), or all are done (False)."""
 
     def __init__(self, files: AttachmentFiles, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +47,7 @@ class AttachmentIntake(QObject):
         self._tasks = BackgroundTasks(self)
         self._thumbnails: dict[Path, bytes] = {}
         self._waiting: dict[Path, list[Callable[[bytes], None]]] = {}
+        self._preparing = 0
         self.can_see: bool | None = None  # None: no model loaded, so anything may go
         self.can_hear: bool | None = None
 
@@ -65,7 +68,7 @@ class AttachmentIntake(QObject):
             if refusal:
                 self.refused.emit(refusal)
                 continue
-            self._tasks.run(functools.partial(self._take_file, path), self.ready.emit, self._failed, "attach")
+            self._prepare(functools.partial(self._take_file, path), "attach")
 
     def add_image(self, image: QImage) -> None:
         """A pasted picture (a screenshot, usually)."""
@@ -75,16 +78,47 @@ class AttachmentIntake(QObject):
             return
         name = f"Pasted image {time.strftime('%H.%M.%S')}.png"
         copy = image.copy()  # implicitly shared, and read-only on the other thread
-        self._tasks.run(lambda: self._take_image(copy, name), self.ready.emit, self._failed, "paste")
+        self._prepare(lambda: self._take_image(copy, name), "paste")
 
     def add_recording(self, wav: bytes, seconds: float) -> None:
+        refusal = self._refusal("audio")
+        if refusal:
+            self.refused.emit(refusal)
+            return
         name = f"Recording {time.strftime('%H.%M')}.wav"
         detail = describe_duration(seconds)
 
         def work() -> PendingAttachment:
             return PendingAttachment(self._files.import_bytes(wav, "audio", name, ".wav"), detail, None)
 
-        self._tasks.run(work, self.ready.emit, self._failed, "recording")
+        self._prepare(work, "recording")
+
+    @property
+    def preparing(self) -> bool:
+        return self._preparing > 0
+
+    def _prepare(self, work: Callable[[], PendingAttachment], name: str) -> None:
+        self._preparing += 1
+        if self._preparing == 1:
+            self.preparing_changed.emit(True)
+
+        def done(item: PendingAttachment) -> None:
+            self.ready.emit(item)
+            self._prepared()
+
+        def failed(error: BaseException) -> None:
+            self._prepared()
+            self._failed(error)
+
+        self._tasks.run(work, done, failed, name)
+
+    def _prepared(self) -> None:
+        self._preparing -= 1
+        if self._preparing == 0:
+            self.preparing_changed.emit(False)
+
+    def allows(self, kind: str) -> bool:
+        return not self._refusal(kind)
 
     def _refusal(self, kind: str) -> str:
         if kind == "image" and self.can_see is False:

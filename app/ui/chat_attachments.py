@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.storage.attachment_files import AttachmentFiles, StoredFile
 from app.storage.chats import Message
-from app.ui.attachment_intake import AttachmentIntake
+from app.ui.attachment_intake import AttachmentIntake, PendingAttachment
 from app.ui.background import BackgroundTasks
 from app.ui.chat.attachment_tiles import AttachmentTile
 from app.ui.chat.composer import Composer, local_files
@@ -31,8 +31,9 @@ class ChatAttachments(QObject):
         self._window, self._composer, self._notify = window, composer, notify
         self.files = AttachmentFiles(folder)
         self.intake = AttachmentIntake(self.files, self)
-        self.intake.ready.connect(composer.add_attachment)
+        self.intake.ready.connect(self._arrived)
         self.intake.refused.connect(notify)
+        self.intake.preparing_changed.connect(composer.set_preparing)
         composer.attach_requested.connect(self.choose_files)
         composer.files_offered.connect(self.intake.add_paths)
         composer.image_pasted.connect(self.intake.add_image)
@@ -48,6 +49,12 @@ class ChatAttachments(QObject):
     def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
         self.intake.set_senses(can_see, can_hear)
         self._composer.set_senses(can_see, can_hear)
+        for kind, able in (("image", can_see), ("audio", can_hear)):
+            if able is False:
+                gone = self._composer.remove_attachments(kind)
+                if gone:
+                    names = ", ".join(item.stored.name for item in gone)
+                    self._notify(f"Taken off the message, as this model cannot take it: {names}.")
         if can_hear and not self._mic_probed:
             # Only once a model can hear: the audio stack (PortAudio, numpy) costs memory and
             # start-up time that text-only use never needs.
@@ -55,6 +62,12 @@ class ChatAttachments(QObject):
             self._tasks.run(_microphone_present, self._composer.set_mic_available, name="mic-probe")
 
     # --- bringing files in --------------------------------------------------------------------
+
+    def _arrived(self, item: PendingAttachment) -> None:
+        if self.intake.allows(item.stored.kind):
+            self._composer.add_attachment(item)
+        else:  # the model changed while it was being prepared
+            self._notify(f"“{item.stored.name}” was not attached: the loaded model cannot take it.")
 
     def choose_files(self) -> None:
         kinds: list[tuple[str, tuple[str, ...]]] = []

@@ -123,9 +123,26 @@ class ChatController(QObject):
                 continue
             entry: dict[str, Any] = {"role": message.role, "content": message.content}
             if message.attachments:
-                entry["attachments"] = [{"kind": a.kind, "path": str(a.path)} for a in message.attachments]
+                self._add_attachments(entry, message)
             history.append(entry)
         return history
+
+    def _add_attachments(self, entry: dict[str, Any], message: Message) -> None:
+        """Attach what the loaded model can take; name the rest in words. One picture from an
+        earlier model (or a file since deleted) must not make the whole chat fail."""
+        loaded = self._worker.loaded_model
+        kept, missing = [], []
+        for attachment in message.attachments:
+            able = loaded is None or (loaded.vision if attachment.kind == "image" else loaded.audio)
+            if able and attachment.path.is_file():
+                kept.append({"kind": attachment.kind, "path": str(attachment.path)})
+            else:
+                thing = "picture" if attachment.kind == "image" else "sound clip"
+                missing.append(f"[A {thing}, “{attachment.name}”, was attached here but is not available.]")
+        if kept:
+            entry["attachments"] = kept
+        if missing:
+            entry["content"] = "\n".join([*missing, entry["content"]]).strip()
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:
         answer = self._answer

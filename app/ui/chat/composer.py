@@ -80,6 +80,7 @@ class Composer(QFrame):
         self._pending: list[tuple[PendingAttachment, AttachmentTile]] = []
         self._can_hear: bool | None = None
         self._mic_available = False
+        self._preparing = False
 
         self.editor = _MessageEdit()
         self.editor.files_pasted.connect(self.files_offered.emit)
@@ -184,6 +185,19 @@ class Composer(QFrame):
         self._update_button()
         self.focus_input()
 
+    def set_preparing(self, preparing: bool) -> None:
+        """Attachments are on their way: sending waits for them, or they would miss the message."""
+        self._preparing = preparing
+        if not preparing and self.hint.text().startswith("One moment"):
+            self.hint.setVisible(False)
+
+    def remove_attachments(self, kind: str) -> list[PendingAttachment]:
+        """Take every pending attachment of ``kind`` off the message; returns them."""
+        gone = [(item, tile) for item, tile in self._pending if item.stored.kind == kind]
+        for _item, tile in gone:
+            self._remove(tile)
+        return [item for item, _tile in gone]
+
     def pending(self) -> list[PendingAttachment]:
         return [item for item, _ in self._pending]
 
@@ -226,6 +240,9 @@ class Composer(QFrame):
             return
         if self.mic.recording:
             self._show_hint("Stop the recording first: click the red dot, and it joins the message.")
+            return
+        if self._preparing or self.mic.busy:
+            self._show_hint("One moment: the attachment is still being prepared.")
             return
         text = self.text()
         if not text.strip() and not self._pending:

@@ -37,12 +37,18 @@ class MicButton(QToolButton):
         self._meter = QTimer(self, interval=METER_INTERVAL_MS)
         self._meter.timeout.connect(self._update_meter)
         self._busy = False  # the device is opening or closing
+        self._cancel_when_open = False  # cancel() came while the device was still opening
         self.clicked.connect(self._toggle)
         self._show_idle()
 
     @property
     def recording(self) -> bool:
         return self._recorder is not None
+
+    @property
+    def busy(self) -> bool:
+        """The microphone is opening, or closing with a recording on its way."""
+        return self._busy
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -75,6 +81,11 @@ class MicButton(QToolButton):
 
         def started(_: object) -> None:
             self._busy = False
+            if self._cancel_when_open:
+                self._cancel_when_open = False
+                self._show_idle()
+                self._tasks.run(recorder.cancel, lambda _: None, name="mic-cancel")
+                return
             self._recorder = recorder
             self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             self.setToolTip("Stop and attach the recording")
@@ -85,6 +96,7 @@ class MicButton(QToolButton):
 
         def refused(error: BaseException) -> None:
             self._busy = False
+            self._cancel_when_open = False
             self._show_idle()
             self.failed.emit(str(error))
 
@@ -100,7 +112,10 @@ class MicButton(QToolButton):
         self._tasks.run(recorder.stop, lambda wav: self._stopped(wav, seconds), self._stop_failed, "mic-stop")
 
     def cancel(self) -> None:
-        """Stop and throw the recording away."""
+        """Stop and throw the recording away (also one whose device is still opening)."""
+        if self._busy and self._recorder is None:
+            self._cancel_when_open = True
+            return
         recorder = self._end()
         if recorder is not None:
             self._tasks.run(recorder.cancel, lambda _: None, name="mic-cancel")

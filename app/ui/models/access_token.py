@@ -39,6 +39,8 @@ class AccessToken:
         self._use_keyring = use_keyring
         self._keyring: ModuleType | None = None  # found by the first ``get`` (off the UI thread)
         self._lock = threading.Lock()
+        self._store_lock = threading.Lock()
+        self._version = 0
         self._token: str | None = None
         self._loaded = not use_keyring
 
@@ -83,10 +85,21 @@ class AccessToken:
         token = (token or "").strip() or None
         with self._lock:
             self._token, self._loaded = token, True
+            self._version += 1
+            version = self._version
         if self._use_keyring:
-            threading.Thread(target=self._store, args=(token,), name="token-store", daemon=True).start()
+            threading.Thread(
+                target=self._store, args=(token, version), name="token-store", daemon=True
+            ).start()
 
-    def _store(self, token: str | None) -> None:
+    def _store(self, token: str | None, version: int) -> None:
+        # One writer at a time, and only the newest token: a clear right after a set must not be
+        # overtaken by the set's slower thread.
+        with self._store_lock:
+            if version == self._version:
+                self._write(token)
+
+    def _write(self, token: str | None) -> None:
         try:
             self._keyring = self._keyring or _keyring()
             if self._keyring is None:
