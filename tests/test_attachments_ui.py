@@ -127,7 +127,10 @@ def test_a_removed_attachment_is_not_sent(qtbot, start_app, picture):
     composer = hearth.window.composer
     drop_files(hearth.window, [picture("a.png"), picture("b.png", "#c03020")])
     qtbot.waitUntil(lambda: len(composer.pending()) == 2, timeout=TIMEOUT)
-    first = next(tile for tile in composer.strip.tiles if tile.name == "a.png")
+    # In the order dropped, however their preparation finished.
+    assert [p.stored.name for p in composer.pending()] == ["a.png", "b.png"]
+    assert [tile.name for tile in composer.strip.tiles] == ["a.png", "b.png"]
+    first = composer.strip.tiles[0]
     qtbot.mouseClick(first.remove_button, Qt.MouseButton.LeftButton)
     assert [p.stored.name for p in composer.pending()] == ["b.png"]
     send(qtbot, hearth, "And this?")
@@ -244,3 +247,32 @@ def test_a_quick_send_waits_for_the_picture_and_a_later_model_that_cannot_see_st
     send(qtbot, hearth, "Describe it again in one word.")
     answer = hearth.store.messages(hearth.window.current_id)[-1]
     assert answer.status == MessageStatus.COMPLETE and answer.content.strip()
+
+
+def test_a_chat_full_of_pictures_shows_every_thumbnail(qtbot, hearth_home, picture, smollm2_path):
+    from app.storage.attachment_files import AttachmentFiles
+    from app.storage.chats import ChatStore
+    from app.storage.db import open_database
+
+    paths = resolve_paths(hearth_home).ensure()
+    store = ChatStore(open_database(paths.database))
+    files = AttachmentFiles(paths.attachments)
+    chat = store.create_conversation()
+    for number in range(6):
+        stored = files.import_file(picture(f"p{number}.png", f"#{number * 40:02x}6090"), "image")
+        store.add_message(chat.id, "user", f"Picture {number}", attachments=[stored])
+        store.add_message(chat.id, "assistant", "Noted.")
+    store.close()
+    hearth = build(paths, model=str(smollm2_path), theme="light")  # it cannot see: still shown
+    try:
+        view = hearth.window.chat_view
+        users = [view.message(key) for key in view.message_keys() if view.message(key).role == "user"]
+        tiles = [tile for message in users for tile in message.attachments.tiles]
+        assert len(tiles) == 6
+
+        def all_shown() -> bool:
+            return all(not tile.preview.pixmap().isNull() for tile in tiles)
+
+        qtbot.waitUntil(all_shown, timeout=TIMEOUT)
+    finally:
+        hearth.shutdown()

@@ -188,6 +188,7 @@ def test_first_run_download_use_and_chat(qtbot, qtmodeltester, start_app, hub, s
     assert not window.isVisible()
     qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
     assert Path(hearth.supervisor.loaded_model.model_path) == Path(installed_path)
+    assert hearth.supervisor.loaded_model.name == "Smollm2"  # the catalog's name, from the manifest
 
     editor = hearth.window.composer.editor
     editor.setFocus()

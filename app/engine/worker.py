@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from app import __version__
@@ -119,8 +120,15 @@ class Worker:
                 last_sent[0] = fraction
                 self.send(p.LoadProgress(fraction=round(fraction, 3)))
 
+        # A model Hearth downloaded has a manifest: its catalog name and the projector that came
+        # with it (which need not sit next to it, or match its name).
+        from app.models.installed import read_manifest
+
+        title, recorded_projector = read_manifest(Path(message.model_path)) or ("", None)
         projector = message.projector_path
-        if projector == "auto":
+        if projector == "auto" and recorded_projector is not None and recorded_projector.is_file():
+            projector = str(recorded_projector)
+        elif projector == "auto":
             from app.engine.projector_files import find_projector
 
             found = find_projector(message.model_path)
@@ -137,7 +145,7 @@ class Worker:
         self.send(
             p.ModelLoaded(
                 model_path=message.model_path,
-                name=info.name,
+                name=title or info.name,
                 architecture=info.architecture,
                 context_length=runner.context_length,
                 context_length_train=info.context_length,

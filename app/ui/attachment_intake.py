@@ -4,6 +4,7 @@ UI thread (a phone photo takes a noticeable moment to decode)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from PySide6.QtGui import QImage
 from app.storage.attachment_files import AttachmentFiles, StoredFile
 from app.ui.background import BackgroundTasks
 
+THUMBNAIL_THREADS = 2
 READABLE = "pictures (PNG, JPEG, WebP, GIF, BMP) and sounds (WAV, MP3, FLAC)"
 
 
@@ -24,6 +26,7 @@ class PendingAttachment:
     stored: StoredFile
     detail: str  # "1920 × 1080", "0:12"
     thumbnail: bytes | None  # PNG, for pictures
+    order: int = 0  # when it was asked for: files prepared in parallel still line up as dropped
 
 
 def describe_duration(seconds: float | None) -> str:
@@ -47,7 +50,10 @@ class AttachmentIntake(QObject):
         self._tasks = BackgroundTasks(self)
         self._thumbnails: dict[Path, bytes] = {}
         self._waiting: dict[Path, list[Callable[[bytes], None]]] = {}
+        self._thumbnail_queue: list[Path] = []
+        self._thumbnailing = 0
         self._preparing = 0
+        self._asked = 0
         self.can_see: bool | None = None  # None: no model loaded, so anything may go
         self.can_hear: bool | None = None
 
@@ -98,12 +104,14 @@ class AttachmentIntake(QObject):
         return self._preparing > 0
 
     def _prepare(self, work: Callable[[], PendingAttachment], name: str) -> None:
+        self._asked += 1
+        order = self._asked
         self._preparing += 1
         if self._preparing == 1:
             self.preparing_changed.emit(True)
 
         def done(item: PendingAttachment) -> None:
-            self.ready.emit(item)
+            self.ready.emit(dataclasses.replace(item, order=order))
             self._prepared()
 
         def failed(error: BaseException) -> None:
@@ -161,30 +169,44 @@ class AttachmentIntake(QObject):
     # --- thumbnails of sent pictures ----------------------------------------------------------
 
     def thumbnail(self, path: Path, done: Callable[[bytes], None]) -> None:
-        """Call ``done(png)`` with a thumbnail of ``path``, made once per run of the app."""
+        """Call ``done(png)`` with a thumbnail of ``path``, made once per run of the app; a chat
+        full of photos is thumbnailed a few at a time, newest requests last."""
         known = self._thumbnails.get(path)
         if known is not None:
             done(known)
             return
         waiting = self._waiting.setdefault(path, [])
         waiting.append(done)
-        if len(waiting) > 1:
-            return
+        if len(waiting) == 1:
+            self._thumbnail_queue.append(path)
+            self._next_thumbnail()
 
-        def made(png: bytes) -> None:
-            self._thumbnails[path] = png
-            for callback in self._waiting.pop(path, []):
-                callback(png)
+    def _next_thumbnail(self) -> None:
+        while self._thumbnail_queue and self._thumbnailing < THUMBNAIL_THREADS:
+            path = self._thumbnail_queue.pop(0)
+            self._thumbnailing += 1
 
-        def work() -> bytes:
-            from app.media.attachments import thumbnail_png
+            def made(png: bytes, path: Path = path) -> None:
+                self._thumbnails[path] = png
+                for callback in self._waiting.pop(path, []):
+                    callback(png)
+                self._thumbnail_done()
 
-            return thumbnail_png(path)
+            def failed(_error: BaseException, path: Path = path) -> None:
+                self._waiting.pop(path, None)
+                self._thumbnail_done()
 
-        def failed(_error: BaseException) -> None:
-            self._waiting.pop(path, None)
+            self._tasks.run(functools.partial(_thumbnail_of, path), made, failed, "thumbnail")
 
-        self._tasks.run(work, made, failed, "thumbnail")
+    def _thumbnail_done(self) -> None:
+        self._thumbnailing -= 1
+        self._next_thumbnail()
 
     def close(self) -> None:
         self._tasks.close()
+
+
+def _thumbnail_of(path: Path) -> bytes:
+    from app.media.attachments import thumbnail_png
+
+    return thumbnail_png(path)

@@ -101,10 +101,12 @@ class AttachmentStrip(QWidget):
         self.tiles: list[AttachmentTile] = []
         self.setVisible(False)
 
-    def add(self, tile: AttachmentTile) -> None:
-        index = self._row.count() if self._align_right else self._row.count() - 1
-        self._row.insertWidget(index, tile)
-        self.tiles.append(tile)
+    def add(self, tile: AttachmentTile, position: int | None = None) -> None:
+        """Add ``tile`` at ``position`` among the tiles (default: last)."""
+        position = len(self.tiles) if position is None else max(0, min(position, len(self.tiles)))
+        first = 1 if self._align_right else 0  # after the stretch that pushes tiles right
+        self._row.insertWidget(first + position, tile)
+        self.tiles.insert(position, tile)
         self.setVisible(True)
 
     def remove(self, tile: AttachmentTile) -> None:

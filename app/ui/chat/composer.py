@@ -174,8 +174,9 @@ class Composer(QFrame):
         if item.thumbnail:
             tile.set_thumbnail(item.thumbnail)
         tile.remove_requested.connect(lambda tile=tile: self._remove(tile))
-        self._pending.append((item, tile))
-        self.strip.add(tile)
+        position = sum(1 for known, _ in self._pending if known.order <= item.order)
+        self._pending.insert(position, (item, tile))
+        self.strip.add(tile, position)
         self.hint.setVisible(False)
         self._update_button()
 
