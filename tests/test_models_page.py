@@ -178,6 +178,7 @@ def test_first_run_download_use_and_chat(qtbot, qtmodeltester, start_app, hub, s
     # The model shows up in Installed and in the catalog as installed; Use loads it.
     qtbot.waitUntil(lambda: window.installed_model.rowCount() == 1)
     assert window.installed_model.models[0].name == "Smollm2"  # the catalog's name, not the file's
+    assert window.welcome.text() == "Smollm2 is ready. Press Use to start chatting."
     row = window.catalog_model.row_of("smollm2")
     status = window.catalog_model.index(row, CatalogColumn.STATUS)
     qtbot.waitUntil(lambda: status.data(CatalogRole.STATUS_KIND) == "installed")

@@ -286,9 +286,13 @@ class ModelsWindow(QDialog):
     def download_custom(self, repo_id: str, filename: str, projector: str) -> None:
         self.queue.add_custom(repo_id, filename, projector or None, self.models_dir)
 
-    def _on_download_finished(self, _job_id: str, model_path: str) -> None:
+    def _on_download_finished(self, job_id: str, model_path: str) -> None:
         self._pending_select = model_path
         self.refresh_installed()
+        if self.welcome.isVisible():  # the first-run greeting turns into the next step
+            job = self.queue.job(job_id)
+            name = job.title if job else Path(model_path).name
+            self.welcome.setText(f"{name} is ready. Press Use to start chatting.")
 
     def list_repo(self, repo_id: str) -> None:
         self.hub.set_busy(f"Asking Hugging Face about {repo_id}…")
