@@ -276,3 +276,24 @@ def test_a_chat_full_of_pictures_shows_every_thumbnail(qtbot, hearth_home, pictu
         qtbot.waitUntil(all_shown, timeout=TIMEOUT)
     finally:
         hearth.shutdown()
+
+
+def test_the_microphone_answers_its_shortcut_and_escape_discards(qtbot, microphone, start_app):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    qtbot.waitUntil(composer.mic.isVisible, timeout=TIMEOUT)
+    record = (Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    composer.editor.setFocus()
+    qtbot.keyClick(hearth.window, *record)
+    qtbot.waitUntil(lambda: composer.mic.recording, timeout=TIMEOUT)
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Escape)
+    assert not composer.mic.recording and composer.hint.text() == "Recording discarded."
+    qtbot.wait(200)
+    assert composer.pending() == []
+
+    qtbot.keyClick(hearth.window, *record)
+    qtbot.waitUntil(lambda: composer.mic.recording, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: composer.mic._recorder is not None and composer.mic._recorder.seconds > 0.5)
+    qtbot.keyClick(hearth.window, *record)
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    assert composer.pending()[0].stored.kind == "audio"

@@ -252,6 +252,8 @@ class MainWindow(QMainWindow):
         )
         self.list_view.addAction(delete)
         action("Focus message box", "Ctrl+L", self.composer.focus_input)
+        action("Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach)
+        action("Record a voice message", "Ctrl+Shift+R", self.composer.toggle_recording)
 
     # --- conversations ---------------------------------------------------------------------
 

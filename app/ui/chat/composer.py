@@ -106,7 +106,7 @@ class Composer(QFrame):
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.attach_button.setIconSize(QSize(18, 18))
-        self.attach_button.setToolTip("Attach pictures or sounds (you can also drop or paste them)")
+        self.attach_button.setToolTip("Attach pictures or sounds (Ctrl+Shift+A; or drop or paste them)")
         self.attach_button.setAccessibleName("Attach files")
         self.attach_button.clicked.connect(self.attach_requested.emit)
         self.mic = MicButton()
@@ -185,6 +185,16 @@ class Composer(QFrame):
         self.strip.remove(tile)
         self._update_button()
         self.focus_input()
+
+    def request_attach(self) -> None:
+        """What the + button does, when it can (Ctrl+Shift+A)."""
+        if self.attach_button.isEnabled():
+            self.attach_requested.emit()
+
+    def toggle_recording(self) -> None:
+        """What the microphone button does, when there is one and the model can hear (Ctrl+Shift+R)."""
+        if self.mic.isVisible():
+            self.mic.click()
 
     def set_preparing(self, preparing: bool) -> None:
         """Attachments are on their way: sending waits for them, or they would miss the message."""
@@ -270,6 +280,10 @@ class Composer(QFrame):
                 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                     return False  # QPlainTextEdit inserts the new line
                 self.submit()  # Enter, and Ctrl+Enter too
+                return True
+            if key == Qt.Key.Key_Escape and self.mic.recording:
+                self.mic.cancel()
+                self._show_hint("Recording discarded.")
                 return True
             if key == Qt.Key.Key_Escape and self._busy:
                 self.stop_requested.emit()

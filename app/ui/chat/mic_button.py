@@ -60,7 +60,7 @@ class MicButton(QToolButton):
         self.setText("")
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.setIcon(microphone_icon(20, self.palette().buttonText().color()))
-        self.setToolTip("Record a voice message")
+        self.setToolTip("Record a voice message (Ctrl+Shift+R; Escape discards it)")
         self.setAccessibleName("Record a voice message")
 
     def _toggle(self) -> None:
