@@ -565,7 +565,7 @@ def recommend(
     options: dict[str, Any] = {"swa_full": swa_full, "outputs": outputs}
     scored: list[Recommendation] = []
     for entry in entries:
-        found = _estimate_entry(entry, entries, context_length, (local or {}).get(entry.id), options)
+        found = estimate_entry(entry, entries, context_length, (local or {}).get(entry.id), **options)
         if found is not None:
             scored.append(Recommendation(entry, found, assess(found, machine, offload_gpu=offload_gpu)))
     green = [r for r in scored if r.fit.level is FitLevel.GREEN]
@@ -582,13 +582,15 @@ def recommend(
     return min(amber, key=lambda r: r.fit.needed) if amber else None
 
 
-def _estimate_entry(
+def estimate_entry(
     entry: CatalogEntry,
     entries: Sequence[CatalogEntry],
     context_length: int,
-    files: tuple[ModelSource, ModelSource | None] | None,
-    options: dict[str, Any],
+    files: tuple[ModelSource, ModelSource | None] | None = None,
+    **options: Any,
 ) -> MemoryEstimate | None:
+    """Memory for one catalog entry: from its files when on disk, else from its published sizes
+    and the Gemma 4 shapes; None when neither is known."""
     if files is not None:
         try:
             return estimate(files[0], files[1], context_length, **options)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.models import fit as fitting
 from app.models.catalog import CatalogEntry
-from app.models.fit import Fit, MemoryEstimate
+from app.models.fit import Fit
 from app.models.machine import GIB, MachineInfo, detect_machine, free_disk
 
 LocalFiles = Mapping[str, tuple[Path, Path | None]]
@@ -39,43 +39,12 @@ def assess_catalog(
     local = local or {}
     fits: dict[str, Fit] = {}
     for entry in entries:
-        found = entry_estimate(entry, entries, context_length, local.get(entry.id))
+        found = fitting.estimate_entry(entry, entries, context_length, local.get(entry.id))
         if found is not None:
             fits[entry.id] = fitting.assess(found, machine)
     best = fitting.recommend(entries, machine, context_length, local=dict(local))
     return CatalogFits(
         machine, free_disk(models_dir), context_length, fits, best.entry.id if best is not None else None
-    )
-
-
-def entry_estimate(
-    entry: CatalogEntry,
-    entries: Sequence[CatalogEntry],
-    context_length: int,
-    files: tuple[Path, Path | None] | None = None,
-) -> MemoryEstimate | None:
-    """Memory for one entry: from its files when on disk, else from its published sizes and the
-    Gemma 4 shapes (as ``fit.recommend`` does); None when neither is known."""
-    if files is not None:
-        try:
-            return fitting.estimate(files[0], files[1], context_length)
-        except (OSError, ValueError):
-            pass  # a damaged file: fall back to the published sizes
-    shape = fitting.GEMMA4_SHAPES.get(entry.size)
-    if shape is None or not entry.model.size:
-        return None
-    projector_bytes = 0
-    if entry.projector is not None:
-        known = [
-            e.projector.size for e in entries if e.size == entry.size and e.projector and e.projector.size
-        ]
-        projector_bytes = entry.projector.size or max(known, default=fitting.UNKNOWN_PROJECTOR_BYTES)
-    return fitting.estimate_for_shape(
-        shape,
-        entry.model.size,
-        projector_bytes,
-        context_length,
-        projector=fitting.GEMMA4_PROJECTORS.get(entry.size),
     )
 
 
