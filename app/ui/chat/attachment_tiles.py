@@ -3,6 +3,8 @@ in a row above the message box while pending, and above the user's bubble once s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
@@ -138,58 +140,62 @@ def _rounded(pixmap: QPixmap, side: int) -> QPixmap:
     return out
 
 
-def sound_glyph(side: int, color: QColor) -> QPixmap:
-    """Three bars of a level meter: reads as "sound" at any size, in the theme's colours."""
+def _drawn(side: int, draw: Callable[[QPainter], None]) -> QPixmap:
+    """A transparent ``side``-pixel square with ``draw`` painted on it, antialiased."""
     pixmap = QPixmap(side, side)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QPen(color, max(2.0, side / 14), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-    centre = side / 2
-    for offset, height in ((-0.22, 0.22), (-0.11, 0.4), (0.0, 0.28), (0.11, 0.46), (0.22, 0.18)):
-        x = centre + offset * side
-        painter.drawLine(QPointF(x, centre - height * side / 2), QPointF(x, centre + height * side / 2))
+    draw(painter)
     painter.end()
     return pixmap
 
 
+def _round_pen(color: QColor, width: float) -> QPen:
+    return QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+
+
+def sound_glyph(side: int, color: QColor) -> QPixmap:
+    """Bars of a level meter: reads as "sound" at any size, in the theme's colours."""
+
+    def draw(painter: QPainter) -> None:
+        painter.setPen(_round_pen(color, max(2.0, side / 14)))
+        centre = side / 2
+        for offset, height in ((-0.22, 0.22), (-0.11, 0.4), (0.0, 0.28), (0.11, 0.46), (0.22, 0.18)):
+            x = centre + offset * side
+            painter.drawLine(QPointF(x, centre - height * side / 2), QPointF(x, centre + height * side / 2))
+
+    return _drawn(side, draw)
+
+
 def microphone_icon(side: int, color: QColor) -> QIcon:
-    pixmap = QPixmap(side, side)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    pen = QPen(color, max(1.5, side / 12), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
-    painter.setPen(pen)
-    w = side * 0.3
-    painter.drawRoundedRect(QRectF((side - w) / 2, side * 0.1, w, side * 0.48), w / 2, w / 2)
-    painter.drawArc(QRectF(side * 0.25, side * 0.22, side * 0.5, side * 0.5), 200 * 16, 140 * 16)
-    painter.drawLine(QPointF(side / 2, side * 0.72), QPointF(side / 2, side * 0.88))
-    painter.drawLine(QPointF(side * 0.36, side * 0.88), QPointF(side * 0.64, side * 0.88))
-    painter.end()
-    return QIcon(pixmap)
+    def draw(painter: QPainter) -> None:
+        painter.setPen(_round_pen(color, max(1.5, side / 12)))
+        w = side * 0.3
+        painter.drawRoundedRect(QRectF((side - w) / 2, side * 0.1, w, side * 0.48), w / 2, w / 2)
+        painter.drawArc(QRectF(side * 0.25, side * 0.22, side * 0.5, side * 0.5), 200 * 16, 140 * 16)
+        painter.drawLine(QPointF(side / 2, side * 0.72), QPointF(side / 2, side * 0.88))
+        painter.drawLine(QPointF(side * 0.36, side * 0.88), QPointF(side * 0.64, side * 0.88))
+
+    return QIcon(_drawn(side, draw))
 
 
 def plus_icon(side: int, color: QColor) -> QIcon:
-    pixmap = QPixmap(side, side)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QPen(color, max(1.5, side / 10), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-    painter.drawLine(QPointF(side / 2, side * 0.2), QPointF(side / 2, side * 0.8))
-    painter.drawLine(QPointF(side * 0.2, side / 2), QPointF(side * 0.8, side / 2))
-    painter.end()
-    return QIcon(pixmap)
+    def draw(painter: QPainter) -> None:
+        painter.setPen(_round_pen(color, max(1.5, side / 10)))
+        painter.drawLine(QPointF(side / 2, side * 0.2), QPointF(side / 2, side * 0.8))
+        painter.drawLine(QPointF(side * 0.2, side / 2), QPointF(side * 0.8, side / 2))
+
+    return QIcon(_drawn(side, draw))
 
 
 def recording_icon(side: int, level: float) -> QIcon:
     """A red dot that swells with the sound it hears: proof that the microphone works."""
-    pixmap = QPixmap(side, side)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor("#d93025"))
-    radius = side * (0.22 + 0.26 * min(1.0, max(0.0, level)) ** 0.5)
-    painter.drawEllipse(QPointF(side / 2, side / 2), radius, radius)
-    painter.end()
-    return QIcon(pixmap)
+
+    def draw(painter: QPainter) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#d93025"))
+        radius = side * (0.22 + 0.26 * min(1.0, max(0.0, level)) ** 0.5)
+        painter.drawEllipse(QPointF(side / 2, side / 2), radius, radius)
+
+    return QIcon(_drawn(side, draw))
