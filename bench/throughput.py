@@ -71,7 +71,7 @@ def main() -> None:
     import llama_cpp
 
     from app.engine.chat_template import ChatFormatter, pick_template
-    from app.engine.gguf_info import read_gguf_info
+    from app.gguf.reader import read_gguf_info
 
     messages = [{"role": "user", "content": LONG_PROMPT}]
     info = read_gguf_info(args.model)

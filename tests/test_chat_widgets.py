@@ -445,7 +445,7 @@ def test_themes(qtbot):
 
 def test_the_settings_panel_keeps_the_picture_detail_of_a_chat(qtbot):
     from app.core.generation import GenerationSettings
-    from app.ui.chat_settings_panel import ChatSettingsPanel
+    from app.ui.chat.settings_panel import ChatSettingsPanel
 
     panel = ChatSettingsPanel()
     qtbot.addWidget(panel)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from app.models.bundle import BundleDownload, download_bundle, manifest_path
-from app.models.errors import (
+from app.gguf.manifest import manifest_path
+from app.library.bundle import BundleDownload, download_bundle
+from app.library.errors import (
     Cancelled,
     ChecksumError,
     ErrorKind,
@@ -20,10 +21,10 @@ from app.models.errors import (
     OfflineError,
     Paused,
 )
-from app.models.progress import ProgressMeter
-from app.models.remote import HubFile
-from app.models.retry import Backoff, RetryPolicy
-from app.models.transfer import Transfer, TransferOptions
+from app.library.progress import ProgressMeter
+from app.library.remote import HubFile
+from app.library.retry import Backoff, RetryPolicy
+from app.library.transfer import Transfer, TransferOptions
 from tests.hub.server import HubServer
 
 pytest_plugins = ["tests.hub.fixtures"]
@@ -236,7 +237,7 @@ def test_bundle_installs_nothing_until_both_files_verify(hub, tmp_path):
     with pytest.raises(ChecksumError):
         download_bundle(HubFile(REPO, MODEL), HubFile(REPO, PROJECTOR), tmp_path, **kwargs)
     assert not (tmp_path / MODEL).exists() and not (tmp_path / PROJECTOR).exists()
-    assert not manifest_path(tmp_path, MODEL).exists()
+    assert not manifest_path(tmp_path / MODEL).exists()
 
     hub.faults.corrupt_offset = None
     again = BundleDownload(HubFile(REPO, MODEL), HubFile(REPO, PROJECTOR), tmp_path, **kwargs)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from app.models.errors import ChecksumError, DiskFullError, ErrorKind, NetworkError, Paused
-from app.models.partial import PartialFile
-from app.models.remote import HubFile
-from app.models.retry import RetryPolicy
-from app.models.transfer import Transfer, TransferOptions
+from app.library.errors import ChecksumError, DiskFullError, ErrorKind, NetworkError, Paused
+from app.library.partial import PartialFile
+from app.library.remote import HubFile
+from app.library.retry import RetryPolicy
+from app.library.transfer import Transfer, TransferOptions
 from tests.hub.server import HubServer
 
 pytest_plugins = ["tests.hub.fixtures"]

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from app.engine.gguf_info import read_gguf_info
-from app.models import fit, machine
-from app.models.catalog import parse_catalog
-from app.models.fit import FitLevel, MemoryEstimate, assess, estimate, recommend, shape_from_gguf
-from app.models.machine import GIB, MIB, GpuInfo, MachineInfo
+from app.gguf.reader import read_gguf_info
+from app.library import fit, machine
+from app.library.catalog import parse_catalog
+from app.library.fit import FitLevel, MemoryEstimate, assess, estimate, recommend, shape_from_gguf
+from app.library.machine import GIB, MIB, GpuInfo, MachineInfo
 
 # --- a tiny Gemma 4 -------------------------------------------------------------------------------
 

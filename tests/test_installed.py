@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from app.models.catalog import load_catalog, parse_catalog
-from app.models.installed import ModelRegistry, delete_installed, scan_installed
+from app.library.catalog import load_catalog, parse_catalog
+from app.library.installed import ModelRegistry, delete_installed, scan_installed
 
 
 def test_scan_finds_real_models_and_skips_broken_files(tmp_path, smollm2_path, gemma3_path, truncated_gguf):
@@ -69,7 +69,7 @@ def test_catalog_parsing_tolerates_missing_and_unknown_fields(tmp_path):
 
 
 def test_a_download_in_a_subfolder_finds_the_projector_its_manifest_names(tmp_path, smollm2_path):
-    from app.models.installed import read_manifest
+    from app.gguf.manifest import Manifest, read_manifest
 
     repo = tmp_path / "models" / "someone" / "repo"
     (repo / "Q4").mkdir(parents=True)
@@ -82,7 +82,7 @@ def test_a_download_in_a_subfolder_finds_the_projector_its_manifest_names(tmp_pa
         "files": [{"role": "model", "path": "Q4/model.gguf"}, {"role": "projector", "path": "mmproj.gguf"}],
     }
     (repo / "Q4" / "model.gguf.manifest.json").write_text(json.dumps(manifest))
-    assert read_manifest(model) == ("Some Model · Q4", repo / "mmproj.gguf")
+    assert read_manifest(model) == Manifest("Some Model · Q4", repo / "mmproj.gguf")
     (repo / "Q4" / "model.gguf.manifest.json").write_text(
         json.dumps({"files": [{"role": "model", "path": 3}]})
     )

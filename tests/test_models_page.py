@@ -12,15 +12,15 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.paths import resolve_paths
-from app.models import installed as installed_module
-from app.models.machine import GIB, MachineInfo
+from app.library import catalog_fits as fitting
+from app.library import installed as installed_module
+from app.library.jobs import JobState, catalog_job_id, repo_folder
+from app.library.machine import GIB, MachineInfo
 from app.storage.chats import MessageStatus
 from app.ui.application import Hearth, build
-from app.ui.models import fitting
-from app.ui.models.catalog_model import CatalogColumn, CatalogRole
-from app.ui.models.installed_model import InstalledColumn
-from app.ui.models.jobs import JobState, catalog_job_id, repo_folder
-from app.ui.models.models_window import HUB, INSTALLED, WELCOME, ModelsWindow
+from app.ui.library.catalog_table import CatalogColumn, CatalogRole
+from app.ui.library.installed_table import InstalledColumn
+from app.ui.library.models_window import HUB, INSTALLED, WELCOME, ModelsWindow
 from tests.hub.server import HubServer
 
 pytest_plugins = ["tests.hub.fixtures"]
@@ -129,8 +129,8 @@ def models_window(qtbot, hearth: Hearth) -> ModelsWindow:
     qtbot.waitUntil(lambda: hearth.models.window is not None, timeout=TIMEOUT)
     window = hearth.models.window
     assert window is not None
-    qtbot.waitUntil(lambda: window.catalog_model.rowCount() == ROWS and window.installed_model.scanned)
-    qtbot.waitUntil(lambda: window.catalog_model.fits is not None)
+    qtbot.waitUntil(lambda: window.catalog_table.rowCount() == ROWS and window.installed_table.scanned)
+    qtbot.waitUntil(lambda: window.catalog_table.fits is not None)
     return window
 
 
@@ -145,7 +145,7 @@ def click(qtbot, button) -> None:
 
 
 def fit_text(window: ModelsWindow, entry_id: str) -> str:
-    return window.catalog_model.index(window.catalog_model.row_of(entry_id), CatalogColumn.FIT).data()
+    return window.catalog_table.index(window.catalog_table.row_of(entry_id), CatalogColumn.FIT).data()
 
 
 def tiny_part(hearth: Hearth) -> Path:
@@ -160,8 +160,8 @@ def test_first_run_download_use_and_chat(qtbot, qtmodeltester, start_app, hub, s
     qtbot.waitUntil(lambda: window.discover.current_entry() is not None)
     assert window.discover.current_entry().id == "gemma-4-e2b"  # recommended, and selected
     assert window.discover.details.recommended.isVisibleTo(window)
-    qtmodeltester.check(window.catalog_model)
-    qtmodeltester.check(window.installed_model)
+    qtmodeltester.check(window.catalog_table)
+    qtmodeltester.check(window.installed_table)
 
     choose(window, "smollm2")
     panel = window.discover.details.job_panel
@@ -176,11 +176,11 @@ def test_first_run_download_use_and_chat(qtbot, qtmodeltester, start_app, hub, s
     assert sha256_of(Path(installed_path)) == hub.repo(SMOL_REPO).files[smollm2_path.name].sha256
 
     # The model shows up in Installed and in the catalog as installed; Use loads it.
-    qtbot.waitUntil(lambda: window.installed_model.rowCount() == 1)
-    assert window.installed_model.models[0].name == "Smollm2"  # the catalog's name, not the file's
+    qtbot.waitUntil(lambda: window.installed_table.rowCount() == 1)
+    assert window.installed_table.models[0].name == "Smollm2"  # the catalog's name, not the file's
     assert window.welcome.text() == "Smollm2 is ready. Press Use to start chatting."
-    row = window.catalog_model.row_of("smollm2")
-    status = window.catalog_model.index(row, CatalogColumn.STATUS)
+    row = window.catalog_table.row_of("smollm2")
+    status = window.catalog_table.index(row, CatalogColumn.STATUS)
     qtbot.waitUntil(lambda: status.data(CatalogRole.STATUS_KIND) == "installed")
     assert panel.use_button.isVisibleTo(window)
     window.tabs.setCurrentIndex(INSTALLED)
@@ -206,7 +206,7 @@ def test_first_run_download_use_and_chat(qtbot, qtmodeltester, start_app, hub, s
 
     # A loaded model cannot be deleted; the Installed list says it is in use.
     qtbot.waitUntil(lambda: window.installed.use_button.text() == "In use")
-    assert window.installed_model.index(0, InstalledColumn.LAST_USED).data() == "In use now"
+    assert window.installed_table.index(0, InstalledColumn.LAST_USED).data() == "In use now"
     assert not window.installed.delete_button.isEnabled()
     told: list[str] = []
     window.inform = lambda title, text: told.append(title)  # type: ignore[method-assign]
@@ -216,7 +216,7 @@ def test_first_run_download_use_and_chat(qtbot, qtmodeltester, start_app, hub, s
 
 def test_fits_are_shown_with_their_numbers_and_explained(qtbot, start_app):
     window = models_window(qtbot, start_app())
-    assert window.catalog_model.recommended_id == "gemma-4-e2b"
+    assert window.catalog_table.recommended_id == "gemma-4-e2b"
     assert fit_text(window, "gemma-4-e2b").endswith("· fits")
     assert fit_text(window, "gemma-4-31b").endswith("· too big")
     assert fit_text(window, "tiny") == "Not estimated"  # no Gemma 4 shape, not on disk yet
@@ -376,8 +376,8 @@ def test_import_a_local_model_and_remove_it(qtbot, start_app, smollm2_path, tmp_
     offered: list[str] = []
     window.choose_projector = lambda check: offered.append(check.name) or None  # type: ignore[method-assign]
     window.import_model(local)
-    qtbot.waitUntil(lambda: window.installed_model.rowCount() == 1, timeout=TIMEOUT)
-    model = window.installed_model.model_at(0)
+    qtbot.waitUntil(lambda: window.installed_table.rowCount() == 1, timeout=TIMEOUT)
+    model = window.installed_table.model_at(0)
     assert model is not None and model.source == "imported" and model.projector is None
     assert len(offered) == 1  # no projector next to it: the user was offered to pick one
     assert "Imported" in window.installed.note.text() and "text only" in window.installed.note.text()
@@ -392,5 +392,5 @@ def test_import_a_local_model_and_remove_it(qtbot, start_app, smollm2_path, tmp_
     window.tabs.setCurrentIndex(INSTALLED)
     assert window.installed.select_path(str(local))
     click(qtbot, window.installed.delete_button)
-    qtbot.waitUntil(lambda: window.installed_model.rowCount() == 0, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.installed_table.rowCount() == 0, timeout=TIMEOUT)
     assert local.exists()  # an imported file is the user's: only forgotten

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
+from app.core.gemma4 import AUTO_IMAGE_BUDGET, MAX_IMAGE_TOKENS
+
 
 @dataclass(frozen=True)
 class GenerationSettings:
@@ -21,7 +23,7 @@ class GenerationSettings:
     context_length: int = 8192
     think: bool = False
     seed: int = -1
-    image_budget: int = 0  # visual tokens per image (70, 140, 280, 560, 1120); 0 lets the model choose
+    image_budget: int = AUTO_IMAGE_BUDGET  # visual tokens per picture, one of IMAGE_BUDGETS
 
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
         "temperature": (0.0, 2.0),
@@ -29,7 +31,7 @@ class GenerationSettings:
         "top_k": (0, 1000),
         "max_tokens": (1, 131072),
         "context_length": (256, 262144),
-        "image_budget": (0, 1120),
+        "image_budget": (AUTO_IMAGE_BUDGET, MAX_IMAGE_TOKENS),
     }
 
     def to_dict(self) -> dict[str, Any]:

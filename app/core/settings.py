@@ -14,16 +14,26 @@ from app.core.generation import GenerationSettings
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 THEMES = ("system", "light", "dark")
 MAX_RECENT = 8
+
+
+@dataclass(frozen=True)
+class RecentModel:
+    """A model loaded before, with the projector it was loaded with ("auto": the one that belongs
+    to it; "": none) and the name it was shown under."""
+
+    path: str
+    projector: str = "auto"
+    name: str = ""
 
 
 @dataclass(frozen=True)
 class Settings:
     theme: str = "system"
     last_model_path: str = ""
-    recent_models: tuple[str, ...] = ()
+    recent_models: tuple[RecentModel, ...] = ()
     defaults: GenerationSettings = field(default_factory=GenerationSettings)
     schema_version: int = SCHEMA_VERSION
 
@@ -32,6 +42,9 @@ class Settings:
         data["defaults"] = self.defaults.to_dict()
         return data
 
+    def recent(self, path: str) -> RecentModel | None:
+        return next((m for m in self.recent_models if m.path == path), None)
+
 
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Bring settings written by an older version up to ``SCHEMA_VERSION``."""
@@ -39,8 +52,26 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     if version < 1:
         # Before versioning existed nothing else was stored; start from the defaults.
         data = {"theme": data.get("theme", "system")}
+    if version < 2:
+        # Recent models were paths alone; their projectors were found again at each load.
+        data["recent_models"] = [{"path": m} for m in data.get("recent_models", []) if isinstance(m, str)]
     data["schema_version"] = SCHEMA_VERSION
     return data
+
+
+def _recent_models(items: Any) -> tuple[RecentModel, ...]:
+    recent = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("path"), str) and item["path"]:
+            projector, name = item.get("projector", "auto"), item.get("name", "")
+            recent.append(
+                RecentModel(
+                    item["path"],
+                    projector if isinstance(projector, str) else "auto",
+                    name if isinstance(name, str) else "",
+                )
+            )
+    return tuple(recent[:MAX_RECENT])
 
 
 def load_settings(path: Path) -> Settings:
@@ -61,7 +92,7 @@ def load_settings(path: Path) -> Settings:
     return Settings(
         theme=theme if theme in THEMES else "system",
         last_model_path=str(data.get("last_model_path", "")),
-        recent_models=tuple(str(m) for m in data.get("recent_models", []) if isinstance(m, str))[:MAX_RECENT],
+        recent_models=_recent_models(data.get("recent_models")),
         defaults=GenerationSettings.from_dict(data.get("defaults")),
     )
 
@@ -78,7 +109,7 @@ def with_changes(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
 
 
-def remember_model(settings: Settings, path: str) -> Settings:
-    """Make ``path`` the last used model, at the top of the recent list."""
-    recent = (path, *[m for m in settings.recent_models if m != path])[:MAX_RECENT]
-    return replace(settings, last_model_path=path, recent_models=recent)
+def remember_model(settings: Settings, model: RecentModel) -> Settings:
+    """Make ``model`` the last used one, at the top of the recent list."""
+    recent = (model, *[m for m in settings.recent_models if m.path != model.path])[:MAX_RECENT]
+    return replace(settings, last_model_path=model.path, recent_models=recent)

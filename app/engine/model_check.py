@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from app.engine.gguf_info import GGUFInfo, NotGGUFError, TruncatedGGUFError, read_gguf_info
+from app.gguf.reader import DamagedGGUFError, GGUFInfo, NotGGUFError, TruncatedGGUFError, read_gguf_info
 
 # Architectures the bundled llama.cpp can run that people realistically pick for chat. A file
 # naming another architecture may still load; this list only sharpens the error when it does not.
@@ -46,6 +46,7 @@ class LoadProblem(StrEnum):
     FILE_MISSING = "file_missing"
     NOT_GGUF = "not_gguf"
     TRUNCATED = "truncated"
+    DAMAGED = "damaged"
     UNSUPPORTED_ARCHITECTURE = "unsupported_architecture"
     NOT_ENOUGH_MEMORY = "not_enough_memory"
     NO_CHAT_TEMPLATE = "no_chat_template"
@@ -79,6 +80,11 @@ def preflight(path: str | Path, context_length: int) -> GGUFInfo:
         ) from None
     except TruncatedGGUFError:
         raise _truncated(path) from None
+    except DamagedGGUFError as exc:
+        raise ModelLoadError(
+            LoadProblem.DAMAGED,
+            f"“{path.name}” is damaged ({exc}), so it cannot be loaded. Download it again.",
+        ) from None
     except (OSError, ValueError) as exc:
         raise ModelLoadError(LoadProblem.NOT_GGUF, f"“{path.name}” could not be read: {exc}") from None
     if info.is_truncated:

@@ -15,8 +15,6 @@ from typing import Any
 from app.engine.native_model import DecodeAborted
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment
 
-IMAGE_BUDGETS = (70, 140, 280, 560, 1120)  # Gemma 4's visual token budgets; 0 means "auto"
-MAX_IMAGE_TOKENS = max(IMAGE_BUDGETS)
 MAX_EXPANSIONS = 32  # preprocessed media kept per session (a few MB each), beyond those in use
 MAX_EMBEDDING_BYTES = 512 * 1024**2  # a 1,120-token picture on the 31B model takes ~24 MB
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from app.core.gemma4 import TEXT_BATCH
 from app.core.generation import GenerationSettings
 
 
@@ -31,7 +32,7 @@ class NativeModel:
         context_length: int,
         threads: int,
         on_progress: Callable[[float], None],
-        batch: int = 512,
+        batch: int = TEXT_BATCH,
     ) -> None:
         self._lib = lib
         lib.llama_backend_init()
@@ -52,8 +53,7 @@ class NativeModel:
         threads = threads or os.cpu_count() or 1
         ctx_params = lib.llama_context_default_params()
         ctx_params.n_ctx = min(context_length, self.context_length_train or context_length)
-        # Image tokens attend to each other non-causally, so a whole image must fit one
-        # micro-batch: with a projector the batch is raised to the largest image budget.
+        # core.gemma4.batch_size: a whole picture must fit one micro-batch.
         ctx_params.n_batch = self.n_batch = batch
         ctx_params.n_ubatch = batch
         ctx_params.n_threads = threads

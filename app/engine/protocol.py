@@ -45,9 +45,9 @@ class LoadModel(Message):
     model_path: str
     context_length: int = 8192
     threads: int = 0
-    projector_path: str = (
-        "auto"  # an mmproj file for images and audio; "auto": the one next to the model; "": none
-    )
+    # An mmproj file for images and audio; "auto": the one that belongs to the model; "": none.
+    projector_path: str = "auto"
+    display_name: str = ""  # the name to show; "": the one its download recorded, or its own
 
 
 @_register

@@ -17,14 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from app.core.gemma4 import batch_size
 from app.core.generation import GenerationSettings
 from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
-from app.engine.gguf_info import GGUFInfo
 from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
-from app.engine.multimodal import MAX_IMAGE_TOKENS, Attachment, AttachmentIndex, MediaError, Projector
+from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
+from app.gguf.reader import GGUFInfo
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
 
@@ -131,7 +132,7 @@ class ModelRunner:
                 context_length,
                 threads,
                 on_progress,
-                batch=MAX_IMAGE_TOKENS + 32 if projector_path else 512,
+                batch=batch_size(bool(projector_path)),
             )
         except (RuntimeError, MemoryError) as exc:
             raise explain_load_failure(info, self._log.tail() or str(exc)) from None

@@ -122,16 +122,14 @@ class Worker:
 
         # A model Hearth downloaded has a manifest: its catalog name and the projector that came
         # with it (which need not sit next to it, or match its name).
-        from app.models.installed import read_manifest
+        from app.gguf.manifest import read_manifest
+        from app.gguf.projectors import projector_for
 
-        title, recorded_projector = read_manifest(Path(message.model_path)) or ("", None)
+        recorded = read_manifest(Path(message.model_path))
+        title = recorded.title if recorded else ""
         projector = message.projector_path
-        if projector == "auto" and recorded_projector is not None and recorded_projector.is_file():
-            projector = str(recorded_projector)
-        elif projector == "auto":
-            from app.engine.projector_files import find_projector
-
-            found = find_projector(message.model_path)
+        if projector == "auto":
+            found = projector_for(message.model_path)
             projector = str(found) if found else ""
         try:
             runner.load(message.model_path, message.context_length, message.threads, progress, projector)
@@ -145,7 +143,7 @@ class Worker:
         self.send(
             p.ModelLoaded(
                 model_path=message.model_path,
-                name=title or info.name,
+                name=message.display_name or title or info.name,
                 architecture=info.architecture,
                 context_length=runner.context_length,
                 context_length_train=info.context_length,

@@ -18,11 +18,11 @@ from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
 from app.core.paths import AppPaths, resolve_paths
-from app.core.settings import Settings, load_settings
+from app.core.settings import RecentModel, Settings, load_settings
 from app.storage.chats import ChatStore
 from app.storage.db import open_database
+from app.ui.library.manager import ModelManager
 from app.ui.main_window import MainWindow
-from app.ui.models.manager import ModelManager
 from app.ui.supervisor import WorkerSupervisor
 from app.ui.theme import apply_theme
 
@@ -65,8 +65,9 @@ def build(
     recovered = store.mark_unfinished_as_interrupted()
     store.purge_deleted()
     supervisor = WorkerSupervisor()
-    models = ModelManager(paths, catalog_file=catalog_file)
+    models = ModelManager(paths, supervisor, catalog_file=catalog_file)
     window = MainWindow(store, supervisor, settings, paths, models)
+    models.bind(window, window.load_model, window.default_context)
     supervisor.model_loaded.connect(models.record_use)
     models.connect_notices(window.show_notice)
     hearth = Hearth(paths, settings, store, supervisor, window, models)
@@ -81,7 +82,8 @@ def build(
     QTimer.singleShot(0, supervisor.start)
     start_model = model or settings.last_model_path
     if start_model and Path(start_model).is_file():
-        QTimer.singleShot(0, lambda: window.load_model(start_model))
+        recent = settings.recent(start_model) or RecentModel(start_model)
+        QTimer.singleShot(0, lambda: window.load_model(recent.path, recent.projector, recent.name))
     else:
         QTimer.singleShot(0, window.open_models_if_first_run)
     return hearth

@@ -31,20 +31,20 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.core.generation import GenerationSettings
 from app.core.paths import AppPaths
-from app.core.settings import Settings, remember_model, save_settings
+from app.core.settings import RecentModel, Settings, remember_model, save_settings
 from app.engine import protocol as p
 from app.storage.chats import ChatStore, Message, MessageStatus
+from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
-from app.ui.chat_attachments import ChatAttachments
-from app.ui.chat_controller import ChatController
-from app.ui.chat_settings_panel import ChatSettingsPanel
-from app.ui.conversation_list import ConversationListModel, ConversationRole
+from app.ui.chat.controller import ChatController
+from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
+from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.elided_label import ElidedLabel
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
 if TYPE_CHECKING:
-    from app.ui.models.manager import ModelManager
+    from app.ui.library.manager import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -446,11 +446,14 @@ class MainWindow(QMainWindow):
         menu = self.model_menu
         menu.clear()
         loaded = self.supervisor.loaded_model
-        for path in self.settings.recent_models:
-            act = menu.addAction(Path(path).name, functools.partial(self.load_model, path))
+        for recent in self.settings.recent_models:
+            act = menu.addAction(
+                recent.name or Path(recent.path).name,
+                functools.partial(self.load_model, recent.path, recent.projector, recent.name),
+            )
             act.setCheckable(True)
-            act.setChecked(loaded is not None and loaded.model_path == path)
-            act.setToolTip(path)
+            act.setChecked(loaded is not None and loaded.model_path == recent.path)
+            act.setToolTip(recent.path)
         if self.settings.recent_models:
             menu.addSeparator()
         menu.addAction(self.models_action)
@@ -461,12 +464,12 @@ class MainWindow(QMainWindow):
     # Models window (downloads, catalog, installed models) ----------------------------------
     def show_models(self) -> None:
         if self.models is not None:
-            self.models.show(self)
+            self.models.show()
 
     def open_models_if_first_run(self) -> None:
         """Welcome a new user with the Models window when no model is on this computer yet."""
         if self.models is not None:
-            self.models.open_if_first_run(self)
+            self.models.open_if_first_run()
 
     # ---------------------------------------------------------------------------------------
 
@@ -478,13 +481,17 @@ class MainWindow(QMainWindow):
         if path:
             self.load_model(path)
 
-    def load_model(self, path: str) -> None:
+    def load_model(self, path: str, projector: str = "auto", name: str = "") -> None:
+        """Load a model for the chat, with its projector ("auto": the one that belongs to it)."""
         if self.controller.busy:
             self.show_notice("Stop the current answer before switching models.")
             return
         context = self._current_settings().context_length
-        self.supervisor.load_model(path, context)
-        self.model_button.setText(f"Loading {Path(path).name}…")
+        self.supervisor.load_model(path, context, projector, name)
+        self.model_button.setText(f"Loading {name or Path(path).name}…")
+
+    def default_context(self) -> int:
+        return self.settings.defaults.context_length
 
     def _current_settings(self) -> GenerationSettings:
         if self.current_id is None:
@@ -497,7 +504,9 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, loaded: p.ModelLoaded) -> None:
         self.progress.setVisible(False)
-        self.settings = remember_model(self.settings, loaded.model_path)
+        self.settings = remember_model(
+            self.settings, RecentModel(loaded.model_path, loaded.projector_path or "auto", loaded.name)
+        )
         self._save_settings()
         self._update_model_button()
         self._update_composer_block()
@@ -581,7 +590,7 @@ class MainWindow(QMainWindow):
             and previous.context_length != settings.context_length
             and not self.controller.busy
         ):
-            self.load_model(loaded.model_path)
+            self.load_model(loaded.model_path, loaded.projector_path, loaded.name)
 
     def _save_settings(self) -> None:
         try:

@@ -139,10 +139,16 @@ class WorkerSupervisor(QObject):
         self._process = None
         self._set_state(WorkerState.STOPPED)
 
-    def load_model(self, model_path: str, context_length: int, projector_path: str = "auto") -> None:
-        """Load a model; its projector (images, audio) is found next to it unless one is given."""
+    def load_model(
+        self, model_path: str, context_length: int, projector_path: str = "auto", display_name: str = ""
+    ) -> None:
+        """Load a model; its projector (images, audio) is the one that belongs to it unless one is
+        given ("" for none)."""
         self._wanted_model = p.LoadModel(
-            model_path=model_path, context_length=context_length, projector_path=projector_path
+            model_path=model_path,
+            context_length=context_length,
+            projector_path=projector_path,
+            display_name=display_name,
         )
         self.loaded_model = None
         self._send(self._wanted_model)

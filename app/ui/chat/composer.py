@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.attachment_intake import PendingAttachment
 from app.ui.chat.attachment_tiles import AttachmentStrip, AttachmentTile, plus_icon
 from app.ui.chat.chat_view import READABLE_WIDTH, SIDE_MARGIN
+from app.ui.chat.intake import PendingAttachment
 from app.ui.chat.message_widget import repolish
 from app.ui.chat.mic_button import MicButton
 

@@ -343,11 +343,16 @@ class CodeBlock(QFrame):
         self._copied.start()
 
     def _fit_height(self) -> None:
-        lines = max(1, self.editor.document().blockCount())
+        document = self.editor.document()
+        lines = max(1, document.blockCount())
         bar = self.editor.horizontalScrollBar()
         bar_height = bar.sizeHint().height() if bar.maximum() > 0 else 0
-        margin = 2 * self.editor.document().documentMargin()
-        height = lines * self.editor.fontMetrics().lineSpacing() + margin + bar_height + 2
+        margin = 2 * document.documentMargin()
+        # A laid-out line can be a pixel taller than the font's line spacing (its leading is
+        # rounded up): measure the line the layout really made.
+        first_line = self.editor.blockBoundingRect(document.firstBlock()).height()
+        line_height = max(float(self.editor.fontMetrics().lineSpacing()), first_line)
+        height = math.ceil(lines * line_height + margin) + bar_height + 2
         self.editor.setFixedHeight(int(height))
 
 

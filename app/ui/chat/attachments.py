@@ -1,0 +1,151 @@
+"""Attachments in the chat window: files dropped anywhere on it, picked with the + button, pasted,
+or recorded; shown as tiles on the messages that carry them; offered only where the loaded model
+can see or hear."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QUrl
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow
+
+from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+from app.storage.attachment_files import AttachmentFiles, StoredFile
+from app.storage.chats import Message
+from app.ui.background import BackgroundTasks
+from app.ui.chat.attachment_tiles import AttachmentTile
+from app.ui.chat.composer import Composer, local_files
+from app.ui.chat.intake import AttachmentIntake, PendingAttachment
+from app.ui.chat.message_widget import MessageWidget
+
+
+class ChatAttachments(QObject):
+    def __init__(
+        self, window: QMainWindow, composer: Composer, folder: Path, notify: Callable[[str], None]
+    ) -> None:
+        super().__init__(window)
+        self._window, self._composer, self._notify = window, composer, notify
+        self.files = AttachmentFiles(folder)
+        self.intake = AttachmentIntake(self.files, self)
+        self.intake.ready.connect(self._arrived)
+        self.intake.refused.connect(notify)
+        self.intake.preparing_changed.connect(composer.set_preparing)
+        composer.attach_requested.connect(self.choose_files)
+        composer.files_offered.connect(self.intake.add_paths)
+        composer.image_pasted.connect(self.intake.add_image)
+        composer.mic.recorded.connect(self.intake.add_recording)
+        composer.mic.failed.connect(notify)
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
+        self._tasks = BackgroundTasks(self)
+        self._mic_probed = False
+
+    # --- the model's senses -------------------------------------------------------------------
+
+    def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
+        self.intake.set_senses(can_see, can_hear)
+        self._composer.set_senses(can_see, can_hear)
+        for kind, able in (("image", can_see), ("audio", can_hear)):
+            if able is False:
+                gone = self._composer.remove_attachments(kind)
+                if gone:
+                    names = ", ".join(item.stored.name for item in gone)
+                    self._notify(f"Taken off the message, as this model cannot take it: {names}.")
+        if can_hear and not self._mic_probed:
+            # Only once a model can hear: the audio stack (PortAudio, numpy) costs memory and
+            # start-up time that text-only use never needs.
+            self._mic_probed = True
+            self._tasks.run(_microphone_present, self._composer.set_mic_available, name="mic-probe")
+
+    # --- bringing files in --------------------------------------------------------------------
+
+    def _arrived(self, item: PendingAttachment) -> None:
+        if self.intake.allows(item.stored.kind):
+            self._composer.add_attachment(item)
+        else:  # the model changed while it was being prepared
+            self._notify(f"“{item.stored.name}” was not attached: the loaded model cannot take it.")
+
+    def choose_files(self) -> None:
+        kinds: list[tuple[str, tuple[str, ...]]] = []
+        if self.intake.can_see is not False:
+            kinds.append(("Pictures", IMAGE_SUFFIXES))
+        if self.intake.can_hear is not False:
+            kinds.append(("Sounds", AUDIO_SUFFIXES))
+        patterns = [f"{label} ({' '.join('*' + s for s in suffixes)})" for label, suffixes in kinds]
+        everything = " ".join("*" + s for _, suffixes in kinds for s in suffixes)
+        filters = (
+            ";;".join([f"Pictures and sounds ({everything})", *patterns]) if len(kinds) > 1 else patterns[0]
+        )
+        paths, _ = QFileDialog.getOpenFileNames(self._window, "Attach", "", filters)
+        if paths:
+            self.intake.add_paths([Path(p) for p in paths])
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._window and event.type() in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            assert isinstance(event, QDragEnterEvent)
+            if local_files(event.mimeData()):
+                event.acceptProposedAction()
+                return True
+        if watched is self._window and event.type() == QEvent.Type.Drop:
+            assert isinstance(event, QDropEvent)
+            files = local_files(event.mimeData())
+            if files:
+                event.acceptProposedAction()
+                self.intake.add_paths(files)
+                return True
+        return super().eventFilter(watched, event)
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def pending(self) -> list[StoredFile]:
+        return [item.stored for item in self._composer.pending()]
+
+    def sent(self) -> None:
+        self._composer.clear_attachments()
+
+    # --- showing sent messages ---------------------------------------------------------------
+
+    def show_on(self, widget: MessageWidget, message: Message) -> None:
+        for attachment in message.attachments:
+            tile = AttachmentTile(attachment.kind, attachment.name, "", removable=False)
+            path = attachment.path
+            tile.open_requested.connect(functools.partial(self._open, path))
+            widget.attachments.add(tile)
+            if attachment.kind == "image":
+                self.intake.thumbnail(path, functools.partial(_set_thumbnail, tile))
+
+    def _open(self, path: Path) -> None:
+        if not path.exists():
+            self._notify(f"“{path.name}” is no longer on this computer.")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    # --- housekeeping ---------------------------------------------------------------------------
+
+    def forget_unused(self, referenced: set[Path]) -> None:
+        """Delete stored files no message (and no pending attachment) uses any more."""
+        keep = referenced | {item.stored.path for item in self._composer.pending()}
+        self._tasks.run(
+            lambda: self.files.delete_unreferenced(keep), lambda _count: None, name="attachments-gc"
+        )
+
+    def shutdown(self) -> None:
+        self._composer.mic.shutdown()
+        self.intake.close()
+        self._tasks.close()
+
+
+def _microphone_present() -> bool:
+    from app.media.recorder import input_available
+
+    return input_available()
+
+
+def _set_thumbnail(tile: AttachmentTile, png: bytes) -> None:
+    # The tile may have left the screen (another chat was opened) before its picture was ready.
+    with contextlib.suppress(RuntimeError):
+        tile.set_thumbnail(png)

@@ -1,0 +1,165 @@
+"""The per-chat settings panel: system prompt, "think first", sampling settings and how much detail
+the model takes from each picture."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.gemma4 import AUTO_IMAGE_BUDGET, IMAGE_BUDGETS
+from app.core.generation import GenerationSettings
+
+EDIT_SETTLE_MS = 400
+# Gemma 4's visual token budgets, and the model's own choice.
+PICTURE_DETAIL = (
+    (AUTO_IMAGE_BUDGET, "Automatic"),
+    *((budget, f"{budget:,} tokens") for budget in IMAGE_BUDGETS),
+)
+
+
+class ChatSettingsPanel(QFrame):
+    settings_edited = Signal(object, str)
+    """The user changed this chat's settings: (``GenerationSettings``, system prompt)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsPanel")
+        self.setMinimumWidth(240)
+        self._loading = False
+        self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
+        self._settle.timeout.connect(self._emit)
+
+        title = QLabel("Chat settings")
+        title.setObjectName("panelTitle")
+        self.system_prompt = QPlainTextEdit()
+        self.system_prompt.setPlaceholderText("e.g. You are a concise assistant. Answer in English.")
+        self.system_prompt.setAccessibleName("System prompt")
+        self.system_prompt.setFixedHeight(110)
+        self.think = QCheckBox("Think first")
+        self.think.setToolTip("Let models that can reason (Gemma 4) think before answering.")
+        self.think.setAccessibleName("Think first")
+        self.temperature = self._double(
+            0.0, 2.0, 0.05, "Temperature", "Higher is more varied, 0 is deterministic"
+        )
+        self.top_p = self._double(
+            0.0, 1.0, 0.01, "Top-p", "Sample only from the most likely tokens summing to p"
+        )
+        self.top_k = self._int(0, 1000, 1, "Top-k", "Sample only from the k most likely tokens (0: all)")
+        self.max_tokens = self._int(1, 131072, 64, "Maximum answer length", "In tokens")
+        self.context_length = self._int(
+            256, 262144, 1024, "Context length", "Tokens the model can see; changing it reloads the model"
+        )
+        self.image_budget = QComboBox()
+        self.image_budget.setAccessibleName("Picture detail")
+        self.image_budget.setToolTip(
+            "How many tokens Gemma 4 spends on each picture: more reads small text better,\n"
+            "fewer answers sooner and leaves more of the context for the conversation"
+        )
+        for budget, label in PICTURE_DETAIL:
+            self.image_budget.addItem(label, budget)
+        reset = QPushButton("Reset to defaults")
+        reset.clicked.connect(lambda: self.set_values(GenerationSettings(), self.system_prompt.toPlainText()))
+        reset.clicked.connect(self._emit)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Top-k", self.top_k)
+        form.addRow("Max tokens", self.max_tokens)
+        form.addRow("Context", self.context_length)
+        form.addRow("Pictures", self.image_budget)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(10)
+        layout.addWidget(title)
+        layout.addWidget(QLabel("System prompt"))
+        layout.addWidget(self.system_prompt)
+        layout.addWidget(self.think)
+        layout.addLayout(form)
+        layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
+
+        self.system_prompt.textChanged.connect(self._edited)
+        self.think.toggled.connect(self._edited)
+        for box in (self.temperature, self.top_p, self.top_k, self.max_tokens, self.context_length):
+            box.valueChanged.connect(self._edited)
+        self.image_budget.currentIndexChanged.connect(self._edited)
+
+    def _double(self, low: float, high: float, step: float, name: str, tip: str) -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setRange(low, high)
+        box.setSingleStep(step)
+        box.setDecimals(2)
+        box.setAccessibleName(name)
+        box.setToolTip(tip)
+        return box
+
+    def _int(self, low: int, high: int, step: int, name: str, tip: str) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setSingleStep(step)
+        box.setAccessibleName(name)
+        box.setToolTip(tip)
+        return box
+
+    def set_values(self, settings: GenerationSettings, system_prompt: str) -> None:
+        """Show a chat's settings without reporting them as edits."""
+        self._loading = True
+        try:
+            if self.system_prompt.toPlainText() != system_prompt:
+                self.system_prompt.setPlainText(system_prompt)
+            self.think.setChecked(settings.think)
+            self.temperature.setValue(settings.temperature)
+            self.top_p.setValue(settings.top_p)
+            self.top_k.setValue(settings.top_k)
+            self.max_tokens.setValue(settings.max_tokens)
+            self.context_length.setValue(settings.context_length)
+            index = self.image_budget.findData(settings.image_budget)
+            self.image_budget.setCurrentIndex(max(0, index))
+            self._seed = settings.seed
+        finally:
+            self._loading = False
+        self._settle.stop()
+
+    def values(self) -> GenerationSettings:
+        return replace(
+            GenerationSettings(),
+            temperature=self.temperature.value(),
+            top_p=self.top_p.value(),
+            top_k=self.top_k.value(),
+            max_tokens=self.max_tokens.value(),
+            context_length=self.context_length.value(),
+            think=self.think.isChecked(),
+            image_budget=int(self.image_budget.currentData()),
+            seed=getattr(self, "_seed", -1),
+        )
+
+    def _edited(self) -> None:
+        if not self._loading:
+            self._settle.start()
+
+    def flush(self) -> None:
+        """Report a pending edit now (before switching chats or quitting)."""
+        if self._settle.isActive():
+            self._settle.stop()
+            self._emit()
+
+    def _emit(self) -> None:
+        self.settings_edited.emit(self.values(), self.system_prompt.toPlainText())
