@@ -394,3 +394,30 @@ def test_import_a_local_model_and_remove_it(qtbot, start_app, smollm2_path, tmp_
     click(qtbot, window.installed.delete_button)
     qtbot.waitUntil(lambda: window.installed_table.rowCount() == 0, timeout=TIMEOUT)
     assert local.exists()  # an imported file is the user's: only forgotten
+
+
+def test_a_projector_picked_by_hand_at_import_is_the_one_the_model_loads_with(qtbot, start_app, tmp_path):
+    """The projector chosen at import (not next to the model, not named like it) goes to the worker
+    with the model, so the model that the Installed tab lists as seeing and hearing really does."""
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    model = tmp_path / "models-here" / "my-gemma.gguf"
+    model.parent.mkdir()
+    model.symlink_to(fixtures / "tiny-gemma4.gguf")
+    projector = tmp_path / "projectors-there" / "eyes-and-ears.gguf"
+    projector.parent.mkdir()
+    projector.symlink_to(fixtures / "tiny-gemma4-mmproj.gguf")
+    hearth = start_app()
+    window = models_window(qtbot, hearth)
+    window.choose_projector = lambda check: projector  # type: ignore[method-assign]
+    window.import_model(model)
+    qtbot.waitUntil(lambda: window.installed_table.rowCount() == 1, timeout=TIMEOUT)
+    listed = window.installed_table.model_at(0)
+    assert listed is not None and listed.projector == projector and listed.vision and listed.audio
+
+    window.tabs.setCurrentIndex(INSTALLED)
+    assert window.installed.select_path(str(model))
+    with qtbot.waitSignal(hearth.supervisor.model_loaded, timeout=TIMEOUT) as loaded:
+        click(qtbot, window.installed.use_button)
+    assert loaded.args[0].projector_path == str(projector)
+    assert loaded.args[0].vision and loaded.args[0].audio
+    assert hearth.window.model_button.text() == listed.name
