@@ -137,17 +137,38 @@ def test_migrations_split_where_sqlite_does_not_at_every_semicolon(db_path, monk
 
 def test_a_database_from_before_attachments_is_migrated_with_its_chats(db_path, monkeypatch):
     monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:1])
-    old = ChatStore(open_database(db_path))
-    chat = old.create_conversation()
-    old.add_message(chat.id, "user", "from the old version")
-    old.close()
+    conn = open_database(db_path)
+    # What the first version wrote: a chat of three messages, in order, and another chat.
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (7, 'old', 1, 1)")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (8, 'other', 1, 1)")
+    for message_id, chat, role, text in [
+        (1, 7, "user", "from the old version"),
+        (2, 8, "user", "elsewhere"),
+        (3, 7, "assistant", "an old answer"),
+        (4, 7, "user", "an old follow-up"),
+    ]:
+        conn.execute(
+            "INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 1, 1)",
+            (message_id, chat, role, text),
+        )
+    conn.close()
     assert _scalar(db_path, "PRAGMA user_version") == 1
     monkeypatch.undo()
 
     store = ChatStore(open_database(db_path))
     assert _scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS)
-    [message] = store.messages(chat.id)
-    assert (message.content, message.attachments) == ("from the old version", ())
+    messages = store.messages(7)
+    assert [(m.content, m.attachments) for m in messages] == [
+        ("from the old version", ()),
+        ("an old answer", ()),
+        ("an old follow-up", ()),
+    ]
+    # One branch each, in the order they were written; the chat shows its end.
+    assert [m.parent_id for m in messages] == [None, 1, 3]
+    assert store.get_conversation(7).leaf_id == 4
+    assert [m.content for m in store.messages(8)] == ["elsewhere"]
+    assert [hit.message_id for hit in store.search("follow")] == [4]  # and the old text is searchable
     assert store.referenced_attachment_paths() == set()
     store.close()
     assert _scalar(db_path, "SELECT count(*) FROM attachments") == 0
@@ -390,7 +411,7 @@ def test_a_conversations_attachments_load_in_one_query(db_path, attachment_files
     conn.set_trace_callback(statements.append)
     assert [len(m.attachments) for m in store.messages(chat.id)] == [1] * 5
     conn.set_trace_callback(None)
-    assert len(statements) == 2
+    assert len(statements) == 4  # the leaf, the path, the messages, their attachments: not one per message
     store.close()
 
 

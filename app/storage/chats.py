@@ -1,4 +1,8 @@
-"""Conversations and their messages, saved as they happen so a crash never loses what was shown."""
+"""Conversations and their messages, saved as they happen so a crash never loses what was shown.
+
+Messages form a tree: each follows its parent, and an edited question or a regenerated answer is a
+sibling of the one it replaces. A conversation shows one path through it, from a root to its leaf.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 from app.core.generation import GenerationSettings
 from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
+from app.storage.search import SearchHit, search
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -38,6 +43,7 @@ class Conversation:
     model_path: str
     system_prompt: str
     settings: GenerationSettings
+    leaf_id: int | None = None  # the last message of the branch on show
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,14 @@ class Message:
     updated_at: float
     stats: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    parent_id: int | None = None
+
+
+class _Leaf:
+    """The default parent of a new message: the end of the branch on show."""
+
+
+CURRENT_LEAF: Any = _Leaf()
 
 
 def derive_title(text: str) -> str:
@@ -82,27 +96,55 @@ def derive_title(text: str) -> str:
 
 # Explicit columns, in the order of the dataclass fields, so a row unpacks straight into a record.
 _SELECT_CONVERSATIONS = (
-    "SELECT id, title, title_is_custom, created_at, updated_at, model_path, system_prompt, settings_json"
-    " FROM conversations"
+    "SELECT id, title, title_is_custom, created_at, updated_at, model_path, system_prompt, settings_json,"
+    " leaf_id FROM conversations"
 )
 _SELECT_MESSAGES = (
-    "SELECT id, conversation_id, role, content, reasoning, status, created_at, updated_at, stats_json"
-    " FROM messages"
+    "SELECT id, conversation_id, role, content, reasoning, status, created_at, updated_at, stats_json,"
+    " parent_id FROM messages"
 )
+# The path from the root to a message, root first.
+_PATH_TO = """
+    WITH RECURSIVE path(id, parent_id, depth) AS (
+        SELECT id, parent_id, 0 FROM messages WHERE id = ?
+        UNION ALL
+        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
+    )
+    SELECT id FROM path ORDER BY depth DESC
+"""
+# A message and everything that follows it, on every branch.
+_SUBTREE_OF = """
+    WITH RECURSIVE subtree(id) AS (
+        SELECT id FROM messages WHERE id = ?
+        UNION ALL
+        SELECT m.id FROM messages AS m JOIN subtree ON m.parent_id = subtree.id
+    )
+    SELECT id FROM subtree
+"""
 _SELECT_ATTACHMENTS = "SELECT id, message_id, kind, path, name, size, sha256 FROM attachments"
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
-    id_, title, custom, created, updated, model, prompt, settings_json = row
+    id_, title, custom, created, updated, model, prompt, settings_json, leaf_id = row
     settings = GenerationSettings.from_dict(_json_object(settings_json))
-    return Conversation(id_, title, bool(custom), created, updated, model, prompt, settings)
+    return Conversation(id_, title, bool(custom), created, updated, model, prompt, settings, leaf_id)
 
 
 def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Message:
-    id_, conversation_id, role, content, reasoning, status, created, updated, stats_json = row
+    id_, conversation_id, role, content, reasoning, status, created, updated, stats_json, parent_id = row
     status, stats = MessageStatus(status), _json_object(stats_json)
     return Message(
-        id_, conversation_id, role, content, reasoning, status, created, updated, stats, tuple(attachments)
+        id_,
+        conversation_id,
+        role,
+        content,
+        reasoning,
+        status,
+        created,
+        updated,
+        stats,
+        tuple(attachments),
+        parent_id,
     )
 
 
@@ -218,20 +260,28 @@ class ChatStore:
         status: MessageStatus = MessageStatus.COMPLETE,
         reasoning: str = "",
         attachments: Sequence[StoredFile] = (),
+        parent_id: int | None = CURRENT_LEAF,
     ) -> Message:
-        """Append a message with its attachments, in order; the first question of a chat also names it,
-        unless the user did."""
+        """Add a message with its attachments, in order, after ``parent_id`` (by default the end of
+        the branch on show; None starts a new root); it becomes the end of the branch on show. The
+        first question of a chat also names it, unless the user did."""
         now = self._clock()
         with transaction(self._conn) as conn:
+            if parent_id is CURRENT_LEAF:
+                row = conn.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,))
+                parent_id = (row.fetchone() or (None,))[0]
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, reasoning, status, created_at,"
-                " updated_at, stats_json) VALUES (?, ?, ?, ?, ?, ?, ?, '{}')",
-                (conversation_id, role, content, reasoning, str(status), now, now),
+                " updated_at, stats_json, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?)",
+                (conversation_id, role, content, reasoning, str(status), now, now, parent_id),
             )
             assert cursor.lastrowid is not None
             message_id = cursor.lastrowid
             saved = [self._add_attachment(message_id, position, f) for position, f in enumerate(attachments)]
-            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+            conn.execute(
+                "UPDATE conversations SET updated_at = ?, leaf_id = ? WHERE id = ?",
+                (now, message_id, conversation_id),
+            )
             if role == "user":
                 conn.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title_is_custom = 0 AND NOT EXISTS"
@@ -240,7 +290,16 @@ class ChatStore:
                 )
         status = MessageStatus(status)
         return Message(
-            message_id, conversation_id, role, content, reasoning, status, now, now, attachments=tuple(saved)
+            message_id,
+            conversation_id,
+            role,
+            content,
+            reasoning,
+            status,
+            now,
+            now,
+            attachments=tuple(saved),
+            parent_id=parent_id,
         )
 
     def _add_attachment(self, message_id: int, position: int, file: StoredFile) -> Attachment:
@@ -281,17 +340,103 @@ class ChatStore:
             )
 
     def messages(self, conversation_id: int) -> list[Message]:
-        rows = self._conn.execute(
-            _SELECT_MESSAGES + " WHERE conversation_id = ? ORDER BY id", (conversation_id,)
-        ).fetchall()
+        """Every message of the branch on show, in order. For long chats, read ``path_ids`` and then
+        ``messages_by_ids`` a page at a time instead."""
+        return self.messages_by_ids(self.path_ids(conversation_id))
+
+    def path_ids(self, conversation_id: int, leaf_id: int | None = None) -> list[int]:
+        """The ids of the branch that ends at ``leaf_id`` (by default the one on show), root first."""
+        if leaf_id is None:
+            row = self._conn.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,))
+            leaf_id = (row.fetchone() or (None,))[0]
+            if leaf_id is None:
+                return []
+        return [message_id for (message_id,) in self._conn.execute(_PATH_TO, (leaf_id,))]
+
+    def messages_by_ids(self, ids: Sequence[int]) -> list[Message]:
+        """These messages with their attachments, in the order given (unknown ids are left out)."""
+        if not ids:
+            return []
+        found: dict[int, sqlite3.Row] = {}
         attachments: defaultdict[int, list[Attachment]] = defaultdict(list)
-        for row in self._conn.execute(
-            _SELECT_ATTACHMENTS + " WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = ?)"
-            " ORDER BY message_id, position",
-            (conversation_id,),
-        ):
-            attachments[row["message_id"]].append(_attachment(row))
-        return [_message(row, attachments.get(row["id"], ())) for row in rows]
+        # SQLite allows 32,766 parameters since 3.32; a page is far smaller.
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(f"{_SELECT_MESSAGES} WHERE id IN ({marks})", chunk):
+                found[row["id"]] = row
+            for row in self._conn.execute(
+                f"{_SELECT_ATTACHMENTS} WHERE message_id IN ({marks}) ORDER BY message_id, position", chunk
+            ):
+                attachments[row["message_id"]].append(_attachment(row))
+        return [_message(found[i], attachments.get(i, ())) for i in ids if i in found]
+
+    def siblings(self, message_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+        """For each message, the alternatives it is one of (itself included), oldest first."""
+        if not message_ids:
+            return {}
+        marks = ",".join("?" * len(message_ids))
+        parents = dict(
+            self._conn.execute(
+                f"SELECT id, parent_id FROM messages WHERE id IN ({marks})", list(message_ids)
+            ).fetchall()
+        )
+        groups: defaultdict[int | None, list[int]] = defaultdict(list)
+        known = {p for p in parents.values() if p is not None}
+        if known:
+            marks = ",".join("?" * len(known))
+            for message_id, parent in self._conn.execute(
+                f"SELECT id, parent_id FROM messages WHERE parent_id IN ({marks}) ORDER BY id", list(known)
+            ):
+                groups[parent].append(message_id)
+        roots = [i for i, parent in parents.items() if parent is None]
+        if roots:
+            conversation = self._conn.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (roots[0],)
+            ).fetchone()[0]
+            groups[None] = [
+                message_id
+                for (message_id,) in self._conn.execute(
+                    "SELECT id FROM messages WHERE conversation_id = ? AND parent_id IS NULL ORDER BY id",
+                    (conversation,),
+                )
+            ]
+        return {i: tuple(groups[parents[i]]) for i in message_ids if i in parents}
+
+    def show_branch(self, conversation_id: int, message_id: int) -> int:
+        """Show the branch through ``message_id``: the most recent path that continues from it (its
+        newest descendant is a leaf, as children are always newer). Returns the new leaf."""
+        ids = [row[0] for row in self._conn.execute(_SUBTREE_OF, (message_id,))]
+        leaf = max(ids) if ids else message_id
+        self._conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id))
+        return leaf
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete one message; what followed it now follows its parent, so the conversation goes on
+        without it."""
+        row = self._conn.execute(
+            "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        if row is None:
+            return
+        conversation_id, parent_id = row
+        with transaction(self._conn) as conn:
+            conn.execute("UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent_id, message_id))
+            leaf = conn.execute(
+                "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            if leaf is not None and leaf[0] == message_id:
+                # The shown branch ended here: it now ends at the newest message that took its place,
+                # or at its parent.
+                newest = conn.execute(
+                    "SELECT MAX(id) FROM messages WHERE parent_id IS ? AND conversation_id = ?",
+                    (parent_id, conversation_id),
+                ).fetchone()[0]
+                conn.execute(
+                    "UPDATE conversations SET leaf_id = ? WHERE id = ?",
+                    (newest if newest is not None else parent_id, conversation_id),
+                )
 
     def get_message(self, message_id: int) -> Message | None:
         row = self._conn.execute(_SELECT_MESSAGES + " WHERE id = ?", (message_id,)).fetchone()
@@ -302,18 +447,31 @@ class ChatStore:
         )
         return _message(row, [_attachment(a) for a in attachments])
 
+    def search(self, text: str, conversation_id: int | None = None, limit: int = 100) -> list[SearchHit]:
+        """Messages holding every word of ``text`` (see ``app.storage.search``)."""
+        return search(self._conn, text, conversation_id, limit)
+
     def referenced_attachment_paths(self) -> set[Path]:
         """Every file a message still refers to, in deleted chats too until purged, so undo finds them."""
         return {Path(path) for (path,) in self._conn.execute("SELECT DISTINCT path FROM attachments")}
 
     def delete_messages_from(self, message_id: int) -> None:
-        """Delete a message and everything after it in its conversation (regenerate, edit), with their
-        attachment rows; the files stay on disk until ``AttachmentFiles.delete_unreferenced``."""
-        self._conn.execute(
-            "DELETE FROM messages WHERE id >= ?"
-            " AND conversation_id = (SELECT conversation_id FROM messages WHERE id = ?)",
-            (message_id, message_id),
-        )
+        """Delete a message and everything that follows it on every branch, with their attachment
+        rows (the files stay on disk until ``AttachmentFiles.delete_unreferenced``); the branch on
+        show then ends at its parent."""
+        row = self._conn.execute(
+            "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        if row is None:
+            return
+        conversation_id, parent_id = row
+        with transaction(self._conn) as conn:
+            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))  # the rest by cascade
+            conn.execute(
+                "UPDATE conversations SET leaf_id = ? WHERE id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.id = conversations.leaf_id)",
+                (parent_id, conversation_id),
+            )
 
     def mark_unfinished_as_interrupted(self) -> int:
         """At start-up: answers still streaming were cut off when the app last died; returns how many."""

@@ -56,6 +56,38 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX attachments_by_message ON attachments(message_id, position);
     """,
+    # 3: messages form a tree. Each message follows its parent; an edited question or a
+    # regenerated answer is a sibling of the one it replaces, so no answer is ever lost. The
+    # conversation shows the path from a root to its leaf. Existing chats become one branch.
+    """
+    ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+    UPDATE messages SET parent_id = (
+        SELECT MAX(earlier.id) FROM messages AS earlier
+        WHERE earlier.conversation_id = messages.conversation_id AND earlier.id < messages.id
+    );
+    CREATE INDEX messages_by_parent ON messages(parent_id);
+    ALTER TABLE conversations ADD COLUMN leaf_id INTEGER;
+    UPDATE conversations SET leaf_id = (
+        SELECT MAX(id) FROM messages WHERE messages.conversation_id = conversations.id
+    );
+    """,
+    # 4: full-text search over every message, kept by triggers (also for streaming saves).
+    """
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+    """,
 ]
 
 

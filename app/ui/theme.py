@@ -240,6 +240,11 @@ def _stylesheet(c: Colors) -> str:
     """
 
 
+def colors_for(palette: QPalette) -> Colors:
+    """The theme's colours that match ``palette`` (painted widgets draw with these)."""
+    return DARK if palette.color(QPalette.ColorRole.Window).lightness() < 128 else LIGHT
+
+
 def is_dark(app: QApplication) -> bool:
     """Whether the application currently looks dark (by its window colour)."""
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
