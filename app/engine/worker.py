@@ -8,6 +8,7 @@ tokens; end of stdin (the UI quit or died) ends the worker, so it never outlives
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import queue
@@ -207,6 +208,8 @@ def _die_with_parent() -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="worker %(levelname)s: %(message)s")
+    # A crash inside llama.cpp leaves the Python stacks on stderr, which the supervisor logs.
+    faulthandler.enable(sys.stderr, all_threads=True)
     # The protocol owns the real stdout; anything else printing (Python or C) goes to stderr.
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import logging.handlers
 import signal
 import sys
 import time
@@ -21,7 +20,9 @@ from app.core.paths import AppPaths, resolve_paths
 from app.core.settings import RecentModel, Settings, load_settings
 from app.storage.chats import ChatStore
 from app.storage.db import open_database
+from app.ui.diagnostics import DiagnosticsReport
 from app.ui.library.manager import ModelManager
+from app.ui.logging_setup import LogSetup, setup_logging
 from app.ui.main_window import MainWindow
 from app.ui.supervisor import WorkerSupervisor
 from app.ui.theme import apply_theme
@@ -43,6 +44,7 @@ class Hearth:
 
     def shutdown(self) -> None:
         self.window.close()
+        self.window.diagnostics.shutdown()
         self.models.shutdown()
         self.supervisor.stop()
         self.store.close()
@@ -54,9 +56,11 @@ def build(
     theme: str | None = None,
     probe: bool = False,
     catalog_file: Path | None = None,
+    logs: LogSetup | None = None,
 ) -> Hearth:
     """Create the app's parts inside an existing ``QApplication`` and show the window.
-    ``catalog_file`` replaces the built-in model catalog (tests)."""
+    ``catalog_file`` replaces the built-in model catalog (tests); ``logs`` (from ``setup_logging``)
+    gives the diagnostics the recent problems and tells the user of uncaught exceptions."""
     settings = load_settings(paths.settings_file)
     app = QApplication.instance()
     assert isinstance(app, QApplication)
@@ -66,7 +70,10 @@ def build(
     store.purge_deleted()
     supervisor = WorkerSupervisor()
     models = ModelManager(paths, supervisor, catalog_file=catalog_file)
-    window = MainWindow(store, supervisor, settings, paths, models)
+    diagnostics = DiagnosticsReport(paths, supervisor, logs.recent if logs else None)
+    window = MainWindow(store, supervisor, settings, paths, models, diagnostics)
+    if logs is not None:
+        logs.crashes.problem.connect(window.show_notice)
     models.bind(window, window.load_model, window.default_context)
     supervisor.model_loaded.connect(models.record_use)
     models.connect_notices(window.show_notice)
@@ -87,16 +94,6 @@ def build(
     else:
         QTimer.singleShot(0, window.open_models_if_first_run)
     return hearth
-
-
-def _setup_logging(paths: AppPaths) -> None:
-    handler = logging.handlers.RotatingFileHandler(
-        paths.logs / "hearth.log", maxBytes=2_000_000, backupCount=2, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
 
 
 def _resident_mb() -> float:
@@ -138,7 +135,7 @@ class _FirstPaintProbe(QObject):
 
 def run(args: argparse.Namespace) -> int:
     paths = resolve_paths(args.data_dir).ensure()
-    _setup_logging(paths)
+    logs = setup_logging(paths)
     log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data)
     app = QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
@@ -146,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
     app.setDesktopFileName("hearth")
     if ICON.is_file():
         app.setWindowIcon(QIcon(str(ICON)))
-    hearth = build(paths, model=args.model, theme=args.theme, probe=args.report_startup)
+    hearth = build(paths, model=args.model, theme=args.theme, probe=args.report_startup, logs=logs)
     app.aboutToQuit.connect(hearth.supervisor.stop)
+    app.aboutToQuit.connect(hearth.window.diagnostics.shutdown)
     app.aboutToQuit.connect(hearth.models.shutdown)
     # Let Ctrl+C and SIGTERM close the window cleanly (Python handles signals between Qt events).
     signal.signal(signal.SIGINT, lambda *_: app.quit())

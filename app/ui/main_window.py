@@ -40,6 +40,7 @@ from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.settings_panel import ChatSettingsPanel
+from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
@@ -77,9 +78,11 @@ class MainWindow(QMainWindow):
         settings: Settings,
         paths: AppPaths,
         models: ModelManager | None = None,
+        diagnostics: DiagnosticsReport | None = None,
     ) -> None:
         super().__init__()
         self.models = models  # downloads and the Models window; None: model files only
+        self.diagnostics = diagnostics or DiagnosticsReport(paths, supervisor, parent=self)
         self.store = store
         self.supervisor = supervisor
         self.settings = settings
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self._build_status_bar()
         self._build_actions()
+        self._build_menus()
 
         supervisor.state_changed.connect(self._on_worker_state)
         supervisor.load_progress.connect(self._on_load_progress)
@@ -254,6 +258,19 @@ class MainWindow(QMainWindow):
         action("Focus message box", "Ctrl+L", self.composer.focus_input)
         action("Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach)
         action("Record a voice message", "Ctrl+Shift+R", self.composer.toggle_recording)
+
+    def _build_menus(self) -> None:
+        """The menu bar; Help stays the last menu."""
+        bar = self.menuBar()
+        help_menu = bar.addMenu("&Help")
+        self.open_logs_action = help_menu.addAction("Open logs folder", self.diagnostics.open_logs_folder)
+        self.copy_diagnostics_action = help_menu.addAction(
+            "Copy diagnostics", self.diagnostics.copy_to_clipboard
+        )
+        self.copy_diagnostics_action.setToolTip(
+            "Copy versions, this computer's details and recent errors for a bug report (no chat content)"
+        )
+        self.diagnostics.notice.connect(self.show_notice)
 
     # --- conversations ---------------------------------------------------------------------
 
