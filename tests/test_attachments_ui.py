@@ -93,14 +93,8 @@ def test_a_dropped_picture_goes_with_the_message_and_reaches_the_model(qtbot, st
 
     # On screen, the message carries the picture; after a restart too.
     view = hearth.window.chat_view
-    shown = view.message(view.message_keys()[-2])
-    assert len(shown.attachments.tiles) == 1
-    qtbot.waitUntil(
-        lambda: (
-            shown.attachments.tiles[0].preview.pixmap() is not None
-            and not shown.attachments.tiles[0].preview.pixmap().isNull()
-        )
-    )
+    assert view.shown(user.id).tiles == ("boat.png",)
+    qtbot.waitUntil(lambda: view.has_thumbnail(stored))
 
 
 def test_a_picture_alone_can_be_sent_and_a_pasted_one_too(qtbot, start_app):
@@ -119,7 +113,8 @@ def test_a_picture_alone_can_be_sent_and_a_pasted_one_too(qtbot, start_app):
     user = hearth.store.messages(hearth.window.current_id)[-2]
     assert user.content == "" and user.attachments[0].kind == "image"
     view = hearth.window.chat_view
-    assert not view.message(view.message_keys()[-2]).body.isVisibleTo(hearth.window)  # no empty bubble
+    layout = view.layout_for(view.model().row_at(view.model().row_of(user.id)))
+    assert layout.bubble is None and len(layout.tiles) == 1  # the picture, and no empty bubble
 
 
 def test_a_removed_attachment_is_not_sent(qtbot, start_app, picture):
@@ -266,14 +261,14 @@ def test_a_chat_full_of_pictures_shows_every_thumbnail(qtbot, hearth_home, pictu
     hearth = build(paths, model=str(smollm2_path), theme="light")  # it cannot see: still shown
     try:
         view = hearth.window.chat_view
-        users = [view.message(key) for key in view.message_keys() if view.message(key).role == "user"]
-        tiles = [tile for message in users for tile in message.attachments.tiles]
-        assert len(tiles) == 6
-
-        def all_shown() -> bool:
-            return all(not tile.preview.pixmap().isNull() for tile in tiles)
-
-        qtbot.waitUntil(all_shown, timeout=TIMEOUT)
+        users = [m for m in hearth.store.messages(chat.id) if m.role == "user"]
+        assert [view.shown(m.id).tiles for m in users] == [(f"p{n}.png",) for n in range(6)]
+        # Pictures on screen are thumbnailed as they are painted; the rest when scrolled to.
+        qtbot.waitUntil(lambda: view.has_thumbnail(users[-1].attachments[0].path), timeout=TIMEOUT)
+        view.verticalScrollBar().setValue(0)
+        qtbot.waitUntil(
+            lambda: all(view.has_thumbnail(m.attachments[0].path) for m in users[:2]), timeout=TIMEOUT
+        )
     finally:
         hearth.shutdown()
 

@@ -33,7 +33,10 @@ def test_an_edited_question_is_a_new_branch_and_the_old_one_is_kept(store):
     edited = store.add_message(chat.id, "user", "What is 2+3?", parent_id=question.parent_id)
     answer = store.add_message(chat.id, "assistant", "5")
     assert contents(store, chat.id) == ["What is 2+3?", "5"]
-    assert store.siblings([edited.id, answer.id]) == {edited.id: (question.id, edited.id), answer.id: (answer.id,)}
+    assert store.siblings([edited.id, answer.id]) == {
+        edited.id: (question.id, edited.id),
+        answer.id: (answer.id,),
+    }
 
     # Back to the first question: its branch shows again up to where it ended.
     store.show_branch(chat.id, question.id)
@@ -106,3 +109,17 @@ def test_queries_quote_every_word():
     assert fts_query("hello world") == '"hello" "world"*'
     assert fts_query("hello ") == '"hello"'
     assert fts_query("...") == ""
+
+
+def test_a_deleted_message_comes_back_where_it_was(store, tmp_path):
+    chat = store.create_conversation()
+    store.add_message(chat.id, "user", "one")
+    middle = store.add_message(chat.id, "assistant", "two")
+    store.add_message(chat.id, "user", "three")
+    before = store.messages(chat.id)
+    removed = store.delete_message(middle.id)
+    assert removed is not None and contents(store, chat.id) == ["one", "three"]
+    assert store.search("two") == []
+    store.restore_message(removed)
+    assert store.messages(chat.id) == before
+    assert [h.message_id for h in store.search("two")] == [middle.id]

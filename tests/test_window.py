@@ -17,6 +17,8 @@ from PySide6.QtCore import Qt
 from app.core.paths import resolve_paths
 from app.storage.chats import MessageStatus
 from app.ui.application import Hearth, build
+from app.ui.chat.conversation_view import ShownMessage
+from app.ui.chat.message_layout import Action, Hit
 from app.ui.supervisor import WorkerState
 
 TIMEOUT = 60_000
@@ -49,9 +51,12 @@ def type_and_send(qtbot, hearth: Hearth, text: str) -> None:
     qtbot.keyClick(editor, Qt.Key.Key_Return)
 
 
-def last_widget(hearth: Hearth):
+def last_shown(hearth: Hearth) -> ShownMessage:
+    """What the conversation view paints for the last message."""
     view = hearth.window.chat_view
-    return view.message(view.message_keys()[-1])
+    shown = view.shown(view.message_ids()[-1])
+    assert shown is not None
+    return shown
 
 
 def wait_idle(qtbot, hearth: Hearth) -> None:
@@ -63,46 +68,52 @@ def test_type_send_stream_and_find_the_chat_after_a_restart(qtbot, start_app, sm
     type_and_send(qtbot, hearth, "What is the capital of France?")
     assert hearth.window.composer.text() == ""
     assert hearth.window.composer.button.text() == "Stop"
-    qtbot.waitUntil(lambda: bool(last_widget(hearth).content()), timeout=TIMEOUT)  # text streams in
+    qtbot.waitUntil(lambda: bool(last_shown(hearth).text), timeout=TIMEOUT)  # text streams in
     wait_idle(qtbot, hearth)
-    answer = last_widget(hearth)
-    assert answer.role == "assistant" and answer.content().strip()
-    assert "tok/s" in answer.stats_label.text()
+    answer = last_shown(hearth)
+    assert answer.role == "assistant" and answer.text.strip()
+    assert "tok/s" in answer.stats
     assert hearth.window.title_label.text() == "What is the capital of France?"
     conversation_id = hearth.window.current_id
     hearth.shutdown()
 
     again = start_app(smollm2_path)
     assert again.window.current_id == conversation_id
-    roles = [again.window.chat_view.message(k).role for k in again.window.chat_view.message_keys()]
-    assert roles == ["user", "assistant"]
-    assert last_widget(again).content() == answer.content()
+    view = again.window.chat_view
+    assert [view.shown(i).role for i in view.message_ids()] == ["user", "assistant"]
+    assert last_shown(again).text == answer.text
 
 
 def test_stop_keeps_the_partial_answer(qtbot, start_app, smollm2_path):
     hearth = start_app(smollm2_path)
     type_and_send(qtbot, hearth, LONG_PROMPT)
-    qtbot.waitUntil(lambda: len(last_widget(hearth).content()) > 40, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(last_shown(hearth).text) > 40, timeout=TIMEOUT)
     qtbot.keyClick(hearth.window.composer.editor, Qt.Key.Key_Escape)
     wait_idle(qtbot, hearth)
     stored = hearth.store.messages(hearth.window.current_id)[-1]
     assert stored.status == MessageStatus.STOPPED and len(stored.content) > 40
-    assert last_widget(hearth).status_note.text() == "Stopped"
+    assert last_shown(hearth).note == "Stopped"
     assert hearth.window.composer.button.text() == "Send"
 
 
-def test_regenerate_replaces_the_last_answer(qtbot, start_app, smollm2_path):
+def test_regenerate_writes_a_new_version_and_keeps_the_first(qtbot, start_app, smollm2_path):
     hearth = start_app(smollm2_path)
     type_and_send(qtbot, hearth, "Name a colour.")
     wait_idle(qtbot, hearth)
-    first = last_widget(hearth)
-    first_stored = hearth.store.messages(hearth.window.current_id)[-1]
-    assert first.regenerate_button.isVisibleTo(hearth.window)
-    qtbot.mouseClick(first.regenerate_button, Qt.MouseButton.LeftButton)
+    view = hearth.window.chat_view
+    first = hearth.store.messages(hearth.window.current_id)[-1]
+    point = view.button_point(first.id, Hit(Action.REGENERATE))
+    assert point is not None
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
     wait_idle(qtbot, hearth)
-    assert len(hearth.window.chat_view.message_keys()) == 2 and last_widget(hearth) is not first
-    assert hearth.store.messages(hearth.window.current_id)[-1].created_at > first_stored.created_at
-    assert [m.role for m in hearth.store.messages(hearth.window.current_id)] == ["user", "assistant"]
+    messages = hearth.store.messages(hearth.window.current_id)
+    assert [m.role for m in messages] == ["user", "assistant"] and messages[-1].id != first.id
+    assert len(view.message_ids()) == 2
+    assert "1/2" not in last_shown(hearth).buttons and "‹" in last_shown(hearth).buttons  # version 2 of 2
+    point = view.button_point(messages[-1].id, Hit(Action.PREVIOUS))
+    assert point is not None
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert view.message_ids()[-1] == first.id and last_shown(hearth).text == first.content.strip()
 
 
 def test_switching_chats_shows_each_history(qtbot, start_app, smollm2_path):
@@ -111,15 +122,15 @@ def test_switching_chats_shows_each_history(qtbot, start_app, smollm2_path):
     wait_idle(qtbot, hearth)
     first = hearth.window.current_id
     qtbot.keyClick(hearth.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert hearth.window.current_id != first and hearth.window.chat_view.message_keys() == []
+    assert hearth.window.current_id != first and hearth.window.chat_view.message_ids() == []
     type_and_send(qtbot, hearth, "Second chat question")
     wait_idle(qtbot, hearth)
     assert hearth.window.list_model.rowCount() == 2
     row = hearth.window.list_model.row_of(first)
     hearth.window.list_view.setCurrentIndex(hearth.window.list_model.index(row))
     assert hearth.window.current_id == first
-    first_message = hearth.window.chat_view.message(hearth.window.chat_view.message_keys()[0])
-    assert first_message.content() == "First chat question"
+    view = hearth.window.chat_view
+    assert view.shown(view.message_ids()[0]).text == "First chat question"
 
 
 def test_delete_a_chat_and_undo(qtbot, start_app):
@@ -140,7 +151,7 @@ def test_delete_a_chat_and_undo(qtbot, start_app):
 def test_an_empty_message_is_not_sent(qtbot, start_app, smollm2_path):
     hearth = start_app(smollm2_path)
     type_and_send(qtbot, hearth, "   ")
-    assert hearth.window.chat_view.message_keys() == []
+    assert hearth.window.chat_view.message_ids() == []
     assert hearth.window.composer.hint.text() == "Type a message first."
 
 
@@ -158,12 +169,12 @@ def test_worker_killed_mid_answer_keeps_the_partial_and_the_next_message_works(
 ):
     hearth = start_app(smollm2_path)
     type_and_send(qtbot, hearth, LONG_PROMPT)
-    qtbot.waitUntil(lambda: len(last_widget(hearth).content()) > 40, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(last_shown(hearth).text) > 40, timeout=TIMEOUT)
     os.kill(hearth.supervisor.worker_pid, signal.SIGKILL)
     wait_idle(qtbot, hearth)
     partial = hearth.store.messages(hearth.window.current_id)[-1]
     assert partial.status == MessageStatus.INTERRUPTED and len(partial.content) > 40
-    assert "Interrupted" in last_widget(hearth).status_note.text()
+    assert "Interrupted" in last_shown(hearth).note
     qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)  # restarted
     assert hearth.supervisor.state is WorkerState.IDLE
     type_and_send(qtbot, hearth, "Say hello.")

@@ -72,6 +72,15 @@ class Message:
     parent_id: int | None = None
 
 
+@dataclass(frozen=True)
+class RemovedMessage:
+    """A deleted message and where it stood, so that deleting it can be undone."""
+
+    message: Message
+    children: tuple[int, ...]  # the messages that followed it
+    leaf_id: int | None  # the end of the branch on show before it was deleted
+
+
 class _Leaf:
     """The default parent of a new message: the end of the branch on show."""
 
@@ -411,21 +420,24 @@ class ChatStore:
         self._conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id))
         return leaf
 
-    def delete_message(self, message_id: int) -> None:
+    def delete_message(self, message_id: int) -> RemovedMessage | None:
         """Delete one message; what followed it now follows its parent, so the conversation goes on
-        without it."""
-        row = self._conn.execute(
-            "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
-        ).fetchone()
-        if row is None:
-            return
-        conversation_id, parent_id = row
+        without it. Returns what ``restore_message`` needs to undo it."""
+        message = self.get_message(message_id)
+        if message is None:
+            return None
+        conversation_id, parent_id = message.conversation_id, message.parent_id
         with transaction(self._conn) as conn:
+            children = tuple(
+                child
+                for (child,) in conn.execute("SELECT id FROM messages WHERE parent_id = ?", (message_id,))
+            )
             conn.execute("UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent_id, message_id))
             leaf = conn.execute(
                 "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            removed = RemovedMessage(message, children, leaf[0] if leaf else None)
             if leaf is not None and leaf[0] == message_id:
                 # The shown branch ended here: it now ends at the newest message that took its place,
                 # or at its parent.
@@ -437,6 +449,42 @@ class ChatStore:
                     "UPDATE conversations SET leaf_id = ? WHERE id = ?",
                     (newest if newest is not None else parent_id, conversation_id),
                 )
+        return removed
+
+    def restore_message(self, removed: RemovedMessage) -> None:
+        """Put a deleted message back where it was, with its id, attachments and followers."""
+        m = removed.message
+        with transaction(self._conn) as conn:
+            conn.execute(
+                "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, created_at,"
+                " updated_at, stats_json, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    m.id,
+                    m.conversation_id,
+                    m.role,
+                    m.content,
+                    m.reasoning,
+                    str(m.status),
+                    m.created_at,
+                    m.updated_at,
+                    json.dumps(m.stats),
+                    m.parent_id,
+                ),
+            )
+            for position, a in enumerate(m.attachments):
+                conn.execute(
+                    "INSERT INTO attachments (id, message_id, position, kind, path, name, size, sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (a.id, m.id, position, a.kind, str(a.path), a.name, a.size, a.sha256),
+                )
+            if removed.children:
+                marks = ",".join("?" * len(removed.children))
+                conn.execute(
+                    f"UPDATE messages SET parent_id = ? WHERE id IN ({marks})", (m.id, *removed.children)
+                )
+            conn.execute(
+                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (removed.leaf_id, m.conversation_id)
+            )
 
     def get_message(self, message_id: int) -> Message | None:
         row = self._conn.execute(_SELECT_MESSAGES + " WHERE id = ?", (message_id,)).fetchone()

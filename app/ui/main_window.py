@@ -33,12 +33,13 @@ from app.core.generation import GenerationSettings
 from app.core.paths import AppPaths
 from app.core.settings import RecentModel, Settings, remember_model, save_settings
 from app.engine import protocol as p
-from app.storage.chats import ChatStore, Message, MessageStatus
+from app.storage.chats import CURRENT_LEAF, ChatStore, Message, RemovedMessage
 from app.ui.chat.attachments import ChatAttachments
-from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
+from app.ui.chat.conversation_model import ConversationModel
+from app.ui.chat.conversation_view import ConversationView
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
@@ -52,19 +53,6 @@ log = logging.getLogger(__name__)
 UNDO_DELETE_MS = 8000
 EMPTY_TITLE = "Start a conversation"
 EMPTY_HINT = "Ask anything. Everything stays on this computer."
-
-
-def describe_stats(stats: dict) -> str:
-    parts = []
-    if stats.get("completion_tokens"):
-        parts.append(f"{stats['completion_tokens']} tokens")
-    if stats.get("tokens_per_s"):
-        parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
-    if stats.get("ttft_ms"):
-        parts.append(f"first token {stats['ttft_ms'] / 1000:.2f} s")
-    if stats.get("stop_reason") == "length":
-        parts.append("reached the length limit")
-    return " · ".join(parts)
 
 
 class MainWindow(QMainWindow):
@@ -90,6 +78,8 @@ class MainWindow(QMainWindow):
         self.controller = ChatController(store, supervisor, self)
         self.current_id: int | None = None
         self._pending_delete: int | None = None
+        self._removed_message: RemovedMessage | None = None
+        self._editing: Message | None = None  # the question being edited in the message box
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
@@ -193,13 +183,24 @@ class MainWindow(QMainWindow):
         row.addWidget(self.model_button)
         row.addWidget(self.settings_button)
 
-        self.chat_view = ChatView()
+        self.conversation = ConversationModel(self.store, self)
+        self.chat_view = ConversationView(
+            self.conversation, thumbnails=lambda path, done: self.attachments.thumbnail(path, done)
+        )
         self.chat_view.set_empty_text(EMPTY_TITLE, EMPTY_HINT)
         self.chat_view.regenerate_requested.connect(self._regenerate)
+        self.chat_view.edit_requested.connect(self._edit)
+        self.chat_view.delete_requested.connect(self._delete_message)
+        self.chat_view.alternative_requested.connect(self._show_alternative)
+        self.chat_view.attachment_opened.connect(lambda path: self.attachments.open(path))
+        self.chat_view.notice.connect(lambda text: self.show_notice(text))
         self.composer = Composer()
         self.composer.send_requested.connect(self._send)
         self.composer.stop_requested.connect(self.controller.stop)
-        self.attachments = ChatAttachments(self, self.composer, self.paths.attachments, self.show_notice)
+        self.composer.edit_cancelled.connect(self._edit_cancelled)
+        self.attachments: ChatAttachments = ChatAttachments(
+            self, self.composer, self.paths.attachments, self.show_notice
+        )
         layout = QVBoxLayout(self.center)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -276,7 +277,7 @@ class MainWindow(QMainWindow):
 
     def new_conversation(self) -> None:
         current = self.store.get_conversation(self.current_id) if self.current_id else None
-        if current is not None and not self.store.messages(current.id):
+        if current is not None and current.leaf_id is None:
             self.composer.focus_input()  # an empty chat is already there
             return
         conversation = self.store.create_conversation(
@@ -295,9 +296,9 @@ class MainWindow(QMainWindow):
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
-        self.chat_view.clear()
-        for message in self.store.messages(conversation_id):
-            self._add_message_widget(message)
+        self._edit_cancelled()
+        self.composer.end_edit()
+        self.conversation.open(conversation_id)
         self._select_in_list(conversation_id)
         self._update_regenerate()
         self.composer.focus_input()
@@ -373,6 +374,16 @@ class MainWindow(QMainWindow):
         self._undo_timer.start()
 
     def _undo_delete(self) -> None:
+        if self._removed_message is not None:
+            removed, self._removed_message = self._removed_message, None
+            self._undo_timer.stop()
+            self.undo_button.setVisible(False)
+            self.store.restore_message(removed)
+            if removed.message.conversation_id == self.current_id:
+                self.conversation.reload(around=removed.message.id)
+                self.chat_view.show_message(removed.message.id, highlight=False)
+            self.statusBar().showMessage("Message restored.", 3000)
+            return
         if self._pending_delete is None:
             return
         conversation_id, self._pending_delete = self._pending_delete, None
@@ -386,6 +397,9 @@ class MainWindow(QMainWindow):
     def _commit_delete(self) -> None:
         self.undo_button.setVisible(False)
         self._undo_timer.stop()
+        if self._removed_message is not None:
+            self._removed_message = None
+            self.attachments.forget_unused(self.store.referenced_attachment_paths())
         if self._pending_delete is not None:
             self._pending_delete = None
             self.store.purge_deleted()
@@ -397,32 +411,76 @@ class MainWindow(QMainWindow):
         if self.current_id is None:
             self.new_conversation()
         assert self.current_id is not None
-        if not self.controller.send(self.current_id, text, self.attachments.pending()):
+        editing = self._editing
+        parent = editing.parent_id if editing is not None else CURRENT_LEAF
+        if not self.controller.send(self.current_id, text, self.attachments.pending(), parent_id=parent):
             self.composer.set_text(text)  # nothing is lost
             return
+        if editing is not None:
+            self._editing = None
+            self.composer.end_edit()
         self.attachments.sent()
         self._after_title_change(self.current_id)
 
     def _regenerate(self, message_id: int) -> None:
         if self.current_id is None or self.controller.busy:
             return
-        self.chat_view.remove_from(message_id)
         self.controller.regenerate(self.current_id, message_id)
 
-    def _add_message_widget(self, message: Message) -> None:
-        widget = self.chat_view.add_message(
-            message.id, message.role, message.content, message.reasoning, str(message.status)
-        )
+    def _edit(self, message_id: int) -> None:
+        """Put an earlier question in the message box; sending it asks again as a new version."""
+        message = self.store.get_message(message_id)
+        if message is None or message.role != "user":
+            return
+        if self.composer.text().strip() and not self.composer.editing:
+            self.show_notice("Send or clear what is in the message box before editing a question.")
+            return
+        self._editing = message
+        self.composer.begin_edit(message.content)
         if message.attachments:
-            self.attachments.show_on(widget, message)
-        if message.status == MessageStatus.ERROR:
-            widget.set_status("error", message.stats.get("error", "The answer failed."))
-        if message.role == "assistant":
-            widget.set_footer(describe_stats(message.stats))
+            self.show_notice("The pictures and sounds of that question are not sent again with the edit.")
+
+    def _edit_cancelled(self) -> None:
+        self._editing = None
+
+    def _show_alternative(self, message_id: int, step: int) -> None:
+        """Show the previous or next version of a question or answer, and what followed it."""
+        if self.current_id is None or self.controller.busy:
+            if self.controller.busy:
+                self.show_notice("Wait for the answer to finish, or stop it, before switching versions.")
+            return
+        siblings = self.store.siblings([message_id]).get(message_id, ())
+        if message_id not in siblings:
+            return
+        position = siblings.index(message_id) + step
+        if not 0 <= position < len(siblings):
+            return
+        target = siblings[position]
+        self.store.show_branch(self.current_id, target)
+        self.conversation.reload(around=target)
+        self.chat_view.show_message(target, highlight=False)
+
+    def _delete_message(self, message_id: int) -> None:
+        if self.controller.answering_message == message_id:
+            self.show_notice("Stop the answer before deleting it.")
+            return
+        self._commit_delete()
+        removed = self.store.delete_message(message_id)
+        if removed is None:
+            return
+        self._removed_message = removed
+        neighbours = self.conversation.path
+        index = neighbours.index(message_id) if message_id in neighbours else -1
+        around = neighbours[index - 1] if index > 0 else None
+        self.conversation.reload(around=around)
+        self.undo_button.setVisible(True)
+        self.statusBar().showMessage("Message deleted.", UNDO_DELETE_MS)
+        self._undo_timer.start()
 
     def _on_message_added(self, message: Message) -> None:
         if message.conversation_id == self.current_id:
-            self._add_message_widget(message)
+            self.conversation.append(message)
+            self.chat_view.scroll_to_bottom()
             self._update_regenerate()
 
     def _on_answer_streamed(
@@ -442,11 +500,7 @@ class MainWindow(QMainWindow):
             return
         self.chat_view.set_streaming_text(message.id, message.content, message.reasoning)
         self.chat_view.flush()
-        widget = self.chat_view.message(message.id)
-        if widget is not None:
-            detail = stats.get("error", "")
-            widget.set_status(str(message.status), detail)
-            widget.set_footer(describe_stats(stats))
+        self.conversation.replace(message)
         self._update_regenerate()
 
     def _update_regenerate(self) -> None:

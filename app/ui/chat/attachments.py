@@ -4,8 +4,6 @@ can see or hear."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,12 +13,9 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.storage.attachment_files import AttachmentFiles, StoredFile
-from app.storage.chats import Message
 from app.ui.background import BackgroundTasks
-from app.ui.chat.attachment_tiles import AttachmentTile
 from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment
-from app.ui.chat.message_widget import MessageWidget
 
 
 class ChatAttachments(QObject):
@@ -107,18 +102,14 @@ class ChatAttachments(QObject):
     def sent(self) -> None:
         self._composer.clear_attachments()
 
-    # --- showing sent messages ---------------------------------------------------------------
+    # --- sent messages ------------------------------------------------------------------------
 
-    def show_on(self, widget: MessageWidget, message: Message) -> None:
-        for attachment in message.attachments:
-            tile = AttachmentTile(attachment.kind, attachment.name, "", removable=False)
-            path = attachment.path
-            tile.open_requested.connect(functools.partial(self._open, path))
-            widget.attachments.add(tile)
-            if attachment.kind == "image":
-                self.intake.thumbnail(path, functools.partial(_set_thumbnail, tile))
+    def thumbnail(self, path: Path, done: Callable[[bytes], None]) -> None:
+        """A small PNG of a sent picture, made off the UI thread (for the conversation view)."""
+        self.intake.thumbnail(path, done)
 
-    def _open(self, path: Path) -> None:
+    def open(self, path: Path) -> None:
+        """Show a sent picture or play a sent sound with the system's own app."""
         if not path.exists():
             self._notify(f"“{path.name}” is no longer on this computer.")
             return
@@ -143,9 +134,3 @@ def _microphone_present() -> bool:
     from app.media.recorder import input_available
 
     return input_available()
-
-
-def _set_thumbnail(tile: AttachmentTile, png: bytes) -> None:
-    # The tile may have left the screen (another chat was opened) before its picture was ready.
-    with contextlib.suppress(RuntimeError):
-        tile.set_thumbnail(png)

@@ -19,9 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.chat.attachment_tiles import AttachmentStrip, AttachmentTile, plus_icon
-from app.ui.chat.chat_view import READABLE_WIDTH, SIDE_MARGIN
+from app.ui.chat.conversation_view import READABLE_WIDTH, SIDE_MARGIN
 from app.ui.chat.intake import PendingAttachment
-from app.ui.chat.message_widget import repolish
 from app.ui.chat.mic_button import MicButton
 
 PLACEHOLDER = "Message Hearth…  (Enter to send, Shift+Enter for a new line)"
@@ -33,6 +32,12 @@ MAX_LINES = 8
 
 def local_files(mime: QMimeData) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+
+
+def repolish(widget: QWidget) -> None:
+    """Re-apply the stylesheet after a dynamic property that it matches on has changed."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
 
 
 class _MessageEdit(QPlainTextEdit):
@@ -68,6 +73,8 @@ class Composer(QFrame):
     """Files were pasted or dropped on the box: ``Path`` objects, not checked yet."""
     image_pasted = Signal(QImage)
     """A picture was pasted."""
+    edit_cancelled = Signal()
+    """The user gave up editing an earlier question (Escape or Cancel)."""
     stop_requested = Signal()
     """The user asked to stop the answer being written (Stop button, or Escape while busy)."""
 
@@ -113,6 +120,22 @@ class Composer(QFrame):
         self.mic.setVisible(False)
         self.strip = AttachmentStrip()
 
+        self.edit_banner = QFrame()
+        self.edit_banner.setObjectName("editBanner")
+        self.edit_label = QLabel("Editing your question: sending it keeps the earlier version too.")
+        self.edit_label.setObjectName("composerHint")
+        cancel_edit = QPushButton("Cancel")
+        cancel_edit.setObjectName("messageAction")
+        cancel_edit.setAccessibleName("Cancel editing")
+        cancel_edit.setToolTip("Stop editing (Escape)")
+        cancel_edit.clicked.connect(self.cancel_edit)
+        banner = QHBoxLayout(self.edit_banner)
+        banner.setContentsMargins(0, 0, 0, 0)
+        banner.addWidget(self.edit_label, 1)
+        banner.addWidget(cancel_edit)
+        self.edit_banner.setVisible(False)
+        self._editing = False
+
         self.hint = QLabel()
         self.hint.setObjectName("composerHint")
         self.hint.setAccessibleName("Hint")
@@ -135,6 +158,7 @@ class Composer(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(SIDE_MARGIN, 6, SIDE_MARGIN, 14)
         self._layout.setSpacing(4)
+        self._layout.addWidget(self.edit_banner)
         self._layout.addWidget(self.box)
         self._layout.addWidget(self.hint)
         self._update_placeholder()
@@ -150,6 +174,27 @@ class Composer(QFrame):
     def set_text(self, text: str) -> None:
         self.editor.setPlainText(text)
         self.editor.moveCursor(QTextCursor.MoveOperation.End)
+
+    @property
+    def editing(self) -> bool:
+        return self._editing
+
+    def begin_edit(self, text: str) -> None:
+        """Put an earlier question in the box to be edited and sent again as a new version."""
+        self._editing = True
+        self.edit_banner.setVisible(True)
+        self.set_text(text)
+        self.focus_input()
+
+    def end_edit(self) -> None:
+        self._editing = False
+        self.edit_banner.setVisible(False)
+
+    def cancel_edit(self) -> None:
+        if self._editing:
+            self.end_edit()
+            self.editor.clear()
+            self.edit_cancelled.emit()
 
     def focus_input(self) -> None:
         self.editor.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -287,6 +332,9 @@ class Composer(QFrame):
                 return True
             if key == Qt.Key.Key_Escape and self._busy:
                 self.stop_requested.emit()
+                return True
+            if key == Qt.Key.Key_Escape and self._editing:
+                self.cancel_edit()
                 return True
         return super().eventFilter(watched, event)
 

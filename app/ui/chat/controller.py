@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 from app.storage.attachment_files import StoredFile
-from app.storage.chats import ChatStore, Message, MessageStatus
+from app.storage.chats import CURRENT_LEAF, ChatStore, Message, MessageStatus
 from app.ui.supervisor import WorkerSupervisor
 
 SAVE_INTERVAL_MS = 500
@@ -71,25 +71,38 @@ class ChatController(QObject):
 
     # --- user actions ----------------------------------------------------------------------
 
-    def send(self, conversation_id: int, text: str, attachments: Sequence[StoredFile] = ()) -> bool:
-        """Store the user's message and start the answer. False (with a notice) if it can't."""
+    def send(
+        self,
+        conversation_id: int,
+        text: str,
+        attachments: Sequence[StoredFile] = (),
+        parent_id: int | None = CURRENT_LEAF,
+    ) -> bool:
+        """Store the user's message and start the answer. False (with a notice) if it can't.
+        ``parent_id`` places it elsewhere than at the end of the branch on show: an edited question
+        goes where the one it replaces was, as its alternative."""
         if not text.strip() and not attachments:
             self.notice.emit("Type a message first.")
             return False
         if self._answer is not None:
             self.notice.emit("Wait for the current answer to finish, or stop it.")
             return False
-        user = self._store.add_message(conversation_id, "user", text, attachments=attachments)
+        user = self._store.add_message(
+            conversation_id, "user", text, attachments=attachments, parent_id=parent_id
+        )
         self.message_added.emit(user)
-        self._start_answer(conversation_id)
+        self._start_answer(conversation_id, user.id)
         return True
 
     def regenerate(self, conversation_id: int, message_id: int) -> None:
-        """Replace the answer ``message_id`` (and anything after it) with a new one."""
+        """Write another answer to the question that ``message_id`` answers; the first one is kept
+        as an alternative."""
         if self._answer is not None:
             return
-        self._store.delete_messages_from(message_id)
-        self._start_answer(conversation_id)
+        answer = self._store.get_message(message_id)
+        if answer is None or answer.role != "assistant":
+            return
+        self._start_answer(conversation_id, answer.parent_id)
 
     def stop(self) -> None:
         if self._answer is not None:
@@ -97,26 +110,32 @@ class ChatController(QObject):
 
     # --- streaming -------------------------------------------------------------------------
 
-    def _start_answer(self, conversation_id: int) -> None:
+    def _start_answer(self, conversation_id: int, parent_id: int | None) -> None:
+        """Answer the branch that ends at ``parent_id``."""
         conversation = self._store.get_conversation(conversation_id)
         if conversation is None:
             return
-        history = self._prompt_messages(conversation_id, conversation.system_prompt)
+        history = self._prompt_messages(conversation_id, conversation.system_prompt, parent_id)
         loaded = self._worker.loaded_model
         if loaded is not None:
             self._store.set_model(conversation_id, loaded.model_path)
-        message = self._store.add_message(conversation_id, "assistant", "", status=MessageStatus.STREAMING)
+        message = self._store.add_message(
+            conversation_id, "assistant", "", status=MessageStatus.STREAMING, parent_id=parent_id
+        )
         self._answer = _Answer(uuid.uuid4().hex, message.id, conversation_id)
         self.message_added.emit(message)
         self.busy_changed.emit(True)
         self._save_timer.start()
         self._worker.generate(self._answer.request_id, history, conversation.settings.to_dict())
 
-    def _prompt_messages(self, conversation_id: int, system_prompt: str) -> list[dict[str, Any]]:
+    def _prompt_messages(
+        self, conversation_id: int, system_prompt: str, upto: int | None
+    ) -> list[dict[str, Any]]:
         history: list[dict[str, Any]] = []
         if system_prompt.strip():
             history.append({"role": "system", "content": system_prompt.strip()})
-        for message in self._store.messages(conversation_id):
+        path = self._store.path_ids(conversation_id, leaf_id=upto) if upto is not None else []
+        for message in self._store.messages_by_ids(path):
             if message.role == "system" or message.status == MessageStatus.ERROR:
                 continue
             if message.role == "assistant" and not message.content.strip():

@@ -184,7 +184,10 @@ class ConversationModel(QAbstractListModel):
         """A new message ends the branch (a question, or an answer starting)."""
         if message.conversation_id != self.conversation_id:
             return
-        if self.can_load_newer():  # the window is elsewhere: show the end, where the new message is
+        follows_end = message.parent_id == (self.path[-1] if self.path else None)
+        if self.can_load_newer() or not follows_end:
+            # The window is elsewhere, or the message starts a new branch (an edited question, a
+            # new answer): show the end of the branch it is on.
             self.reload()
             return
         alternatives = self._store.siblings([message.id]).get(message.id, (message.id,))

@@ -14,6 +14,7 @@ import collections
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -85,6 +86,20 @@ def describe_stats(stats: dict) -> str:
     if stats.get("stop_reason") == "length":
         parts.append("reached the length limit")
     return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    """What the view paints for a message, in words: for tests and for reading it aloud."""
+
+    role: str
+    text: str  # every text on it, in reading order
+    code: tuple[str, ...]  # the code blocks' languages
+    note: str  # a status note (error, interrupted, stopped)
+    stats: str
+    buttons: tuple[str, ...]  # the labels of the buttons that can be clicked now
+    toggle: str  # the reasoning's line, if there is reasoning
+    tiles: tuple[str, ...]  # attachment names
 
 
 class _Delegate(QStyledItemDelegate):
@@ -168,6 +183,7 @@ class ConversationView(QListView):
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._keep_following)
         model.modelReset.connect(self._on_reset)
+        model.dataChanged.connect(self._on_data_changed)
         model.rowsInserted.connect(lambda *_: self._update_typing())
 
     # --- layouts ---------------------------------------------------------------------------
@@ -304,6 +320,71 @@ class ConversationView(QListView):
         self.viewport().update()
         return True
 
+    def message_ids(self) -> list[int]:
+        """The messages the view holds now (a window of the branch on show), in order."""
+        return [row.message.id for row in self._model.rows()]
+
+    def shown(self, message_id: int) -> ShownMessage | None:
+        row = self._model.row_at(self._model.row_of(message_id))
+        if row is None:
+            return None
+        layout = self.layout_for(row)
+        return ShownMessage(
+            role=row.message.role,
+            text="\n".join(box.doc.toPlainText() for box in layout.texts),
+            code=tuple(frame.language for frame in layout.codes),
+            note=layout.note_text,
+            stats=layout.stats[1] if layout.stats else "",
+            buttons=tuple(b.label for b in layout.buttons if b.hit is not None and b.enabled),
+            toggle=layout.toggle_text,
+            tiles=tuple(tile.name for tile in layout.tiles),
+        )
+
+    def button_point(self, message_id: int, hit: Hit) -> QPoint | None:
+        """Where to click a message's button, in viewport coordinates (scrolled into view first)."""
+        row_number = self._model.row_of(message_id)
+        row = self._model.row_at(row_number)
+        if row is None:
+            return None
+        layout = self.layout_for(row)
+        target: QRectF | None
+        if hit.action == Action.THINKING:
+            target = layout.toggle
+        elif hit.action == Action.OPEN_ATTACHMENT:
+            target = next((t.rect for t in layout.tiles if t.index == hit.index), None)
+        else:
+            target = next((b.rect for b in layout.buttons if b.hit == hit), None)
+        if target is None:
+            return None
+        index = self._model.index(row_number)
+        self.scrollTo(index)
+        rect = self.visualRect(index)
+        left, _width = self.column()
+        center = target.center()
+        return QPoint(int(rect.left() + left + center.x()), int(rect.top() + center.y()))
+
+    def text_point(self, message_id: int, box: int, position: int) -> QPoint | None:
+        """Where character ``position`` of a message's text box ``box`` is drawn (viewport)."""
+        row_number = self._model.row_of(message_id)
+        row = self._model.row_at(row_number)
+        if row is None:
+            return None
+        layout = self.layout_for(row)
+        if not 0 <= box < len(layout.texts):
+            return None
+        text = layout.texts[box]
+        block = text.doc.findBlock(position)
+        line = block.layout().lineForTextPosition(position - block.position())
+        x = float(line.cursorToX(position - block.position())[0])  # type: ignore[index]
+        y = text.doc.documentLayout().blockBoundingRect(block).top() + line.y() + line.height() / 2
+        rect = self.visualRect(self._model.index(row_number))
+        left, _width = self.column()
+        return QPoint(int(rect.left() + left + text.origin.x() + x), int(rect.top() + text.origin.y() + y))
+
+    def has_thumbnail(self, path: Path) -> bool:
+        """Whether a sent picture's thumbnail has arrived (it is asked for when first painted)."""
+        return path in self._thumbnails
+
     def is_at_bottom(self) -> bool:
         return self._follow
 
@@ -319,6 +400,11 @@ class ConversationView(QListView):
         self.executeDelayedItemsLayout()
         self.viewport().update()
 
+    def _on_data_changed(self, *_args: object) -> None:
+        # A message's state changed (it finished, failed, was stopped): its height may have too.
+        if not self._render_timer.isActive():
+            self.scheduleDelayedItemsLayout()
+
     def _on_reset(self) -> None:
         self._selection = None
         self._hover = self._pressed = None
@@ -330,6 +416,8 @@ class ConversationView(QListView):
     def _settle_after_reset(self) -> None:
         if self._follow:
             self.scroll_to_bottom()
+        if self.hasFocus() and not self.currentIndex().isValid() and self._model.rowCount():
+            self.setCurrentIndex(self._model.index(self._model.rowCount() - 1))
 
     # --- scrolling and paging --------------------------------------------------------------
 

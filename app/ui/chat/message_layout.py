@@ -16,7 +16,8 @@ from app.storage.chats import Message
 from app.ui.chat.message_docs import NOTE_PX, SMALL_PX, MessageDocs, chat_font, new_document
 from app.ui.chat.rich_text import render_plain
 
-ROW_GAP = 22  # between two messages
+ROW_GAP = 22  # under an answer
+QUESTION_GAP = 8  # under a question: its buttons (shown on hover) already leave a gap
 FIRST_TOP = 20  # above the first message of a chat
 BLOCK_GAP = 14  # between the parts of an answer
 BUBBLE_PAD_X, BUBBLE_PAD_Y = 16, 10
@@ -110,6 +111,7 @@ class MessageLayout:
     toggle_text: str = ""
     toggle_open: bool = False
     note: QRectF | None = None  # a boxed status note (error, interrupted)
+    note_text: str = ""
     typing: QRectF | None = None
     stats: tuple[QRectF, str] | None = None
     actions_on_hover: bool = False  # a question's buttons show only when the pointer is on it
@@ -190,7 +192,7 @@ class Layouter:
             y = self._user(message, docs, facts, width, y, out)
         else:
             y = self._answer(message, docs, facts, width, y, out)
-        out.height = y + ROW_GAP
+        out.height = y + (QUESTION_GAP if message.role == "user" else ROW_GAP)
         return out
 
     # --- questions -------------------------------------------------------------------------
@@ -218,7 +220,7 @@ class Layouter:
             (Hit(Action.EDIT), "Edit", "Edit this question and ask again"),
             (Hit(Action.COPY), "Copy", "Copy this question"),
         ]
-        return self._footer(buttons, facts, width, y + 4, out, align_right=True)
+        return self._footer(buttons, facts, width, y + 2, out, align_right=True)
 
     # --- answers ---------------------------------------------------------------------------
 
@@ -332,6 +334,7 @@ class Layouter:
         doc.setTextWidth(max(40.0, width - 2 * NOTE_PAD_X))
         height = doc.size().height()
         out.note = QRectF(0, y, width, height + 2 * NOTE_PAD_Y)
+        out.note_text = text
         out.texts.append(TextBox(doc, QPointF(NOTE_PAD_X, y + NOTE_PAD_Y), tone=tone))
         return out.note.bottom()
 
@@ -339,6 +342,7 @@ class Layouter:
         doc = new_document(self.toggle_font)
         render_plain(doc, text, line_height=100)
         doc.setTextWidth(width)
+        out.note_text = text
         out.texts.append(TextBox(doc, QPointF(0, y), tone="muted"))
         return y + doc.size().height()
 
