@@ -108,6 +108,7 @@ def test_search_finds_words_across_chats_with_highlighted_snippets(store):
 def test_queries_quote_every_word():
     assert fts_query("hello world") == '"hello" "world"*'
     assert fts_query("hello ") == '"hello"'
+    assert fts_query("answer 20:") == '"answer" "20"'  # a finished word is not a prefix
     assert fts_query("...") == ""
 
 

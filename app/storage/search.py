@@ -1,8 +1,8 @@
 """Full-text search over every message (SQLite FTS5, kept up to date by triggers).
 
 What the user types is turned into an FTS5 query word by word, each word quoted, so punctuation
-or FTS5's own operators in a question never make the search fail; the last word also matches as
-a prefix, so results appear while a word is still being typed.
+or FTS5's own operators in a question never make the search fail; a last word still being typed
+(nothing after it) also matches as a prefix, so results appear as the user types.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def fts_query(text: str) -> str:
     if not words:
         return ""
     quoted = [f'"{word}"' for word in words]
-    if not text[-1:].isspace():
+    if _WORD.fullmatch(text[-1:]):  # still typing the last word ("boa" finds "boats")
         quoted[-1] += "*"
     return " ".join(quoted)
 

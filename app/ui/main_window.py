@@ -40,6 +40,7 @@ from app.ui.chat.controller import ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
+from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
@@ -154,8 +155,16 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(10, 12, 10, 10)
         layout.setSpacing(8)
         layout.addWidget(brand)
+        self.search = SearchPanel(self.paths.database, lambda: self.current_id)
+        self.search.result_chosen.connect(self.open_search_result)
+        self.search.active_changed.connect(lambda active: self.list_view.setVisible(not active))
         layout.addWidget(self.new_button)
+        layout.addWidget(self.search, 0)
         layout.addWidget(self.list_view, 1)
+        layout.setStretchFactor(self.search, 0)
+        self.search.active_changed.connect(
+            lambda active: layout.setStretchFactor(self.search, 1 if active else 0)
+        )
 
     def _build_center(self) -> None:
         self.center = QWidget()
@@ -259,6 +268,10 @@ class MainWindow(QMainWindow):
         action("Focus message box", "Ctrl+L", self.composer.focus_input)
         action("Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach)
         action("Record a voice message", "Ctrl+Shift+R", self.composer.toggle_recording)
+        self.find_action = action(
+            "Find in this chat", QKeySequence.StandardKey.Find, lambda: self.search.start(True)
+        )
+        self.find_all_action = action("Search all chats", "Ctrl+Shift+F", lambda: self.search.start(False))
 
     def _build_menus(self) -> None:
         """The menu bar; Help stays the last menu."""
@@ -674,9 +687,25 @@ class MainWindow(QMainWindow):
     def show_notice(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)
 
+    def open_search_result(self, conversation_id: int, message_id: int) -> None:
+        """Show a found message: its chat, on the branch that holds it, scrolled to and marked."""
+        if message_id not in self.store.path_ids(conversation_id):
+            if self.controller.answering_conversation == conversation_id:
+                self.show_notice(
+                    "That message is on another version of this chat: wait for the answer first."
+                )
+                return
+            self.store.show_branch(conversation_id, message_id)
+            if conversation_id == self.current_id:
+                self.conversation.reload(around=message_id)
+        if conversation_id != self.current_id:
+            self.show_conversation(conversation_id)
+        self.chat_view.show_message(message_id)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings_panel.flush()
         self._commit_delete()
         self.controller.stop()
         self.attachments.shutdown()
+        self.search.shutdown()
         super().closeEvent(event)

@@ -151,6 +151,22 @@ def _stylesheet(c: Colors) -> str:
     #sidebar QListView::item {{ padding: 7px 8px; border-radius: 7px; margin: 1px 0; }}
     #sidebar QListView::item:hover {{ background: {c.hover}; }}
     #sidebar QListView::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    #searchField {{ background: {c.window}; color: {c.text}; border: 1px solid {c.border}; border-radius: 7px;
+        padding: 4px 6px; selection-background-color: {c.accent}; selection-color: {c.accent_text}; }}
+    #searchField:focus {{ border-color: {c.accent}; }}
+    #searchScope {{ background: transparent; color: {c.muted}; border: 1px solid {c.border};
+        border-radius: 7px; padding: 3px 7px; }}
+    #searchScope:checked {{ background: {c.selection}; color: {c.text}; }}
+    #searchScope:focus {{ border-color: {c.accent}; }}
+    #searchStatus {{ color: {c.muted}; font-size: 12px; padding: 0 4px; }}
+    QMenuBar {{ background: {c.surface}; color: {c.text}; border-bottom: 1px solid {c.border}; }}
+    QMenuBar::item {{ padding: 4px 10px; background: transparent; }}
+    QMenuBar::item:selected {{ background: {c.hover}; border-radius: 5px; }}
+    QMenu {{ background: {c.raised}; color: {c.text}; border: 1px solid {c.border}; padding: 4px; }}
+    QMenu::item {{ padding: 5px 24px 5px 14px; border-radius: 5px; }}
+    QMenu::item:selected {{ background: {c.hover}; }}
+    QMenu::item:disabled {{ color: {c.muted}; }}
+    QMenu::separator {{ height: 1px; background: {c.border}; margin: 4px 8px; }}
 
     /* Header bar, settings panel and status bar */
     #headerBar {{ background: {c.window}; border-bottom: 1px solid {c.border}; }}

@@ -9,6 +9,7 @@ thread touches it; the ids of the whole branch (a few bytes each) are all it kee
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -19,8 +20,9 @@ from app.storage.chats import ChatStore, Message
 
 _Index = QModelIndex | QPersistentModelIndex
 
-PAGE = 30  # messages read at a time
-MAX_ROWS = 240  # messages held at once; the rest stay in the database
+PAGE = 20  # messages read at a time
+MAX_ROWS = 160  # messages held at once; the rest stay in the database
+_revisions = itertools.count(1)
 
 
 class MessageRole(IntEnum):
@@ -33,6 +35,8 @@ class MessageRow:
     message: Message
     alternatives: tuple[int, ...] = ()  # the versions this message is one of (itself included)
     first: bool = False  # the first message of the branch
+    # Changes whenever the row does: the view keeps a message's layout while its revision stands.
+    revision: int = dataclasses.field(default_factory=lambda: next(_revisions), compare=False)
 
     @property
     def alternative(self) -> int:
@@ -204,7 +208,7 @@ class ConversationModel(QAbstractListModel):
         old = self._rows[row]
         if old.message.content != content or old.message.reasoning != reasoning:
             message = dataclasses.replace(old.message, content=content, reasoning=reasoning)
-            self._rows[row] = dataclasses.replace(old, message=message)
+            self._rows[row] = dataclasses.replace(old, message=message, revision=next(_revisions))
             index = self.index(row)
             self.dataChanged.emit(index, index, [MessageRole.ROW])
         return row
@@ -214,7 +218,7 @@ class ConversationModel(QAbstractListModel):
         row = self.row_of(message.id)
         if row < 0:
             return
-        self._rows[row] = dataclasses.replace(self._rows[row], message=message)
+        self._rows[row] = dataclasses.replace(self._rows[row], message=message, revision=next(_revisions))
         index = self.index(row)
         self.dataChanged.emit(index, index, [MessageRole.ROW])
 

@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QContextMenuEvent,
     QFocusEvent,
     QGuiApplication,
+    QHideEvent,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
@@ -43,6 +44,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPixmap,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -156,6 +158,7 @@ class ConversationView(QListView):
         self._painter = MessagePainter(self._layouter.small, self._layouter.toggle_font)
         self._docs: collections.OrderedDict[int, MessageDocs] = collections.OrderedDict()
         self._layouts: dict[int, tuple[tuple, MessageLayout]] = {}
+        self._state_revision = 0  # bumped when something every layout depends on changes
         self._thinking_open: set[int] = set()
         self._can_regenerate = True
         self._thumbnails: dict[Path, QPixmap] = {}
@@ -179,6 +182,9 @@ class ConversationView(QListView):
         self._autoscroll = QTimer(self, interval=AUTOSCROLL_MS)
         self._autoscroll.timeout.connect(self._autoscroll_step)
         self._paging = False
+        # Pages are read between frames, never inside a scroll event; stopped when the view hides.
+        self._page_timer = QTimer(self, singleShot=True, interval=0)
+        self._page_timer.timeout.connect(self._read_pages)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._keep_following)
@@ -195,8 +201,14 @@ class ConversationView(QListView):
         return (width - column) / 2, column
 
     def layout_for(self, row: MessageRow) -> MessageLayout:
+        """The message's layout at the current width: kept while the row, the width and the view's
+        state stay the same (a dictionary look-up, as Qt asks for every row's size on each layout)."""
         message = row.message
         _left, width = self.column()
+        key = (row.revision, width, self._state_revision)
+        cached = self._layouts.get(message.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         docs = self._docs_for(message.id, message.role)
         palette = QGuiApplication.palette()
         docs.set_content(message.content, palette)
@@ -210,18 +222,6 @@ class ConversationView(QListView):
             stats_text=describe_stats(message.stats) if message.role == "assistant" else "",
             error_text=str(message.stats.get("error", "")),
         )
-        key = (
-            width,
-            message.content,
-            message.reasoning,
-            str(message.status),
-            message.attachments,
-            facts,
-            palette.color(palette.ColorRole.Window).name(),
-        )
-        cached = self._layouts.get(message.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
         layout = self._layouter.layout(message, docs, facts, width)
         self._layouts[message.id] = (key, layout)
         return layout
@@ -271,7 +271,7 @@ class ConversationView(QListView):
         """Allow or forbid new answers (not while one is being written)."""
         if enabled != self._can_regenerate:
             self._can_regenerate = enabled
-            self._relayout()
+            self._state_changed()
 
     def set_streaming_text(self, message_id: int, content: str, reasoning: str = "") -> None:
         """Show the newest text of a streaming answer, rendered at most every RENDER_INTERVAL_MS
@@ -395,6 +395,16 @@ class ConversationView(QListView):
         self.executeDelayedItemsLayout()
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
+    def _state_changed(self) -> None:
+        self._state_revision += 1
+        self._relayout()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Rendered Markdown carries the theme's link and code colours: lay it out again.
+        if event.type() == QEvent.Type.PaletteChange:
+            self._state_changed()
+        super().changeEvent(event)
+
     def _relayout(self) -> None:
         self.scheduleDelayedItemsLayout()
         self.executeDelayedItemsLayout()
@@ -424,12 +434,17 @@ class ConversationView(QListView):
     def _on_scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._follow = bar.maximum() - value <= NEAR_BOTTOM_PX and not self._model.can_load_newer()
-        if self._paging:
+        if not self._paging:
+            self._page_timer.start()
+
+    def _read_pages(self) -> None:
+        if not self.isVisible():
             return
-        if value < self.viewport().height() and self._model.can_load_older():
-            QTimer.singleShot(0, self._load_older)
-        elif bar.maximum() - value < self.viewport().height() and self._model.can_load_newer():
-            QTimer.singleShot(0, self._load_newer)
+        bar = self.verticalScrollBar()
+        if bar.value() < self.viewport().height() and self._model.can_load_older():
+            self._load_older()
+        elif bar.maximum() - bar.value() < self.viewport().height() and self._model.can_load_newer():
+            self._load_newer()
 
     def _anchor(self) -> tuple[int, int] | None:
         """The message at the top of the view and how far its top is above the view's top."""
@@ -480,6 +495,16 @@ class ConversationView(QListView):
     def _keep_following(self, _minimum: int, maximum: int) -> None:
         if self._follow:
             self.verticalScrollBar().setValue(maximum)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._pending:
+            self._render_timer.start()  # text that streamed in while the view was hidden
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._page_timer.stop()
+        self._render_timer.stop()
+        super().hideEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         anchor = self._anchor()
@@ -654,7 +679,7 @@ class ConversationView(QListView):
                 self._copy(codes[hit.index], "Copied the code.")
         elif hit.action == Action.THINKING:
             self._thinking_open ^= {message.id}
-            self._relayout()
+            self._state_changed()
         elif hit.action == Action.REGENERATE and message.role == "assistant" and self._can_regenerate:
             self.regenerate_requested.emit(message.id)
         elif hit.action == Action.EDIT and message.role == "user":
