@@ -122,7 +122,7 @@ def open_chat(hearth, chat_id: int) -> float:
     return (watch.painted_at - started) * 1000
 
 
-def scroll_through(hearth, step_px: int) -> tuple[list[float], int]:  # noqa: ANN001
+def scroll_through(hearth, step_px: int) -> tuple[list[float], int]:
     """Scroll from the first message to the last, a step per frame; returns each frame's time (the
     scroll, any page read, and the paint) and how many paints there were."""
     view = hearth.window.chat_view
