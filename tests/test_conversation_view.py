@@ -331,7 +331,7 @@ def test_message_keys_act_on_the_current_message(qtbot, view, store, chat):
     assert asked.args == [answer.id]
     qtbot.keyClick(view, Qt.Key.Key_Up)
     with qtbot.waitSignal(view.edit_requested) as asked:
-        qtbot.keyClick(view, Qt.Key.Key_F2)
+        qtbot.keyClick(view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert asked.args == [question.id]
     labels = [label for label, _key, _hit in view.message_actions(view.current_message())]
     assert labels == ["Copy message", "Edit and ask again…", "Delete message"]

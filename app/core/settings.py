@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from app.core.generation import GenerationSettings
+from app.core.presets import STARTING_PRESETS, Preset
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 THEMES = ("system", "light", "dark")
 MAX_RECENT = 8
 
@@ -30,16 +31,29 @@ class RecentModel:
 
 
 @dataclass(frozen=True)
+class WindowState:
+    """Where the main window was and how it was arranged, to open it the same way next time."""
+
+    geometry: str = ""  # Qt's saveGeometry(), base64
+    splitter: tuple[int, ...] = ()  # the widths of the chat list, the chat and the settings panel
+    settings_panel: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     theme: str = "system"
     last_model_path: str = ""
     recent_models: tuple[RecentModel, ...] = ()
     defaults: GenerationSettings = field(default_factory=GenerationSettings)
+    presets: tuple[Preset, ...] = STARTING_PRESETS
+    default_preset: str = ""  # the preset new chats start with; "": the defaults above
+    window: WindowState = field(default_factory=WindowState)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["defaults"] = self.defaults.to_dict()
+        data["presets"] = [preset.to_dict() for preset in self.presets]
         return data
 
     def recent(self, path: str) -> RecentModel | None:
@@ -55,6 +69,9 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     if version < 2:
         # Recent models were paths alone; their projectors were found again at each load.
         data["recent_models"] = [{"path": m} for m in data.get("recent_models", []) if isinstance(m, str)]
+    if version < 3:
+        # Presets arrived: start with the ones Hearth comes with.
+        data["presets"] = [preset.to_dict() for preset in STARTING_PRESETS]
     data["schema_version"] = SCHEMA_VERSION
     return data
 
@@ -72,6 +89,27 @@ def _recent_models(items: Any) -> tuple[RecentModel, ...]:
                 )
             )
     return tuple(recent[:MAX_RECENT])
+
+
+def _presets(items: Any) -> tuple[Preset, ...]:
+    presets: list[Preset] = []
+    for item in items if isinstance(items, list) else []:
+        preset = Preset.from_dict(item)
+        if preset is not None and all(p.name != preset.name for p in presets):
+            presets.append(preset)
+    return tuple(presets)
+
+
+def _window(data: Any) -> WindowState:
+    if not isinstance(data, dict):
+        return WindowState()
+    geometry, splitter = data.get("geometry", ""), data.get("splitter", [])
+    sizes = splitter if isinstance(splitter, list) and all(isinstance(n, int) for n in splitter) else []
+    return WindowState(
+        geometry if isinstance(geometry, str) else "",
+        tuple(max(0, n) for n in sizes[:3]),
+        data.get("settings_panel") is True,
+    )
 
 
 def load_settings(path: Path) -> Settings:
@@ -94,6 +132,9 @@ def load_settings(path: Path) -> Settings:
         last_model_path=str(data.get("last_model_path", "")),
         recent_models=_recent_models(data.get("recent_models")),
         defaults=GenerationSettings.from_dict(data.get("defaults")),
+        presets=_presets(data.get("presets")),
+        default_preset=str(data.get("default_preset", "") or ""),
+        window=_window(data.get("window")),
     )
 
 

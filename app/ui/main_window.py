@@ -8,9 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -28,10 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import APP_NAME
+from app import APP_NAME, __version__
 from app.core.generation import GenerationSettings
 from app.core.paths import AppPaths
-from app.core.settings import RecentModel, Settings, remember_model, save_settings
+from app.core.presets import Preset, find_preset
+from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
 from app.storage.chats import CURRENT_LEAF, ChatStore, Message, RemovedMessage
 from app.ui.chat.attachments import ChatAttachments
@@ -40,11 +42,14 @@ from app.ui.chat.controller import ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
+from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
+from app.ui.shortcuts_dialog import ShortcutsDialog
 from app.ui.supervisor import WorkerState, WorkerSupervisor
+from app.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from app.ui.library.manager import ModelManager
@@ -80,6 +85,7 @@ class MainWindow(QMainWindow):
         self.current_id: int | None = None
         self._pending_delete: int | None = None
         self._removed_message: RemovedMessage | None = None
+        self._splitter_sizes: list[int] = []
         self._editing: Message | None = None  # the question being edited in the message box
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
@@ -90,8 +96,11 @@ class MainWindow(QMainWindow):
         self.settings_panel = ChatSettingsPanel()
         self.settings_panel.setVisible(False)
         self.settings_panel.settings_edited.connect(self._on_settings_edited)
+        self.settings_panel.set_presets(settings.presets)
+        self.settings_panel.save_preset_requested.connect(self.save_as_preset)
+        self.settings_panel.manage_presets_requested.connect(self.manage_presets)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
         splitter.setHandleWidth(1)
         splitter.addWidget(self.sidebar)
@@ -103,6 +112,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus()
+        self._restore_window_state()
 
         supervisor.state_changed.connect(self._on_worker_state)
         supervisor.load_progress.connect(self._on_load_progress)
@@ -207,6 +217,7 @@ class MainWindow(QMainWindow):
         self.composer.send_requested.connect(self._send)
         self.composer.stop_requested.connect(self.controller.stop)
         self.composer.edit_cancelled.connect(self._edit_cancelled)
+        self.composer.think_toggled.connect(self._on_think_toggled)
         self.attachments: ChatAttachments = ChatAttachments(
             self, self.composer, self.paths.attachments, self.show_notice
         )
@@ -257,7 +268,9 @@ class MainWindow(QMainWindow):
         self.models_action = action("Models…", "Ctrl+M", self.show_models)
         self.models_action.setEnabled(self.models is not None)
         self.settings_action = action("Chat settings", "Ctrl+,", self.settings_button.toggle)
-        action("Rename chat", "F2", self.rename_current)
+        self.settings_action.setCheckable(True)
+        self.settings_button.toggled.connect(self.settings_action.setChecked)
+        self.rename_action = action("Rename chat…", "F2", self.rename_current)
         delete = action(
             "Delete chat",
             QKeySequence.StandardKey.Delete,
@@ -265,9 +278,26 @@ class MainWindow(QMainWindow):
             Qt.ShortcutContext.WidgetShortcut,
         )
         self.list_view.addAction(delete)
-        action("Focus message box", "Ctrl+L", self.composer.focus_input)
-        action("Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach)
-        action("Record a voice message", "Ctrl+Shift+R", self.composer.toggle_recording)
+        self.delete_chat_action = action("Delete chat", "", self.delete_current)
+        self.focus_action = action("Focus message box", "Ctrl+L", self.composer.focus_input)
+        self.attach_action = action(
+            "Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach
+        )
+        self.record_action = action("Record a voice message", "Ctrl+Shift+R", self.composer.toggle_recording)
+        self.think_action = action(
+            "Think first", "Ctrl+T", lambda: self._on_think_toggled(not self.think_on())
+        )
+        self.think_action.setCheckable(True)
+        self.stop_action = action("Stop the answer", "Ctrl+.", self.controller.stop)
+        self.presets_action = action("Presets…", "", self.manage_presets)
+        self.sidebar_action = action("Chat list", "Ctrl+Shift+L", self.toggle_sidebar)
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(True)
+        self.quit_action = action("Quit", "Ctrl+Q", self._quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.shortcuts_action = action("Keyboard shortcuts", "Ctrl+/", self.show_shortcuts)
+        self.about_action = action(f"About {APP_NAME}", "", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.find_action = action(
             "Find in this chat", QKeySequence.StandardKey.Find, lambda: self.search.start(True)
         )
@@ -276,7 +306,48 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         """The menu bar; Help stays the last menu."""
         bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for item in (self.new_action, None, self.open_action, self.models_action, None):
+            file_menu.addAction(item) if item else file_menu.addSeparator()
+        self.file_menu = file_menu
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        for item in (
+            self.find_action,
+            self.find_all_action,
+            None,
+            self.rename_action,
+            self.delete_chat_action,
+        ):
+            edit_menu.addAction(item) if item else edit_menu.addSeparator()
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.sidebar_action)
+        view_menu.addAction(self.settings_action)
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions = QActionGroup(self)
+        for mode, label in (("system", "Like the system"), ("light", "Light"), ("dark", "Dark")):
+            choice = theme_menu.addAction(label)
+            choice.setCheckable(True)
+            choice.setChecked(self.settings.theme == mode)
+            choice.setData(mode)
+            self.theme_actions.addAction(choice)
+        self.theme_actions.triggered.connect(lambda choice: self.choose_theme(choice.data()))
+        view_menu.addSeparator()
+        view_menu.addAction(self.focus_action)
+        chat_menu = bar.addMenu("&Chat")
+        for item in (
+            self.think_action,
+            self.presets_action,
+            None,
+            self.attach_action,
+            self.record_action,
+            None,
+        ):
+            chat_menu.addAction(item) if item else chat_menu.addSeparator()
+        chat_menu.addAction(self.stop_action)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         self.open_logs_action = help_menu.addAction("Open logs folder", self.diagnostics.open_logs_folder)
         self.copy_diagnostics_action = help_menu.addAction(
             "Copy diagnostics", self.diagnostics.copy_to_clipboard
@@ -285,6 +356,8 @@ class MainWindow(QMainWindow):
             "Copy versions, this computer's details and recent errors for a bug report (no chat content)"
         )
         self.diagnostics.notice.connect(self.show_notice)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
 
     # --- conversations ---------------------------------------------------------------------
 
@@ -293,9 +366,14 @@ class MainWindow(QMainWindow):
         if current is not None and current.leaf_id is None:
             self.composer.focus_input()  # an empty chat is already there
             return
+        settings, system_prompt = self.settings.defaults, ""
+        preset = find_preset(self.settings.presets, self.settings.default_preset)
+        if preset is not None:
+            settings, system_prompt = preset.applied_to(settings), preset.system_prompt
         conversation = self.store.create_conversation(
             model_path=self.supervisor.loaded_model.model_path if self.supervisor.loaded_model else "",
-            settings=self.settings.defaults,
+            system_prompt=system_prompt,
+            settings=settings,
         )
         self.list_model.refresh()
         self.show_conversation(conversation.id)
@@ -309,6 +387,8 @@ class MainWindow(QMainWindow):
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
+        self._show_think(conversation.settings.think)
+        self._apply_context(conversation.settings.context_length)
         self._edit_cancelled()
         self.composer.end_edit()
         self.conversation.open(conversation_id)
@@ -666,6 +746,7 @@ class MainWindow(QMainWindow):
         previous = self.controller.settings_for(self.current_id)
         self.store.set_settings(self.current_id, settings)
         self.store.set_system_prompt(self.current_id, system_prompt)
+        self._show_think(settings.think)
         self.settings = replace(self.settings, defaults=replace(settings, seed=-1))
         self._save_settings()
         loaded = self.supervisor.loaded_model
@@ -687,6 +768,117 @@ class MainWindow(QMainWindow):
     def show_notice(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)
 
+    # --- chat settings, presets, thinking -----------------------------------------------------
+
+    def think_on(self) -> bool:
+        return self._current_settings().think
+
+    def _show_think(self, on: bool) -> None:
+        self.composer.set_think(on)
+        self.think_action.setChecked(on)
+
+    def _on_think_toggled(self, on: bool) -> None:
+        """ "Think first" from the button by the message box, the Chat menu or Ctrl+T."""
+        if self.current_id is None:
+            return
+        settings = replace(self._current_settings(), think=on)
+        conversation = self.store.get_conversation(self.current_id)
+        prompt = conversation.system_prompt if conversation else ""
+        self.settings_panel.set_values(settings, prompt)
+        self._on_settings_edited(settings, prompt)
+        self._show_think(on)
+
+    def _apply_context(self, context_length: int) -> None:
+        """A chat's own context length applies when it is shown: the model is reloaded if the one
+        loaded holds another (not while an answer is being written)."""
+        loaded = self.supervisor.loaded_model
+        if loaded is None or self.controller.busy:
+            return
+        wanted = min(context_length, loaded.context_length_train or context_length)
+        if wanted != loaded.context_length:
+            self.load_model(loaded.model_path, loaded.projector_path or "auto", loaded.name)
+
+    def save_as_preset(self) -> None:
+        if self.current_id is None:
+            return
+        name, ok = QInputDialog.getText(self, "Save as preset", "Name of the new preset:")
+        name = " ".join(name.split())
+        if not ok or not name:
+            return
+        conversation = self.store.get_conversation(self.current_id)
+        preset = Preset(name, conversation.system_prompt if conversation else "", self._current_settings())
+        presets = (*(p for p in self.settings.presets if p.name != name), preset)
+        self._set_presets(presets, self.settings.default_preset)
+        self.show_notice(f"Saved the preset “{name}”.")
+
+    def manage_presets(self) -> None:
+        dialog = PresetsDialog(self.settings.presets, self.settings.default_preset, self)
+        dialog.saved.connect(self._set_presets)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.open()
+
+    def _set_presets(self, presets: tuple, default: str) -> None:
+        self.settings = replace(self.settings, presets=presets, default_preset=default)
+        self._save_settings()
+        self.settings_panel.set_presets(presets)
+
+    # --- the window ------------------------------------------------------------------------
+
+    def toggle_sidebar(self) -> None:
+        self.sidebar.setVisible(not self.sidebar.isVisible())
+        self.sidebar_action.setChecked(self.sidebar.isVisible())
+
+    def choose_theme(self, mode: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, mode)
+        self.settings = replace(self.settings, theme=mode)
+        self._save_settings()
+
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME} {__version__}</b><p>A private, offline assistant: models run on this computer "
+            "and nothing you write leaves it.</p><p>Runs models through llama.cpp (MIT licence) and "
+            "PySide6 / Qt (LGPLv3).</p><p>Gemma is a trademark of Google LLC. Hearth is an independent "
+            "application that runs Gemma models.</p>",
+        )
+
+    def _quit(self) -> None:
+        app = QApplication.instance()
+        self.close()
+        if app is not None:
+            app.quit()
+
+    def _restore_window_state(self) -> None:
+        state = self.settings.window
+        if state.geometry:
+            self.restoreGeometry(QByteArray.fromBase64(state.geometry.encode("ascii")))
+        if len(state.splitter) == 3 and all(state.splitter[:2]):
+            # Sizes only hold once the window has its real width: set them when it first shows.
+            self._splitter_sizes = list(state.splitter)
+        if state.settings_panel:
+            self.settings_button.setChecked(True)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        sizes, self._splitter_sizes = self._splitter_sizes, []
+        if sizes:
+            QTimer.singleShot(0, lambda: self.splitter.setSizes(sizes))
+
+    def _remember_window_state(self) -> None:
+        geometry = bytes(self.saveGeometry().toBase64().data()).decode("ascii")
+        window = WindowState(geometry, tuple(self.splitter.sizes()), self.settings_panel.isVisible())
+        if window != self.settings.window:
+            self.settings = replace(self.settings, window=window)
+            self._save_settings()
+
     def open_search_result(self, conversation_id: int, message_id: int) -> None:
         """Show a found message: its chat, on the branch that holds it, scrolled to and marked."""
         if message_id not in self.store.path_ids(conversation_id):
@@ -703,6 +895,7 @@ class MainWindow(QMainWindow):
         self.chat_view.show_message(message_id)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._remember_window_state()
         self.settings_panel.flush()
         self._commit_delete()
         self.controller.stop()

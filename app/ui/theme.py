@@ -234,6 +234,11 @@ def _stylesheet(c: Colors) -> str:
         border-radius: 9px; padding: 5px; min-width: 22px; min-height: 22px; }}
     #attachButton:hover, #micButton:hover {{ background: {c.hover}; }}
     #attachButton:focus, #micButton:focus {{ border-color: {c.border}; }}
+    #thinkButton {{ background: transparent; color: {c.muted}; border: 1px solid {c.border};
+        border-radius: 9px; padding: 5px 9px; }}
+    #thinkButton:hover {{ background: {c.hover}; color: {c.text}; }}
+    #thinkButton:checked {{ background: {c.selection}; color: {c.text}; border-color: {c.accent}; }}
+    #thinkButton:focus {{ border-color: {c.accent}; }}
     #micButton:checked {{ background: {c.error_bg}; color: {c.error}; font-weight: 600; padding: 5px 8px; }}
 
     /* Attachments */

@@ -73,6 +73,8 @@ class Composer(QFrame):
     """Files were pasted or dropped on the box: ``Path`` objects, not checked yet."""
     image_pasted = Signal(QImage)
     """A picture was pasted."""
+    think_toggled = Signal(bool)
+    """The user switched "think first" on or off for this chat."""
     edit_cancelled = Signal()
     """The user gave up editing an earlier question (Escape or Cancel)."""
     stop_requested = Signal()
@@ -116,6 +118,17 @@ class Composer(QFrame):
         self.attach_button.setToolTip("Attach pictures or sounds (Ctrl+Shift+A; or drop or paste them)")
         self.attach_button.setAccessibleName("Attach files")
         self.attach_button.clicked.connect(self.attach_requested.emit)
+        self.think_button = QToolButton()
+        self.think_button.setObjectName("thinkButton")
+        self.think_button.setText("Think")
+        self.think_button.setCheckable(True)
+        self.think_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.think_button.setAccessibleName("Think first")
+        self.think_button.setToolTip(
+            "Think first: the model reasons before it answers (Gemma 4). Slower, often better for\n"
+            "maths, logic and planning. The reasoning shows in a section you can open."
+        )
+        self.think_button.clicked.connect(lambda checked: self.think_toggled.emit(checked))
         self.mic = MicButton()
         self.mic.setVisible(False)
         self.strip = AttachmentStrip()
@@ -152,6 +165,7 @@ class Composer(QFrame):
         row.setSpacing(6)
         row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.editor, 1)
+        row.addWidget(self.think_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.mic, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         column.addLayout(row)
@@ -174,6 +188,10 @@ class Composer(QFrame):
     def set_text(self, text: str) -> None:
         self.editor.setPlainText(text)
         self.editor.moveCursor(QTextCursor.MoveOperation.End)
+
+    def set_think(self, on: bool) -> None:
+        """Show this chat's "think first" setting (without reporting it as a change)."""
+        self.think_button.setChecked(on)
 
     @property
     def editing(self) -> bool:

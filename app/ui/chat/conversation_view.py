@@ -725,7 +725,7 @@ class ConversationView(QListView):
                 ("Hide the reasoning" if shown else "Show the reasoning", "Enter", Hit(Action.THINKING))
             )
         if message.role == "user":
-            actions.append(("Edit and ask again…", "F2", Hit(Action.EDIT)))
+            actions.append(("Edit and ask again…", "Ctrl+E", Hit(Action.EDIT)))
         elif self._can_regenerate and message.status != "streaming":
             actions.append(("Regenerate", "Ctrl+R", Hit(Action.REGENERATE)))
         if len(row.alternatives) > 1:
@@ -799,7 +799,7 @@ class ConversationView(QListView):
             shortcuts = {
                 (Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier): Hit(Action.THINKING),
                 (Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier): Hit(Action.THINKING),
-                (Qt.Key.Key_F2, Qt.KeyboardModifier.NoModifier): Hit(Action.EDIT),
+                (Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier): Hit(Action.EDIT),
                 (Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier): Hit(Action.REGENERATE),
                 (Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier): Hit(Action.DELETE),
                 (Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier): Hit(Action.PREVIOUS),

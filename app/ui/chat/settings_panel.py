@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.gemma4 import AUTO_IMAGE_BUDGET, IMAGE_BUDGETS
 from app.core.generation import GenerationSettings
+from app.core.presets import Preset, find_preset
 
 EDIT_SETTLE_MS = 400
 # Gemma 4's visual token budgets, and the model's own choice.
@@ -31,9 +33,16 @@ PICTURE_DETAIL = (
 )
 
 
+CUSTOM = "Custom"
+
+
 class ChatSettingsPanel(QFrame):
     settings_edited = Signal(object, str)
     """The user changed this chat's settings: (``GenerationSettings``, system prompt)."""
+    save_preset_requested = Signal()
+    """The user wants this chat's settings kept as a new preset."""
+    manage_presets_requested = Signal()
+    """The user wants to edit the presets."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +54,21 @@ class ChatSettingsPanel(QFrame):
 
         title = QLabel("Chat settings")
         title.setObjectName("panelTitle")
+        self._presets: tuple[Preset, ...] = ()
+        self.preset = QComboBox()
+        self.preset.setAccessibleName("Preset")
+        self.preset.setToolTip("Apply a preset's system prompt and sampling settings to this chat")
+        self.preset.activated.connect(self._preset_chosen)
+        save_preset = QPushButton("Save as preset…")
+        save_preset.setAccessibleName("Save these settings as a preset")
+        save_preset.clicked.connect(self.save_preset_requested.emit)
+        manage = QPushButton("Presets…")
+        manage.setAccessibleName("Edit presets")
+        manage.clicked.connect(self.manage_presets_requested.emit)
+        preset_buttons = QHBoxLayout()
+        preset_buttons.setContentsMargins(0, 0, 0, 0)
+        preset_buttons.addWidget(save_preset)
+        preset_buttons.addWidget(manage)
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setPlaceholderText("e.g. You are a concise assistant. Answer in English.")
         self.system_prompt.setAccessibleName("System prompt")
@@ -89,6 +113,9 @@ class ChatSettingsPanel(QFrame):
         layout.setContentsMargins(16, 16, 16, 16)
         layout.setSpacing(10)
         layout.addWidget(title)
+        layout.addWidget(QLabel("Preset"))
+        layout.addWidget(self.preset)
+        layout.addLayout(preset_buttons)
         layout.addWidget(QLabel("System prompt"))
         layout.addWidget(self.system_prompt)
         layout.addWidget(self.think)
@@ -119,6 +146,33 @@ class ChatSettingsPanel(QFrame):
         box.setToolTip(tip)
         return box
 
+    def set_presets(self, presets: tuple[Preset, ...]) -> None:
+        self._presets = presets
+        self._show_matching_preset()
+
+    def _preset_chosen(self, index: int) -> None:
+        preset = find_preset(self._presets, self.preset.itemText(index))
+        if preset is None:
+            return
+        settings = preset.applied_to(self.values())
+        self.set_values(settings, preset.system_prompt)
+        self._emit()
+
+    def _show_matching_preset(self) -> None:
+        """Name the preset whose settings the chat has, or "Custom" once they differ."""
+        values, prompt = self.values(), self.system_prompt.toPlainText()
+        match = next(
+            (p.name for p in self._presets if p.system_prompt == prompt and p.applied_to(values) == values),
+            CUSTOM,
+        )
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        self.preset.addItems([p.name for p in self._presets])
+        if match == CUSTOM:
+            self.preset.addItem(CUSTOM)
+        self.preset.setCurrentText(match)
+        self.preset.blockSignals(False)
+
     def set_values(self, settings: GenerationSettings, system_prompt: str) -> None:
         """Show a chat's settings without reporting them as edits."""
         self._loading = True
@@ -137,6 +191,7 @@ class ChatSettingsPanel(QFrame):
         finally:
             self._loading = False
         self._settle.stop()
+        self._show_matching_preset()
 
     def values(self) -> GenerationSettings:
         return replace(
@@ -162,4 +217,5 @@ class ChatSettingsPanel(QFrame):
             self._emit()
 
     def _emit(self) -> None:
+        self._show_matching_preset()
         self.settings_edited.emit(self.values(), self.system_prompt.toPlainText())
