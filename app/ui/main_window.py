@@ -36,6 +36,7 @@ from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
 from app.storage.chats import CURRENT_LEAF, ChatStore, Message, RemovedMessage
+from app.ui.announcer import Announcer, describe_finished
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ChatController
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
             lambda detail: self.show_notice("The engine stopped unexpectedly; restarting…")
         )
         supervisor.worker_error.connect(self.show_notice)
+        self.announcer = Announcer(self.chat_view)
         self.controller.message_added.connect(self._on_message_added)
         self.controller.answer_streamed.connect(self._on_answer_streamed)
         self.controller.answer_finished.connect(self._on_answer_finished)
@@ -280,6 +282,8 @@ class MainWindow(QMainWindow):
         self.list_view.addAction(delete)
         self.delete_chat_action = action("Delete chat", "", self.delete_current)
         self.focus_action = action("Focus message box", "Ctrl+L", self.composer.focus_input)
+        self.next_pane_action = action("Next pane", "F6", lambda: self.cycle_pane(1))
+        self.previous_pane_action = action("Previous pane", "Shift+F6", lambda: self.cycle_pane(-1))
         self.attach_action = action(
             "Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach
         )
@@ -334,6 +338,8 @@ class MainWindow(QMainWindow):
         self.theme_actions.triggered.connect(lambda choice: self.choose_theme(choice.data()))
         view_menu.addSeparator()
         view_menu.addAction(self.focus_action)
+        view_menu.addAction(self.next_pane_action)
+        view_menu.addAction(self.previous_pane_action)
         chat_menu = bar.addMenu("&Chat")
         for item in (
             self.think_action,
@@ -595,6 +601,9 @@ class MainWindow(QMainWindow):
         self.chat_view.flush()
         self.conversation.replace(message)
         self._update_regenerate()
+        self.announcer.announce(
+            describe_finished(message.content, str(message.status), str(stats.get("error", "")))
+        )
 
     def _update_regenerate(self) -> None:
         self.chat_view.set_regenerate_enabled(not self.controller.busy)
@@ -823,6 +832,24 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_presets(presets)
 
     # --- the window ------------------------------------------------------------------------
+
+    def cycle_pane(self, step: int) -> None:
+        """Move the keyboard between the chat list, the conversation, the message box and the
+        settings panel (F6 and Shift+F6, as in most desktop apps)."""
+        list_pane = self.search.results if self.search.active else self.list_view
+        panes = [list_pane, self.chat_view, self.composer.editor, self.settings_panel.system_prompt]
+        shown = [pane for pane in panes if pane.isVisibleTo(self)]
+        focus = QApplication.focusWidget()
+        current = -1
+        if focus is not None:
+            current = next(
+                (i for i, pane in enumerate(shown) if focus is pane or pane.isAncestorOf(focus)), -1
+            )
+        if current < 0 and focus is not None and self.settings_panel.isAncestorOf(focus):
+            current = len(shown) - 1
+        target = shown[(current + step) % len(shown)] if shown else None
+        if target is not None:
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def toggle_sidebar(self) -> None:
         self.sidebar.setVisible(not self.sidebar.isVisible())

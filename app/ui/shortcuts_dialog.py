@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 IN_THE_CONVERSATION = (
+    ("Go to the chat list, the conversation, the message box, the settings", "F6, Shift+F6"),
     ("Move to the previous or next message", "Up, Down"),
     ("First or last message of the chat", "Ctrl+Home, Ctrl+End"),
     ("Actions for the message", "Menu, Shift+F10"),
@@ -68,6 +69,7 @@ class ShortcutsDialog(QDialog):
         self.table.setAccessibleName("Keyboard shortcuts")
         self.table.setHorizontalHeaderLabels(["What", "Keys"])
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setAccessibleName("Columns")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

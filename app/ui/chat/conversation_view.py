@@ -849,10 +849,15 @@ class ConversationView(QListView):
             self.setCurrentIndex(self._model.index(0))
 
     def focusInEvent(self, event: QFocusEvent) -> None:
+        # The keyboard arrives at the newest message in sight, not at the top of what is read.
+        current = self.currentIndex()
+        in_sight = current.isValid() and self.visualRect(current).intersects(self.viewport().rect())
         super().focusInEvent(event)
-        if not self.currentIndex().isValid() and self._model.rowCount():
-            last = self._model.index(self._model.rowCount() - 1)
-            self.setCurrentIndex(last)
+        if not in_sight and self._model.rowCount():
+            bottom = self.indexAt(QPoint(self.viewport().width() // 2, self.viewport().height() - 2))
+            self.setCurrentIndex(
+                bottom if bottom.isValid() else self._model.index(self._model.rowCount() - 1)
+            )
         self.viewport().update()
 
     def focusOutEvent(self, event: QFocusEvent) -> None:

@@ -56,6 +56,9 @@ class SearchPanel(QWidget):
         self.field = QLineEdit()
         self.field.setObjectName("searchField")
         self.field.setClearButtonEnabled(True)
+        for button in self.field.findChildren(QToolButton):  # Qt's clear button has no name of its own
+            button.setAccessibleName("Clear the search")
+            button.setToolTip("Clear the search (Escape)")
         self.field.setAccessibleName("Search chats")
         self.field.textChanged.connect(self._typed)
         self.field.installEventFilter(self)

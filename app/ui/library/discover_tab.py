@@ -41,6 +41,7 @@ def model_table(name: str = "modelTable") -> QTableView:
     table.verticalHeader().setDefaultSectionSize(54)
     table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     table.horizontalHeader().setHighlightSections(False)
+    table.horizontalHeader().setAccessibleName("Columns: choose one to sort by it")
     table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
