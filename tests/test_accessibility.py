@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.generation import GenerationSettings
 from app.core.paths import resolve_paths
 from app.ui.application import Hearth, build
 from app.ui.chat.presets_dialog import PresetsDialog
@@ -99,6 +100,7 @@ def test_the_conversation_reads_as_a_list_and_a_finished_answer_is_announced_onc
 ):
     hearth = start_app(smollm2_path)
     window = hearth.window
+    hearth.store.set_settings(window.current_id, GenerationSettings(max_tokens=40))
     spoken: list[str] = []
     window.announcer.announced.connect(spoken.append)
     window.composer.set_text("Say hello.")
@@ -121,6 +123,8 @@ def test_a_keyboard_only_session(qtbot, start_app, smollm2_path):
     question, search, open the shortcut overview: keys only."""
     hearth = start_app(smollm2_path)
     window = hearth.window
+    hearth.store.set_settings(window.current_id, GenerationSettings(max_tokens=40))  # short answers
+    window.show_conversation(window.current_id)
     qtbot.waitUntil(window.isActiveWindow)
 
     def keys(key: Qt.Key, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
