@@ -36,6 +36,7 @@ from app.library.jobs import (
 
 if TYPE_CHECKING:
     from app.library.catalog import CatalogEntry
+    from app.library.retry import RetryNotice
     from app.library.transfer import TransferOptions
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class DownloadQueue(QObject):
     """A job stopped on an error: (id, what happened, in words a user can act on)."""
 
     _progress_from_worker = Signal(str, int, int, float)
+    _retry_from_worker = Signal(str, object)  # (id, RetryNotice, or None when connected again)
     _ended_in_worker = Signal(str, object)  # (id, _Finished or the exception that ended the run)
 
     def __init__(
@@ -103,6 +105,7 @@ class DownloadQueue(QObject):
         self._watchdog = QTimer(self, interval=1000)
         self._watchdog.timeout.connect(self._check_stalled)
         self._progress_from_worker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._retry_from_worker.connect(self._on_retry, Qt.ConnectionType.QueuedConnection)
         self._ended_in_worker.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
         self._restore()
 
@@ -181,7 +184,7 @@ class DownloadQueue(QObject):
             return
         if job_id == self._running and self._control is not None:
             self._control.stop.set()
-        job.state, job.speed = JobState.PAUSED, 0.0
+        job.state, job.speed, job.retry = JobState.PAUSED, 0.0, None
         self._changed(job)
 
     def resume(self, job_id: str) -> None:
@@ -254,6 +257,7 @@ class DownloadQueue(QObject):
         self._running, self._control = job.id, _Control()
         self._last_progress = time.monotonic()
         self._watchdog.start()
+        log.info("Starting the download of %s (%s)", job.title, job.repo_id)
         self._thread = threading.Thread(
             target=self._work, args=(job.snapshot(), self._control), name="hearth-download", daemon=True
         )
@@ -283,6 +287,7 @@ class DownloadQueue(QObject):
                 ),
                 should_stop=control.stop.is_set,
                 title=job.title,
+                on_retry=lambda notice: self._post(self._retry_from_worker, job.id, notice),
                 **kwargs,
             )
             installed = bundle.run()
@@ -311,6 +316,12 @@ class DownloadQueue(QObject):
         self.progress.emit(job_id, done, job.total, speed)
         self.job_changed.emit(job_id)
 
+    def _on_retry(self, job_id: str, notice: RetryNotice | None) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and job.state is JobState.RUNNING:
+            job.retry = notice
+            self.job_changed.emit(job_id)
+
     def _check_stalled(self) -> None:
         job = self.running_job
         if job is None:
@@ -330,8 +341,9 @@ class DownloadQueue(QObject):
         self._start_next()
 
     def _settle(self, job: DownloadJob, outcome: object) -> None:
-        job.speed, job.stalled = 0.0, False
+        job.speed, job.stalled, job.retry = 0.0, False, None
         if isinstance(outcome, _Finished):
+            log.info("Downloaded %s to %s", job.title, outcome.model)
             job.state, job.installed_path = JobState.DONE, str(outcome.model)
             job.done = job.total = max(job.total, job.done)
             self.job_changed.emit(job.id)
@@ -346,6 +358,7 @@ class DownloadQueue(QObject):
             self.job_changed.emit(job.id)
             return
         message = str(outcome) if kind is not None else f"The download failed unexpectedly: {outcome}"
+        log.warning("The download of %s stopped: %s (%s)", job.title, message, getattr(outcome, "detail", ""))
         job.state, job.error, job.error_kind = JobState.FAILED, message, str(kind or "")
         job.done = bytes_on_disk(job)
         self.job_changed.emit(job.id)
