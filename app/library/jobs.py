@@ -1,15 +1,13 @@
 """Download jobs as the queue keeps them: what to fetch, where to, how far it got, and in words.
 
 Qt-free, so the queue's bookkeeping can be read and tested alone. Jobs are stored as JSON in the
-data folder; how many bytes a job already has is read from the files on disk, never
+data folder (``job_store``); how many bytes a job already has is read from the files on disk, never
 trusted from the JSON, so a restart (or a crash) shows the real progress.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -21,8 +19,6 @@ from app.library.partial import PartialPaths
 from app.library.retry import RetryNotice
 
 log = logging.getLogger(__name__)
-
-STATE_VERSION = 1
 
 
 class JobState(StrEnum):
@@ -181,32 +177,6 @@ def discard_partials(job: DownloadJob, keep: set[Path]) -> None:
         final = job.dest_dir / file.name
         if final not in keep:
             PartialPaths(final).discard()
-
-
-# --- persistence -------------------------------------------------------------------------------
-
-
-def load_jobs(path: Path) -> list[DownloadJob]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.warning("Download list %s is unreadable (%s); starting empty", path, exc)
-        return []
-    items = data.get("jobs", []) if isinstance(data, dict) else []
-    jobs = [DownloadJob.from_dict(item) for item in items if isinstance(item, dict)]
-    return [job for job in jobs if job is not None]
-
-
-def save_jobs(path: Path, jobs: list[DownloadJob]) -> None:
-    """Write atomically; finished jobs are not kept (the models folder shows them)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"version": STATE_VERSION, "jobs": [j.to_dict() for j in jobs if j.state is not JobState.DONE]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # --- words -------------------------------------------------------------------------------------

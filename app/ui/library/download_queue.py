@@ -4,7 +4,8 @@ Jobs are kept in ``downloads.json`` in the data folder. After a restart every un
 back with the bytes its partial files hold; the ones that were running or waiting start again by
 themselves, paused ones wait for Resume. The transfer itself is ``app.library.bundle`` (resumable,
 verified, retried); this class schedules it and turns its callbacks into signals. Worker threads
-only emit signals; every job is changed on the GUI thread.
+only emit signals; every job is changed on the GUI thread. When the list cannot be written (a full
+disk), the queue works on from memory, says so (``save_problem``) and writes it again later.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from app.library.access_token import AccessToken
 from app.library.errors import ErrorKind
+from app.library.job_store import JobStore
 from app.library.jobs import (
     DownloadJob,
     JobFile,
@@ -29,9 +31,7 @@ from app.library.jobs import (
     catalog_job_id,
     custom_job_id,
     discard_partials,
-    load_jobs,
     repo_folder,
-    save_jobs,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ STATE_FILE = "downloads.json"
 # No progress report for this long: the transfer is waiting on the network (a stall, or a retry
 # after a dropped connection), so its last speed and time left are no longer true.
 STALL_AFTER_S = 3.0
+# How soon a download list that could not be written is tried again (besides after every change).
+SAVE_RETRY_S = 30.0
 
 
 @dataclass
@@ -75,6 +77,8 @@ class DownloadQueue(QObject):
     """A job was downloaded, verified and installed: (id, path of the model file)."""
     failed = Signal(str, str)
     """A job stopped on an error: (id, what happened, in words a user can act on)."""
+    save_problem_changed = Signal(str)
+    """Saving the download list failed, in words for the user; "" once it is saved again."""
 
     _progress_from_worker = Signal(str, int, int, float)
     _retry_from_worker = Signal(str, object)  # (id, RetryNotice, or None when connected again)
@@ -87,10 +91,11 @@ class DownloadQueue(QObject):
         endpoint: str | None = None,
         token: AccessToken | None = None,
         options: TransferOptions | None = None,
+        save_retry_s: float = SAVE_RETRY_S,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.state_file = Path(state_file)
+        self.store = JobStore(Path(state_file))
         # huggingface_hub reads HF_ENDPOINT once, at import; it is read here and passed explicitly.
         self.endpoint = endpoint if endpoint is not None else os.environ.get("HF_ENDPOINT") or None
         self.token = token or AccessToken(use_keyring=False)
@@ -104,6 +109,8 @@ class DownloadQueue(QObject):
         self._last_progress = 0.0
         self._watchdog = QTimer(self, interval=1000)
         self._watchdog.timeout.connect(self._check_stalled)
+        self._save_again = QTimer(self, interval=round(save_retry_s * 1000), singleShot=True)
+        self._save_again.timeout.connect(self._save)
         self._progress_from_worker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
         self._retry_from_worker.connect(self._on_retry, Qt.ConnectionType.QueuedConnection)
         self._ended_in_worker.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
@@ -120,6 +127,11 @@ class DownloadQueue(QObject):
     @property
     def running_job(self) -> DownloadJob | None:
         return self._jobs.get(self._running) if self._running else None
+
+    @property
+    def save_problem(self) -> str:
+        """Why the download list could not be saved, in words; "" when it is saved."""
+        return self.store.problem
 
     @property
     def busy(self) -> bool:
@@ -236,7 +248,7 @@ class DownloadQueue(QObject):
     # --- scheduling ------------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        for job in load_jobs(self.state_file):
+        for job in self.store.load():
             job.done = bytes_on_disk(job)
             if job.state in (JobState.RUNNING, JobState.QUEUED):
                 job.state = JobState.QUEUED
@@ -372,7 +384,8 @@ class DownloadQueue(QObject):
         return {j.dest_dir / f.name for j in self._jobs.values() if j.id != job_id for f in j.files}
 
     def _save(self) -> None:
-        try:
-            save_jobs(self.state_file, list(self._jobs.values()))
-        except OSError as exc:
-            log.warning("Could not save the download list: %s", exc)
+        before = self.store.problem
+        if not self.store.save(list(self._jobs.values())):
+            self._save_again.start()  # besides the next change, which saves anyway
+        if self.store.problem != before:
+            self.save_problem_changed.emit(self.store.problem)

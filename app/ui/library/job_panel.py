@@ -82,6 +82,9 @@ class JobPanel(QWidget):
         self.error.setObjectName("errorNote")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_note = QLabel()  # the download list cannot be saved: said once, under any job
+        self.save_note.setObjectName("errorNote")
+        self.save_note.setWordWrap(True)
         self.countdown = QTimer(self, interval=250)  # a quarter second keeps the count from skipping
         self.countdown.timeout.connect(self._tick)
         self.token_button = QPushButton("Add an access token…")
@@ -110,12 +113,15 @@ class JobPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.error)
+        layout.addWidget(self.save_note)
         layout.addLayout(token_row)
         layout.addLayout(buttons)
 
         queue.job_changed.connect(self._on_job)
         queue.job_added.connect(self._on_job)
         queue.job_removed.connect(self._on_job)
+        queue.save_problem_changed.connect(self._show_save_problem)
+        self._show_save_problem(queue.save_problem)
         self.refresh()
 
     def _button(self, text: str, slot: Callable[[], None], primary: bool = False) -> QPushButton:
@@ -177,6 +183,10 @@ class JobPanel(QWidget):
         text = describe_job(job)
         if text != self.status.text():
             self.status.setText(text)
+
+    def _show_save_problem(self, problem: str) -> None:
+        self.save_note.setText(problem)
+        self.save_note.setVisible(bool(problem))
 
     @staticmethod
     def _stopped_at(job: DownloadJob) -> str:
