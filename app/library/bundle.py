@@ -17,6 +17,7 @@ from app.library.errors import Paused
 from app.library.partial import PartialFile
 from app.library.progress import ProgressCallback
 from app.library.remote import HubFile
+from app.library.retry import RetryCallback
 from app.library.stop import StopCheck, StopControl
 from app.library.transfer import Transfer, TransferOptions
 
@@ -32,7 +33,7 @@ class BundleDownload:
     """Downloads ``model`` then ``projector`` into ``dest_dir``, with one progress bar over both.
 
     ``pause()`` and ``cancel()`` work as on a :class:`Transfer`; a cancel with ``delete_partial``
-    removes the partial files of both.
+    removes the partial files of both. ``on_retry`` hears of either file's waits between attempts.
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class BundleDownload:
         options: TransferOptions | None = None,
         open_partial: Callable[[Path], PartialFile] = PartialFile,
         title: str = "",
+        on_retry: RetryCallback | None = None,
     ) -> None:
         self.dest_dir = Path(dest_dir)
         self.title = title  # the name to list it under (a catalog entry's), kept in the manifest
@@ -67,6 +69,7 @@ class BundleDownload:
                 should_stop=self._stop.stopping,
                 options=self.options,
                 open_partial=open_partial,
+                on_retry=on_retry,
             )
             for file in files
         ]

@@ -8,6 +8,8 @@ from typing import ClassVar
 
 class ErrorKind(StrEnum):
     NETWORK = "network"
+    NO_CONNECTION = "no_connection"  # nothing reachable: this computer is most likely offline
+    NOT_ANSWERING = "not_answering"  # the server took the connection but said nothing
     DISK_FULL = "disk_full"
     FILESYSTEM = "filesystem"
     CHECKSUM = "checksum"
@@ -32,7 +34,7 @@ class DownloadError(Exception):
     @property
     def resumable(self) -> bool:
         """Whether the partial file was kept, so starting again continues where this stopped."""
-        return self.kind in (ErrorKind.NETWORK, ErrorKind.DISK_FULL, ErrorKind.PAUSED, ErrorKind.OFFLINE)
+        return self.kind in RESUMABLE_KINDS
 
 
 class NetworkError(DownloadError):
@@ -44,6 +46,27 @@ class NetworkError(DownloadError):
     def __init__(self, message: str, *, detail: str | None = None, retryable: bool = False) -> None:
         super().__init__(message, detail=detail)
         self.retryable = retryable
+
+
+class NoConnectionError(NetworkError):
+    """No connection to Hugging Face could be made: its name could not be looked up, the connection
+    was refused, or nothing answered the attempt to connect. Retried for as long as the app runs,
+    since it almost always means this computer is offline (a plane, a train, a dropped Wi-Fi)."""
+
+    kind = ErrorKind.NO_CONNECTION
+
+    def __init__(self, message: str = "No internet connection.", *, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail, retryable=True)
+
+
+class NotAnsweringError(NetworkError):
+    """The server accepted the connection, then sent nothing: the network works, the server does not
+    (or something between them, like a Wi-Fi that wants a sign-in first, holds the request)."""
+
+    kind = ErrorKind.NOT_ANSWERING
+
+    def __init__(self, message: str = "Hugging Face is not answering.", *, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail, retryable=True)
 
 
 class DiskFullError(DownloadError):
@@ -79,6 +102,18 @@ class Cancelled(DownloadError):
 
 class Paused(DownloadError):
     kind = ErrorKind.PAUSED
+
+
+RESUMABLE_KINDS = frozenset(
+    {
+        ErrorKind.NETWORK,
+        ErrorKind.NO_CONNECTION,
+        ErrorKind.NOT_ANSWERING,
+        ErrorKind.DISK_FULL,
+        ErrorKind.PAUSED,
+        ErrorKind.OFFLINE,
+    }
+)
 
 
 def format_size(num_bytes: float) -> str:

@@ -1,15 +1,13 @@
-"""Download jobs as the queue keeps them: what to fetch, where to, and how far it got.
+"""Download jobs as the queue keeps them: what to fetch, where to, how far it got, and in words.
 
 Qt-free, so the queue's bookkeeping can be read and tested alone. Jobs are stored as JSON in the
-data folder; how many bytes a job already has is read from the files on disk, never trusted from
-the JSON, so a restart (or a crash) shows the real progress.
+data folder (``job_store``); how many bytes a job already has is read from the files on disk, never
+trusted from the JSON, so a restart (or a crash) shows the real progress.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -18,10 +16,9 @@ from typing import Any
 
 from app.library.errors import format_size
 from app.library.partial import PartialPaths
+from app.library.retry import RetryNotice
 
 log = logging.getLogger(__name__)
-
-STATE_VERSION = 1
 
 
 class JobState(StrEnum):
@@ -59,6 +56,7 @@ class DownloadJob:
     error_kind: str = ""
     installed_path: str = ""
     stalled: bool = False  # running, but no bytes for a while (the transfer is retrying)
+    retry: RetryNotice | None = None  # running, and waiting to try again after a failed attempt
 
     @property
     def model_path(self) -> Path:
@@ -181,32 +179,6 @@ def discard_partials(job: DownloadJob, keep: set[Path]) -> None:
             PartialPaths(final).discard()
 
 
-# --- persistence -------------------------------------------------------------------------------
-
-
-def load_jobs(path: Path) -> list[DownloadJob]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.warning("Download list %s is unreadable (%s); starting empty", path, exc)
-        return []
-    items = data.get("jobs", []) if isinstance(data, dict) else []
-    jobs = [DownloadJob.from_dict(item) for item in items if isinstance(item, dict)]
-    return [job for job in jobs if job is not None]
-
-
-def save_jobs(path: Path, jobs: list[DownloadJob]) -> None:
-    """Write atomically; finished jobs are not kept (the models folder shows them)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"version": STATE_VERSION, "jobs": [j.to_dict() for j in jobs if j.state is not JobState.DONE]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # --- words -------------------------------------------------------------------------------------
 
 
@@ -232,11 +204,22 @@ def describe_progress(done: int, total: int, speed: float) -> str:
     return " · ".join(parts)
 
 
-def describe_job(job: DownloadJob) -> str:
-    """One line on where a job stands, for a status label."""
+def describe_retry(notice: RetryNotice, done: int, total: int, now: float | None = None) -> str:
+    """ "No internet connection. Trying again in 8 s (attempt 3). The download will continue by itself
+    from 1.20 GB of 3.46 GB." The seconds count down as ``now`` moves on."""
+    left = notice.seconds_left(now)
+    when = f"Trying again in {left} s" if left else "Trying again now"
+    where = f" from {format_size(done)} of {format_size(total)}" if done and total else ""
+    return f"{notice.reason} {when} (attempt {notice.attempt}). The download will continue by itself{where}."
+
+
+def describe_job(job: DownloadJob, now: float | None = None) -> str:
+    """One line on where a job stands, for a status label; ``now`` is a ``time.monotonic()`` reading."""
     if job.state is JobState.RUNNING:
         if job.verifying:
             return "Checking the download (sha256)…"
+        if job.retry is not None:
+            return describe_retry(job.retry, job.done, job.total, now)
         if job.stalled:
             sizes = f"{format_size(job.done)} of {format_size(job.total)}" if job.total else ""
             return " · ".join(p for p in (sizes, "waiting for the connection…") if p)

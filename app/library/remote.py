@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
@@ -15,6 +17,8 @@ from app.library.errors import (
     DownloadError,
     GatedError,
     NetworkError,
+    NoConnectionError,
+    NotAnsweringError,
     NotFoundError,
     OfflineError,
 )
@@ -122,9 +126,18 @@ def _expected_digest(file: HubFile, etag: str, size: int) -> ExpectedDigest:
     return upstream
 
 
-def translate(exc: BaseException, file: HubFile, *, token: str | None) -> DownloadError:
-    """Turn an exception from huggingface_hub or httpx2 into one of ours."""
-    repo, detail = file.repo_id, f"{type(exc).__name__}: {exc}"
+def translate(
+    exc: BaseException, file: HubFile, *, token: str | None, answered: bool = False
+) -> DownloadError:
+    """Turn an exception from huggingface_hub or httpx2 into one of ours. ``answered`` says whether the
+    server had already sent its response headers, which makes a silence a stall rather than no answer.
+
+    huggingface_hub passes transport failures on as they are (``get_hf_file_metadata`` does not retry
+    unless asked to), so they arrive here as httpx2's own types: ``ConnectError`` (no name lookup,
+    refused, unreachable, a failed TLS handshake) and ``ConnectTimeout`` mean no connection was made
+    at all, while ``ReadTimeout`` and ``ReadError`` mean one was made and then went quiet or broke.
+    """
+    repo, detail = file.repo_id, f"{type(exc).__name__}: {exc}{_where(exc)}"
     if isinstance(exc, DownloadError):
         return exc
     if isinstance(exc, errors.HFValidationError):
@@ -153,8 +166,18 @@ def translate(exc: BaseException, file: HubFile, *, token: str | None) -> Downlo
         return NetworkError(
             f"Hugging Face answered with an error (HTTP {status}).", detail=detail, retryable=retryable
         )
+    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
+        if any(isinstance(cause, ssl.SSLError) for cause in _causes(exc)):
+            return NoConnectionError(
+                "Hugging Face could not be reached securely. If this network asks you to sign in first "
+                "(hotel or plane Wi-Fi), do that in a browser.",
+                detail=detail,
+            )
+        return NoConnectionError(detail=detail)
     if isinstance(exc, httpx2.TimeoutException):
-        return NetworkError("The connection to Hugging Face timed out.", detail=detail, retryable=True)
+        if not answered:
+            return NotAnsweringError(detail=detail)
+        return NetworkError("Hugging Face stopped sending the file.", detail=detail, retryable=True)
     if isinstance(exc, httpx2.UnsupportedProtocol | httpx2.LocalProtocolError):
         return NetworkError("The download address is not valid.", detail=detail)
     if isinstance(exc, httpx2.TransportError):
@@ -171,6 +194,29 @@ def _gated(repo: str, token: str | None, detail: str) -> GatedError:
     else:
         message = f"This model ({repo}) requires accepting its license on Hugging Face and an access token."
     return GatedError(message, detail=detail)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it wraps and what caused it (httpx2 wraps httpcore2, which wraps OSError)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [c for c in (current.__cause__, current.__context__) if c is not None]
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+
+
+def _where(exc: BaseException) -> str:
+    """The address a failed request went to, for the log (an httpx2 error knows its request)."""
+    try:
+        request = exc.request if isinstance(exc, httpx2.RequestError) else None
+    except RuntimeError:  # raised when the error was made without a request
+        return ""
+    return f"; {request.method} {request.url}" if request is not None else ""
 
 
 def _status(exc: BaseException) -> int | None:

@@ -32,8 +32,10 @@ def receive(
     headers = request_headers(token)
     if have:
         headers["Range"] = f"bytes={have}-"
+    answered = False
     try:
         with get_session().stream("GET", resolved.url, headers=headers, timeout=timeout) as response:
+            answered = True
             if response.status_code >= 400:
                 hf_raise_for_status(response)
             if response.status_code not in (200, 206):
@@ -69,7 +71,7 @@ def receive(
     except DownloadError:
         raise
     except Exception as exc:
-        raise translate(exc, resolved.file, token=token) from exc
+        raise translate(exc, resolved.file, token=token, answered=answered) from exc
     if have < resolved.size and not stopping():
         raise NetworkError(
             "The connection to Hugging Face ended before the file was complete.",

@@ -11,7 +11,9 @@ makes a 17 GB model practical on a flaky connection.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,24 +22,29 @@ from typing import TypeVar
 import httpx2
 
 from app.library.disk import check_free_space, disk_error
-from app.library.errors import ChecksumError, NetworkError
+from app.library.errors import ChecksumError, ErrorKind, NetworkError
 from app.library.partial import PartialFile, PartialPaths
 from app.library.progress import ProgressCallback, ProgressMeter
 from app.library.remote import HubFile, ResolvedFile, resolve
-from app.library.retry import Backoff, RetryPolicy
+from app.library.retry import Backoff, RetryCallback, RetryNotice, RetryPolicy
 from app.library.stop import StopCheck, StopControl
 from app.library.stream import receive
 from app.library.verify import HashInterrupted, file_digest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TransferOptions:
+    # With no connection a user is told so within 15 s: a name lookup or a refusal fails at once,
+    # and an attempt to connect that nothing answers is abandoned after this long.
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     connect_timeout: float = 10.0
-    # No byte for this long means the connection is dead even if the socket still looks open.
-    read_timeout: float = 30.0
+    # No byte for this long means the connection is dead even if the socket still looks open. Kept
+    # as short as the connect timeout, so a silent server is also told within 15 s; cutting a merely
+    # slow connection costs no more than a ranged request that continues it.
+    read_timeout: float = 10.0
     # Left free beyond the file itself, so the system and the rename have room to work.
     free_space_margin: int = 64 * 1024 * 1024
     progress_interval: float = 0.1
@@ -48,7 +55,8 @@ class Transfer:
 
     ``pause()`` and ``cancel()`` may be called from any thread; ``should_stop()``, if given, is polled
     between chunks and stops like ``pause()``. A later ``Transfer`` for the same file (after an app
-    restart, say) continues from the partial file.
+    restart, say) continues from the partial file. ``on_retry`` hears of every wait before another
+    attempt (and of the connection working again), from the thread that runs the transfer.
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class Transfer:
         should_stop: StopCheck | None = None,
         options: TransferOptions | None = None,
         open_partial: Callable[[Path], PartialFile] = PartialFile,
+        on_retry: RetryCallback | None = None,
     ) -> None:
         if Path(file.filename).is_absolute() or ".." in Path(file.filename).parts:
             raise ValueError(f"refusing a file name outside the models folder: {file.filename!r}")
@@ -73,7 +82,10 @@ class Transfer:
         self._endpoint = endpoint
         self._token = token
         self.on_progress = on_progress
+        self.on_retry = on_retry
         self._open_partial = open_partial
+        self._waiting: RetryNotice | None = None  # the last failure, until the connection works again
+        self._warned: set[ErrorKind] = set()  # failures logged as warnings since it last worked
         self._resolved: ResolvedFile | None = None
         self._stop = StopControl(should_stop)
         self._already_installed = False
@@ -110,7 +122,9 @@ class Transfer:
                     timeout=self.options.connect_timeout,
                 ),
                 Backoff(self.options.retry),
+                lambda: "asking Hugging Face for its size and checksum",
             )
+            self._connected()
         return self._resolved
 
     def remaining_bytes(self) -> int:
@@ -186,6 +200,7 @@ class Transfer:
 
         def counted(new_bytes: int, done: int) -> None:
             self.bytes_received += new_bytes
+            self._connected()
             meter.update(done)
 
         def attempt() -> None:
@@ -211,10 +226,14 @@ class Transfer:
                 if self.bytes_received > received_before:
                     backoff.progressed()
 
+        def what() -> str:
+            have = self.paths.partial_size()
+            return f"downloading from byte {have} of {resolved.size}" if have else "downloading"
+
         while self.paths.partial_size() < resolved.size:
             if self._stop.stopping():
                 self._stop.raise_stopped(self.discard)
-            self._retrying(attempt, backoff)
+            self._retrying(attempt, backoff, what)
         meter.report(force=True)
 
     def _verify(self, resolved: ResolvedFile) -> None:
@@ -231,19 +250,59 @@ class Transfer:
                 detail=f"{expected.algorithm} expected {expected.value}, got {actual}",
             )
 
-    def _retrying(self, attempt: Callable[[], T], backoff: Backoff) -> T:
+    def _retrying(self, attempt: Callable[[], T], backoff: Backoff, what: Callable[[], str]) -> T:
+        name = self.file.filename
         while True:
+            number = backoff.next_attempt
+            log.info("%s: %s (attempt %d)", name, what(), number)
             try:
                 return attempt()
             except NetworkError as error:
                 if not error.retryable:
+                    log.warning("%s: %s (%s)", name, error.message, error.detail)
                     raise
-                delay = backoff.next_delay()
+                offline = error.kind is ErrorKind.NO_CONNECTION
+                delay = backoff.next_delay(offline=offline)
+                # The first failure of a kind is worth a warning; its repeats while it lasts are not.
+                level = logging.INFO if error.kind in self._warned else logging.WARNING
+                self._warned.add(error.kind)
                 if delay is None:
+                    log.warning(
+                        "%s: attempt %d failed, giving up: %s (%s)", name, number, error, error.detail
+                    )
                     raise NetworkError(
                         f"{error.message} Hearth kept retrying and has given up for now; resuming the "
                         "download continues where it stopped.",
                         detail=error.detail,
                     ) from error
+                log.log(
+                    level,
+                    "%s: attempt %d failed: %s (%s); next in %.1f s",
+                    name,
+                    number,
+                    error,
+                    error.detail,
+                    delay,
+                )
+                self._report(
+                    RetryNotice(error.kind, error.message, backoff.next_attempt, time.monotonic() + delay)
+                )
             if self._stop.wait(delay):
                 self._stop.raise_stopped(self.discard)
+
+    def _report(self, notice: RetryNotice) -> None:
+        self._waiting = notice
+        if self.on_retry is not None:
+            self.on_retry(notice)
+
+    def _connected(self) -> None:
+        """An answer or bytes came after failures: the wait is over."""
+        if self._waiting is None:
+            return
+        log.info(
+            "%s: connected again after %d failed attempts", self.file.filename, self._waiting.attempt - 1
+        )
+        self._waiting = None
+        self._warned.clear()
+        if self.on_retry is not None:
+            self.on_retry(None)

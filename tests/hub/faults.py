@@ -13,6 +13,7 @@ class Faults:
     drop_after: list[int] = field(default_factory=list)  # body bytes sent before the socket is closed
     reset: bool = False  # drop with a TCP reset instead of a clean close
     stall: list[float] = field(default_factory=list)  # seconds of silence between headers and body
+    hold: list[float] = field(default_factory=list)  # seconds of silence before a GET's headers
     corrupt_offset: int | None = None  # file offset whose byte is served inverted, every time
     ignore_range: bool = False  # answer ranged requests with the whole file, like some proxies
     bytes_per_second: int | None = None  # a slow line: file bodies are sent at this rate

@@ -4,6 +4,7 @@ stalls, a corrupted byte and 503s."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -24,15 +25,20 @@ INFO_RE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^
 CDN_RE = re.compile(r"^/cdn/(?P<sha>[0-9a-f]{64})$")
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
+FILE_FAULTS = ("hold", "stall", "drop_after")  # the queued faults each file GET uses up
 
 
 class HubServer:
     """Serves the repos in ``root``; ``url`` is the endpoint to give huggingface_hub.
 
     With ``redirect_to_cdn`` LFS files are answered with a 302 to ``cdn_url`` (another origin, as
-    the real Hub's CDN is), so the metadata comes from the redirect's ``X-Linked-*`` headers."""
+    the real Hub's CDN is), so the metadata comes from the redirect's ``X-Linked-*`` headers.
 
-    def __init__(self, root: Path) -> None:
+    ``port`` 0 picks a free one; a given port lets a test bring "Hugging Face" back where a client
+    has been failing to reach it. ``stop()`` also cuts the connections still open, as a network
+    that goes away does."""
+
+    def __init__(self, root: Path, port: int = 0) -> None:
         self.store = RepoStore(root)
         self.store.scan()
         self.faults = Faults()
@@ -41,7 +47,8 @@ class HubServer:
         self.body_bytes_sent = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._connections: set[socket.socket] = set()
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.hub = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="hub-server", daemon=True
@@ -67,6 +74,11 @@ class HubServer:
         self._closing.set()
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
 
     def add_file(
@@ -80,6 +92,13 @@ class HubServer:
     def file_requests(self, filename: str, method: str = "GET") -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.method == method and r.path.endswith("/" + filename)]
+
+    def _track(self, connection: socket.socket, *, is_open: bool) -> None:
+        with self._lock:
+            if is_open:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
 
     def _record(self, request: Request) -> None:
         with self._lock:
@@ -111,6 +130,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.hub._track(self.connection, is_open=True)
+
+    def finish(self) -> None:
+        self.server.hub._track(self.connection, is_open=False)
+        super().finish()
 
     def do_HEAD(self) -> None:
         self._dispatch(head=True)
@@ -181,10 +208,13 @@ class _Handler(BaseHTTPRequestHandler):
             start, end = bounds
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{stored.size}"
+        # A GET takes its faults as it arrives, so a retry that overtakes a held request gets the next.
+        hold, stall, drop_after = (None, None, None) if self._head else map(self._hub._take, FILE_FAULTS)
+        if hold and self._hub._closing.wait(hold):
+            return None
         self._start(status, headers | {"Content-Length": str(end - start)})
         if self._head:
             return
-        stall, drop_after = self._hub._take("stall"), self._hub._take("drop_after")
         if stall:
             self._hub._closing.wait(stall)
         self._body(stored, start, end, drop_after)

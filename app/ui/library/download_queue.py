@@ -4,7 +4,8 @@ Jobs are kept in ``downloads.json`` in the data folder. After a restart every un
 back with the bytes its partial files hold; the ones that were running or waiting start again by
 themselves, paused ones wait for Resume. The transfer itself is ``app.library.bundle`` (resumable,
 verified, retried); this class schedules it and turns its callbacks into signals. Worker threads
-only emit signals; every job is changed on the GUI thread.
+only emit signals; every job is changed on the GUI thread. When the list cannot be written (a full
+disk), the queue works on from memory, says so (``save_problem``) and writes it again later.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from app.library.access_token import AccessToken
 from app.library.errors import ErrorKind
+from app.library.job_store import JobStore
 from app.library.jobs import (
     DownloadJob,
     JobFile,
@@ -29,13 +31,12 @@ from app.library.jobs import (
     catalog_job_id,
     custom_job_id,
     discard_partials,
-    load_jobs,
     repo_folder,
-    save_jobs,
 )
 
 if TYPE_CHECKING:
     from app.library.catalog import CatalogEntry
+    from app.library.retry import RetryNotice
     from app.library.transfer import TransferOptions
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ STATE_FILE = "downloads.json"
 # No progress report for this long: the transfer is waiting on the network (a stall, or a retry
 # after a dropped connection), so its last speed and time left are no longer true.
 STALL_AFTER_S = 3.0
+# How soon a download list that could not be written is tried again (besides after every change).
+SAVE_RETRY_S = 30.0
 
 
 @dataclass
@@ -74,8 +77,11 @@ class DownloadQueue(QObject):
     """A job was downloaded, verified and installed: (id, path of the model file)."""
     failed = Signal(str, str)
     """A job stopped on an error: (id, what happened, in words a user can act on)."""
+    save_problem_changed = Signal(str)
+    """Saving the download list failed, in words for the user; "" once it is saved again."""
 
     _progress_from_worker = Signal(str, int, int, float)
+    _retry_from_worker = Signal(str, object)  # (id, RetryNotice, or None when connected again)
     _ended_in_worker = Signal(str, object)  # (id, _Finished or the exception that ended the run)
 
     def __init__(
@@ -85,10 +91,11 @@ class DownloadQueue(QObject):
         endpoint: str | None = None,
         token: AccessToken | None = None,
         options: TransferOptions | None = None,
+        save_retry_s: float = SAVE_RETRY_S,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.state_file = Path(state_file)
+        self.store = JobStore(Path(state_file))
         # huggingface_hub reads HF_ENDPOINT once, at import; it is read here and passed explicitly.
         self.endpoint = endpoint if endpoint is not None else os.environ.get("HF_ENDPOINT") or None
         self.token = token or AccessToken(use_keyring=False)
@@ -102,7 +109,10 @@ class DownloadQueue(QObject):
         self._last_progress = 0.0
         self._watchdog = QTimer(self, interval=1000)
         self._watchdog.timeout.connect(self._check_stalled)
+        self._save_again = QTimer(self, interval=round(save_retry_s * 1000), singleShot=True)
+        self._save_again.timeout.connect(self._save)
         self._progress_from_worker.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._retry_from_worker.connect(self._on_retry, Qt.ConnectionType.QueuedConnection)
         self._ended_in_worker.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
         self._restore()
 
@@ -117,6 +127,11 @@ class DownloadQueue(QObject):
     @property
     def running_job(self) -> DownloadJob | None:
         return self._jobs.get(self._running) if self._running else None
+
+    @property
+    def save_problem(self) -> str:
+        """Why the download list could not be saved, in words; "" when it is saved."""
+        return self.store.problem
 
     @property
     def busy(self) -> bool:
@@ -181,7 +196,7 @@ class DownloadQueue(QObject):
             return
         if job_id == self._running and self._control is not None:
             self._control.stop.set()
-        job.state, job.speed = JobState.PAUSED, 0.0
+        job.state, job.speed, job.retry = JobState.PAUSED, 0.0, None
         self._changed(job)
 
     def resume(self, job_id: str) -> None:
@@ -233,7 +248,7 @@ class DownloadQueue(QObject):
     # --- scheduling ------------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        for job in load_jobs(self.state_file):
+        for job in self.store.load():
             job.done = bytes_on_disk(job)
             if job.state in (JobState.RUNNING, JobState.QUEUED):
                 job.state = JobState.QUEUED
@@ -254,6 +269,7 @@ class DownloadQueue(QObject):
         self._running, self._control = job.id, _Control()
         self._last_progress = time.monotonic()
         self._watchdog.start()
+        log.info("Starting the download of %s (%s)", job.title, job.repo_id)
         self._thread = threading.Thread(
             target=self._work, args=(job.snapshot(), self._control), name="hearth-download", daemon=True
         )
@@ -283,6 +299,7 @@ class DownloadQueue(QObject):
                 ),
                 should_stop=control.stop.is_set,
                 title=job.title,
+                on_retry=lambda notice: self._post(self._retry_from_worker, job.id, notice),
                 **kwargs,
             )
             installed = bundle.run()
@@ -311,6 +328,12 @@ class DownloadQueue(QObject):
         self.progress.emit(job_id, done, job.total, speed)
         self.job_changed.emit(job_id)
 
+    def _on_retry(self, job_id: str, notice: RetryNotice | None) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and job.state is JobState.RUNNING:
+            job.retry = notice
+            self.job_changed.emit(job_id)
+
     def _check_stalled(self) -> None:
         job = self.running_job
         if job is None:
@@ -330,8 +353,9 @@ class DownloadQueue(QObject):
         self._start_next()
 
     def _settle(self, job: DownloadJob, outcome: object) -> None:
-        job.speed, job.stalled = 0.0, False
+        job.speed, job.stalled, job.retry = 0.0, False, None
         if isinstance(outcome, _Finished):
+            log.info("Downloaded %s to %s", job.title, outcome.model)
             job.state, job.installed_path = JobState.DONE, str(outcome.model)
             job.done = job.total = max(job.total, job.done)
             self.job_changed.emit(job.id)
@@ -346,6 +370,7 @@ class DownloadQueue(QObject):
             self.job_changed.emit(job.id)
             return
         message = str(outcome) if kind is not None else f"The download failed unexpectedly: {outcome}"
+        log.warning("The download of %s stopped: %s (%s)", job.title, message, getattr(outcome, "detail", ""))
         job.state, job.error, job.error_kind = JobState.FAILED, message, str(kind or "")
         job.done = bytes_on_disk(job)
         self.job_changed.emit(job.id)
@@ -359,7 +384,8 @@ class DownloadQueue(QObject):
         return {j.dest_dir / f.name for j in self._jobs.values() if j.id != job_id for f in j.files}
 
     def _save(self) -> None:
-        try:
-            save_jobs(self.state_file, list(self._jobs.values()))
-        except OSError as exc:
-            log.warning("Could not save the download list: %s", exc)
+        before = self.store.problem
+        if not self.store.save(list(self._jobs.values())):
+            self._save_again.start()  # besides the next change, which saves anyway
+        if self.store.problem != before:
+            self.save_problem_changed.emit(self.store.problem)

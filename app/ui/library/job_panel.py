@@ -1,7 +1,9 @@
 """Progress and buttons for one download: Download / Pause / Resume / Cancel / Use.
 
 Pause, Resume and Cancel act on the queue directly (Cancel first asks whether to keep what was
-downloaded); Download and Use are the owner's business and come out as signals.
+downloaded); Download and Use are the owner's business and come out as signals. While a download
+waits to try again the panel counts the seconds down itself: the job only says when the next
+attempt is.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -80,6 +82,11 @@ class JobPanel(QWidget):
         self.error.setObjectName("errorNote")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_note = QLabel()  # the download list cannot be saved: said once, under any job
+        self.save_note.setObjectName("errorNote")
+        self.save_note.setWordWrap(True)
+        self.countdown = QTimer(self, interval=250)  # a quarter second keeps the count from skipping
+        self.countdown.timeout.connect(self._tick)
         self.token_button = QPushButton("Add an access token…")
         self.token_button.clicked.connect(self.token_requested)
 
@@ -106,12 +113,15 @@ class JobPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.error)
+        layout.addWidget(self.save_note)
         layout.addLayout(token_row)
         layout.addLayout(buttons)
 
         queue.job_changed.connect(self._on_job)
         queue.job_added.connect(self._on_job)
         queue.job_removed.connect(self._on_job)
+        queue.save_problem_changed.connect(self._show_save_problem)
+        self._show_save_problem(queue.save_problem)
         self.refresh()
 
     def _button(self, text: str, slot: Callable[[], None], primary: bool = False) -> QPushButton:
@@ -159,6 +169,24 @@ class JobPanel(QWidget):
         self.resume_button.setVisible(state in (JobState.PAUSED, JobState.FAILED))
         self.resume_button.setText("Try again" if state is JobState.FAILED else "Resume")
         self.cancel_button.setVisible(job is not None)
+        waiting = job is not None and state is JobState.RUNNING and job.retry is not None
+        if waiting and not self.countdown.isActive():
+            self.countdown.start()
+        elif not waiting:
+            self.countdown.stop()
+
+    def _tick(self) -> None:
+        job = self.job
+        if job is None or job.retry is None:
+            self.countdown.stop()
+            return
+        text = describe_job(job)
+        if text != self.status.text():
+            self.status.setText(text)
+
+    def _show_save_problem(self, problem: str) -> None:
+        self.save_note.setText(problem)
+        self.save_note.setVisible(bool(problem))
 
     @staticmethod
     def _stopped_at(job: DownloadJob) -> str:
