@@ -44,6 +44,7 @@ class Conversation:
     system_prompt: str
     settings: GenerationSettings
     leaf_id: int | None = None  # the last message of the branch on show
+    memory_start_id: int | None = None  # the first message the model still sees (long chats)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Message:
     stats: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
     parent_id: int | None = None
+    pinned: bool = False  # always in what the model sees, however long the chat
+    token_count: int | None = None  # its size in the model's tokens, once the model counted it
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,11 @@ def derive_title(text: str) -> str:
 # Explicit columns, in the order of the dataclass fields, so a row unpacks straight into a record.
 _SELECT_CONVERSATIONS = (
     "SELECT id, title, title_is_custom, created_at, updated_at, model_path, system_prompt, settings_json,"
-    " leaf_id FROM conversations"
+    " leaf_id, memory_start_id FROM conversations"
 )
 _SELECT_MESSAGES = (
     "SELECT id, conversation_id, role, content, reasoning, status, created_at, updated_at, stats_json,"
-    " parent_id FROM messages"
+    " parent_id, pinned, token_count FROM messages"
 )
 # The path from the root to a message, root first.
 _PATH_TO = """
@@ -134,13 +137,28 @@ _SELECT_ATTACHMENTS = "SELECT id, message_id, kind, path, name, size, sha256 FRO
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
-    id_, title, custom, created, updated, model, prompt, settings_json, leaf_id = row
+    id_, title, custom, created, updated, model, prompt, settings_json, leaf_id, memory_start = row
     settings = GenerationSettings.from_dict(_json_object(settings_json))
-    return Conversation(id_, title, bool(custom), created, updated, model, prompt, settings, leaf_id)
+    return Conversation(
+        id_, title, bool(custom), created, updated, model, prompt, settings, leaf_id, memory_start
+    )
 
 
 def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Message:
-    id_, conversation_id, role, content, reasoning, status, created, updated, stats_json, parent_id = row
+    (
+        id_,
+        conversation_id,
+        role,
+        content,
+        reasoning,
+        status,
+        created,
+        updated,
+        stats_json,
+        parent_id,
+        pinned,
+        token_count,
+    ) = row
     status, stats = MessageStatus(status), _json_object(stats_json)
     return Message(
         id_,
@@ -154,6 +172,8 @@ def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Messag
         stats,
         tuple(attachments),
         parent_id,
+        bool(pinned),
+        token_count,
     )
 
 
@@ -457,7 +477,8 @@ class ChatStore:
         with transaction(self._conn) as conn:
             conn.execute(
                 "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, created_at,"
-                " updated_at, stats_json, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " updated_at, stats_json, parent_id, pinned, token_count)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.id,
                     m.conversation_id,
@@ -469,6 +490,8 @@ class ChatStore:
                     m.updated_at,
                     json.dumps(m.stats),
                     m.parent_id,
+                    int(m.pinned),
+                    m.token_count,
                 ),
             )
             for position, a in enumerate(m.attachments):
@@ -494,6 +517,22 @@ class ChatStore:
             _SELECT_ATTACHMENTS + " WHERE message_id = ? ORDER BY position", (message_id,)
         )
         return _message(row, [_attachment(a) for a in attachments])
+
+    def set_pinned(self, message_id: int, pinned: bool) -> None:
+        self._conn.execute("UPDATE messages SET pinned = ? WHERE id = ?", (int(pinned), message_id))
+
+    def set_token_counts(self, counts: Sequence[tuple[int, int]]) -> None:
+        """Remember how many tokens the model counted for these messages: (message id, tokens)."""
+        if counts:
+            with transaction(self._conn) as conn:
+                conn.executemany(
+                    "UPDATE messages SET token_count = ? WHERE id = ?", [(n, i) for i, n in counts]
+                )
+
+    def set_memory_start(self, conversation_id: int, message_id: int | None) -> None:
+        self._conn.execute(
+            "UPDATE conversations SET memory_start_id = ? WHERE id = ?", (message_id, conversation_id)
+        )
 
     def search(self, text: str, conversation_id: int | None = None, limit: int = 100) -> list[SearchHit]:
         """Messages holding every word of ``text`` (see ``app.storage.search``)."""

@@ -88,6 +88,14 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
     """,
+    # 5: what the model keeps in mind of a long chat: messages the user pinned (never left out),
+    # each message's size in tokens as the model counted it, and the first message the model
+    # still sees when the chat is longer than its context.
+    """
+    ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN token_count INTEGER;
+    ALTER TABLE conversations ADD COLUMN memory_start_id INTEGER;
+    """,
 ]
 
 
