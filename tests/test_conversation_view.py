@@ -334,7 +334,10 @@ def test_message_keys_act_on_the_current_message(qtbot, view, store, chat):
         qtbot.keyClick(view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert asked.args == [question.id]
     labels = [label for label, _key, _hit in view.message_actions(view.current_message())]
-    assert labels == ["Copy message", "Edit and ask again…", "Delete message"]
+    assert labels == ["Copy message", "Edit and ask again…", "Pin: always read by the model", "Delete message"]
+    with qtbot.waitSignal(view.pin_requested) as asked:
+        qtbot.keyClick(view, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert asked.args == [question.id, True]
 
 
 def test_dragging_selects_text_within_a_message_and_copy_takes_it(qtbot, view, store, chat):

@@ -38,7 +38,9 @@ class Window:
         return self.dropped > 0
 
 
-def choose_window(turns: Sequence[TurnSize], room: int, start: int = 0, share: float = REFILL_SHARE) -> Window:
+def choose_window(
+    turns: Sequence[TurnSize], room: int, start: int = 0, share: float = REFILL_SHARE
+) -> Window:
     """The turns to send: all from ``start`` on (earlier unpinned turns are already out of the
     model's memory), if they fit in ``room`` tokens; otherwise a start far enough on that the kept
     turns take at most ``share`` of the room. The kept tail always begins with a user turn, so the

@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         self.chat_view.regenerate_requested.connect(self._regenerate)
         self.chat_view.edit_requested.connect(self._edit)
         self.chat_view.delete_requested.connect(self._delete_message)
+        self.chat_view.pin_requested.connect(self._pin_message)
         self.chat_view.alternative_requested.connect(self._show_alternative)
         self.chat_view.attachment_opened.connect(lambda path: self.attachments.open(path))
         self.chat_view.notice.connect(lambda text: self.show_notice(text))
@@ -558,6 +559,17 @@ class MainWindow(QMainWindow):
         self.store.show_branch(self.current_id, target)
         self.conversation.reload(around=target)
         self.chat_view.show_message(target, highlight=False)
+
+    def _pin_message(self, message_id: int, pinned: bool) -> None:
+        self.store.set_pinned(message_id, pinned)
+        message = self.store.get_message(message_id)
+        if message is not None:
+            self.conversation.replace(message)
+        self.show_notice(
+            "Pinned: the model always reads this message and its answer, however long the chat grows."
+            if pinned
+            else "Unpinned."
+        )
 
     def _delete_message(self, message_id: int) -> None:
         if self.controller.answering_message == message_id:

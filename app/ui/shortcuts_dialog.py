@@ -27,6 +27,7 @@ IN_THE_CONVERSATION = (
     ("Edit a question and ask again", "Ctrl+E"),
     ("Write another answer", "Ctrl+R"),
     ("Previous or next version", "Alt+Left, Alt+Right"),
+    ("Pin the message, so the model always reads it", "Ctrl+P"),
     ("Delete the message", "Delete"),
 )
 IN_THE_MESSAGE_BOX = (

@@ -35,6 +35,7 @@ class MessageRow:
     message: Message
     alternatives: tuple[int, ...] = ()  # the versions this message is one of (itself included)
     first: bool = False  # the first message of the branch
+    memory_start: bool = False  # the first message the model still sees of a long chat
     # Changes whenever the row does: the view keeps a message's layout while its revision stands.
     revision: int = dataclasses.field(default_factory=lambda: next(_revisions), compare=False)
 
@@ -61,6 +62,7 @@ class ConversationModel(QAbstractListModel):
         self.conversation_id: int | None = None
         self.path: list[int] = []  # the ids of the whole branch on show, root first
         self.start = 0  # where the window begins in the path
+        self.memory_start_id: int | None = None
         self._rows: list[MessageRow] = []
 
     # --- Qt --------------------------------------------------------------------------------
@@ -107,6 +109,8 @@ class ConversationModel(QAbstractListModel):
         self.beginResetModel()
         self.conversation_id = conversation_id
         self.path = self._store.path_ids(conversation_id) if conversation_id is not None else []
+        conversation = self._store.get_conversation(conversation_id) if conversation_id is not None else None
+        self.memory_start_id = conversation.memory_start_id if conversation is not None else None
         if around is not None and around in self.path:
             end = min(len(self.path), max(self.path.index(around) + PAGE // 2, PAGE))
         else:
@@ -178,7 +182,12 @@ class ConversationModel(QAbstractListModel):
         messages = self._store.messages_by_ids(ids)
         alternatives = self._store.siblings([m.id for m in messages])
         return [
-            MessageRow(m, alternatives.get(m.id, (m.id,)), first=offset + i == 0)
+            MessageRow(
+                m,
+                alternatives.get(m.id, (m.id,)),
+                first=offset + i == 0,
+                memory_start=m.id == self.memory_start_id and offset + i > 0,
+            )
             for i, m in enumerate(messages)
         ]
 
@@ -223,6 +232,18 @@ class ConversationModel(QAbstractListModel):
         self.dataChanged.emit(index, index, [MessageRole.ROW])
 
     # --- reading ---------------------------------------------------------------------------
+
+    def set_memory_start(self, message_id: int | None) -> None:
+        """Mark where the model's memory of the chat now begins (the divider moves)."""
+        if message_id == self.memory_start_id:
+            return
+        self.memory_start_id = message_id
+        for row, item in enumerate(self._rows):
+            marked = item.message.id == message_id and self.start + row > 0
+            if item.memory_start != marked:
+                self._rows[row] = dataclasses.replace(item, memory_start=marked, revision=next(_revisions))
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [MessageRole.ROW])
 
     def row_of(self, message_id: int) -> int:
         # The streaming answer is the last row; search from the end.

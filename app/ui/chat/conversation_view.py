@@ -126,6 +126,8 @@ class ConversationView(QListView):
     """The user asked for another answer in place of this one (message id)."""
     edit_requested = Signal(int)
     """The user wants to edit this question and ask again (message id)."""
+    pin_requested = Signal(int, bool)
+    """Keep this message in what the model sees (True), or let it go like the others (False)."""
     delete_requested = Signal(int)
     """The user wants this message deleted (message id)."""
     alternative_requested = Signal(int, int)
@@ -221,6 +223,8 @@ class ConversationView(QListView):
             first=row.first,
             stats_text=describe_stats(message.stats) if message.role == "assistant" else "",
             error_text=str(message.stats.get("error", "")),
+            pinned=message.pinned,
+            memory_start=row.memory_start,
         )
         layout = self._layouter.layout(message, docs, facts, width)
         self._layouts[message.id] = (key, layout)
@@ -686,6 +690,8 @@ class ConversationView(QListView):
             self.edit_requested.emit(message.id)
         elif hit.action == Action.DELETE:
             self.delete_requested.emit(message.id)
+        elif hit.action == Action.PIN and message.status != "streaming":
+            self.pin_requested.emit(message.id, not message.pinned)
         elif hit.action in (Action.PREVIOUS, Action.NEXT) and len(row.alternatives) > 1:
             self.alternative_requested.emit(message.id, -1 if hit.action == Action.PREVIOUS else 1)
         elif hit.action == Action.OPEN_ATTACHMENT and 0 <= hit.index < len(message.attachments):
@@ -736,6 +742,8 @@ class ConversationView(QListView):
         for number, attachment in enumerate(message.attachments):
             actions.append((f"Open “{attachment.name}”", "", Hit(Action.OPEN_ATTACHMENT, number)))
         if message.status != "streaming":
+            pin = "Unpin" if message.pinned else "Pin: always read by the model"
+            actions.append((pin, "Ctrl+P", Hit(Action.PIN)))
             actions.append(("Delete message", "Delete", Hit(Action.DELETE)))
         return actions
 
@@ -802,6 +810,7 @@ class ConversationView(QListView):
                 (Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier): Hit(Action.EDIT),
                 (Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier): Hit(Action.REGENERATE),
                 (Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier): Hit(Action.DELETE),
+                (Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier): Hit(Action.PIN),
                 (Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier): Hit(Action.PREVIOUS),
                 (Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier): Hit(Action.NEXT),
             }

@@ -33,6 +33,8 @@ FOOTER_HEIGHT = 26
 BUTTON_PAD = 8
 TYPING = QSizeF(44, 24)
 NOTE_PAD_X, NOTE_PAD_Y = 12, 8
+DIVIDER_HEIGHT = 34
+MEMORY_NOTE = "Hearth's memory of this chat starts here: the messages above are no longer read"
 
 STATUS_NOTES = {
     "stopped": "Stopped",
@@ -49,6 +51,7 @@ class Action(StrEnum):
     PREVIOUS = "previous"  # the previous alternative (an earlier edit or answer)
     NEXT = "next"
     THINKING = "thinking"  # show or hide the reasoning
+    PIN = "pin"  # keep it in what the model sees, however long the chat grows (or stop)
     COPY_CODE = "copy_code"
     OPEN_ATTACHMENT = "open_attachment"
 
@@ -114,6 +117,7 @@ class MessageLayout:
     note_text: str = ""
     typing: QRectF | None = None
     stats: tuple[QRectF, str] | None = None
+    divider: tuple[QRectF, str] | None = None  # "the model remembers from here", above the message
     actions_on_hover: bool = False  # a question's buttons show only when the pointer is on it
 
     def hit_at(self, point: QPointF) -> Hit | None:
@@ -174,6 +178,8 @@ class RowFacts:
     first: bool = False
     stats_text: str = ""
     error_text: str = ""
+    pinned: bool = False
+    memory_start: bool = False  # the model no longer sees the messages above this one
 
 
 class Layouter:
@@ -188,6 +194,10 @@ class Layouter:
     def layout(self, message: Message, docs: MessageDocs, facts: RowFacts, width: float) -> MessageLayout:
         out = MessageLayout(width=width, height=0)
         y = float(FIRST_TOP if facts.first else 0)
+        if facts.memory_start:
+            text = self.small_metrics.elidedText(MEMORY_NOTE, Qt.TextElideMode.ElideRight, width - 40)
+            out.divider = (QRectF(0, y, width, DIVIDER_HEIGHT - 10), text)
+            y += DIVIDER_HEIGHT
         if message.role == "user":
             y = self._user(message, docs, facts, width, y, out)
         else:
@@ -358,6 +368,8 @@ class Layouter:
         items: list[tuple[Hit | None, str, str, bool]] = [
             (hit, label, desc, True) for hit, label, desc in buttons
         ]
+        if facts.pinned:
+            items.insert(0, (Hit(Action.PIN), "Pinned", "Always read by the model; click to unpin", True))
         if facts.alternatives > 1:
             items = [
                 (Hit(Action.PREVIOUS), "‹", "Show the previous version", facts.alternative > 1),

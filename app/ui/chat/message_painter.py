@@ -60,6 +60,8 @@ class MessagePainter:
         clip = painter.clipBoundingRect()
         if state.highlighted:
             painter.fillRect(QRectF(-10, -6, layout.width + 20, layout.height - 10), QColor(colors.selection))
+        if layout.divider is not None:
+            self._divider(painter, *layout.divider, colors)
         if layout.bubble is not None:
             self._rounded(painter, layout.bubble, 16, QColor(colors.bubble))
         for frame in layout.codes:
@@ -101,6 +103,17 @@ class MessagePainter:
         painter.setPen(QPen(border, 1) if border is not None else Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5) if border else rect, radius, radius)
+
+    def _divider(self, painter: QPainter, rect: QRectF, text: str, colors: Colors) -> None:
+        painter.setFont(self.small_font)
+        width = self.small_metrics.horizontalAdvance(text) + 24
+        middle = rect.center().y()
+        painter.setPen(QPen(QColor(colors.border), 1))
+        gap_left, gap_right = rect.center().x() - width / 2, rect.center().x() + width / 2
+        painter.drawLine(QPointF(rect.left(), middle), QPointF(gap_left, middle))
+        painter.drawLine(QPointF(gap_right, middle), QPointF(rect.right(), middle))
+        painter.setPen(QColor(colors.muted))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
     def _code_frame(
         self, painter: QPainter, rect: QRectF, header: QRectF, language: str, colors: Colors
