@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from app.core.generation import GenerationSettings
 from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
+from app.storage.faults import storage_errors
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -121,25 +123,56 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 class ChatStore:
-    """Chats on one connection from ``open_database``; ``clock`` is ``time.time`` unless a test's."""
+    """Chats on one connection from ``open_database``; ``clock`` is ``time.time`` unless a test's.
+
+    Every write raises ``StorageError`` when the data folder refuses it (full, read-only, locked)
+    and then changes nothing."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._conn = conn
         self._clock = clock
+        self._depth = 0
+        main = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+        self._folder = Path(main).parent if main else None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection itself, for settings such as ``PRAGMA busy_timeout``."""
+        return self._conn
 
     def close(self) -> None:
         self._conn.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One write for everything in the block: all of it is saved, or none of it (and
+        ``StorageError`` says why). Store methods called inside join it."""
+        if self._depth:
+            yield self._conn
+            return
+        with storage_errors(self._folder):
+            if self._conn.in_transaction:
+                # Left open by a ROLLBACK the disk refused: end it, or no write could start again.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            with transaction(self._conn) as conn:
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
 
     def create_conversation(
         self, model_path: str = "", system_prompt: str = "", settings: GenerationSettings | None = None
     ) -> Conversation:
         now = self._clock()
         settings = settings or GenerationSettings()
-        cursor = self._conn.execute(
-            "INSERT INTO conversations (title, title_is_custom, created_at, updated_at, model_path,"
-            " system_prompt, settings_json) VALUES (?, 0, ?, ?, ?, ?, ?)",
-            (DEFAULT_TITLE, now, now, model_path, system_prompt, json.dumps(settings.to_dict())),
-        )
+        with self.atomic() as conn:
+            cursor = conn.execute(
+                "INSERT INTO conversations (title, title_is_custom, created_at, updated_at, model_path,"
+                " system_prompt, settings_json) VALUES (?, 0, ?, ?, ?, ?, ?)",
+                (DEFAULT_TITLE, now, now, model_path, system_prompt, json.dumps(settings.to_dict())),
+            )
         assert cursor.lastrowid is not None
         return Conversation(
             cursor.lastrowid, DEFAULT_TITLE, False, now, now, model_path, system_prompt, settings
@@ -162,7 +195,7 @@ class ChatStore:
         """Set a custom title; an empty one goes back to the title derived from the first question."""
         title = " ".join(title.split())
         custom = bool(title)
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             if not custom:
                 first = conn.execute(
                     "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user'"
@@ -176,38 +209,40 @@ class ChatStore:
             )
 
     def set_system_prompt(self, conversation_id: int, text: str) -> None:
-        self._conn.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?", (text, conversation_id))
+        self._write("UPDATE conversations SET system_prompt = ? WHERE id = ?", (text, conversation_id))
 
     def set_settings(self, conversation_id: int, settings: GenerationSettings) -> None:
         settings_json = json.dumps(settings.to_dict())
-        self._conn.execute(
+        self._write(
             "UPDATE conversations SET settings_json = ? WHERE id = ?", (settings_json, conversation_id)
         )
 
     def set_model(self, conversation_id: int, model_path: str) -> None:
-        self._conn.execute(
-            "UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id)
-        )
+        self._write("UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id))
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Hide a conversation; ``restore_conversation`` brings it back until it is purged."""
-        self._conn.execute(
+        self._write(
             "UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
             (self._clock(), conversation_id),
         )
 
     def restore_conversation(self, conversation_id: int) -> None:
-        self._conn.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
+        self._write("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
 
     def purge_deleted(self, older_than_s: float = 0.0) -> int:
         """Erase, with their messages, chats deleted ``older_than_s`` or more ago; returns how many.
 
         Their attachment files stay on disk until ``AttachmentFiles.delete_unreferenced``."""
-        cursor = self._conn.execute(
+        return self._write(
             "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
             (self._clock() - older_than_s,),
         )
-        return cursor.rowcount
+
+    def _write(self, sql: str, parameters: Sequence[Any]) -> int:
+        """One statement as one write; returns how many rows it changed."""
+        with self.atomic() as conn:
+            return conn.execute(sql, parameters).rowcount
 
     def add_message(
         self,
@@ -222,7 +257,7 @@ class ChatStore:
         """Append a message with its attachments, in order; the first question of a chat also names it,
         unless the user did."""
         now = self._clock()
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, reasoning, status, created_at,"
                 " updated_at, stats_json) VALUES (?, ?, ?, ?, ?, ?, ?, '{}')",
@@ -272,7 +307,7 @@ class ChatStore:
         given["stats_json"] = None if stats is None else json.dumps(stats)
         changes = {"updated_at": self._clock(), **{k: v for k, v in given.items() if v is not None}}
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             conn.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), message_id))
             conn.execute(
                 "UPDATE conversations SET updated_at = ?"
@@ -309,7 +344,7 @@ class ChatStore:
     def delete_messages_from(self, message_id: int) -> None:
         """Delete a message and everything after it in its conversation (regenerate, edit), with their
         attachment rows; the files stay on disk until ``AttachmentFiles.delete_unreferenced``."""
-        self._conn.execute(
+        self._write(
             "DELETE FROM messages WHERE id >= ?"
             " AND conversation_id = (SELECT conversation_id FROM messages WHERE id = ?)",
             (message_id, message_id),
@@ -317,8 +352,7 @@ class ChatStore:
 
     def mark_unfinished_as_interrupted(self) -> int:
         """At start-up: answers still streaming were cut off when the app last died; returns how many."""
-        cursor = self._conn.execute(
+        return self._write(
             "UPDATE messages SET status = ? WHERE status = ?",
             (str(MessageStatus.INTERRUPTED), str(MessageStatus.STREAMING)),
         )
-        return cursor.rowcount
