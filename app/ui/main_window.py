@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -34,13 +35,15 @@ from app.core.paths import AppPaths
 from app.core.settings import RecentModel, Settings, remember_model, save_settings
 from app.engine import protocol as p
 from app.storage.chats import ChatStore, Message, MessageStatus
+from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
-from app.ui.chat.controller import ChatController
+from app.ui.chat.controller import SETTINGS_KEPT, ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.elided_label import ElidedLabel
+from app.ui.saving import UNSAVED_KEPT, PendingSaves
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ log = logging.getLogger(__name__)
 UNDO_DELETE_MS = 8000
 EMPTY_TITLE = "Start a conversation"
 EMPTY_HINT = "Ask anything. Everything stays on this computer."
+UNSAVED_BOX = "unsavedOnClose"
 
 
 def describe_stats(stats: dict) -> str:
@@ -84,9 +88,11 @@ class MainWindow(QMainWindow):
         self.supervisor = supervisor
         self.settings = settings
         self.paths = paths
-        self.controller = ChatController(store, supervisor, self)
+        self.saves = PendingSaves(self)
+        self.controller = ChatController(store, supervisor, self.saves, self)
         self.current_id: int | None = None
         self._pending_delete: int | None = None
+        self._close_anyway = False
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
@@ -123,6 +129,8 @@ class MainWindow(QMainWindow):
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.controller.busy_changed.connect(self._on_busy_changed)
         self.controller.notice.connect(self.show_notice)
+        self.saves.notice.connect(self.show_notice)
+        self.saves.trouble_changed.connect(self._on_save_trouble)
 
         conversations = self.store.list_conversations()
         if conversations:
@@ -217,6 +225,11 @@ class MainWindow(QMainWindow):
         self.undo_button = QPushButton("Undo")
         self.undo_button.setVisible(False)
         self.undo_button.clicked.connect(self._undo_delete)
+        self.save_trouble_label = QLabel()
+        self.save_trouble_label.setObjectName("saveTrouble")
+        self.save_trouble_label.setAccessibleName("Saving")
+        self.save_trouble_label.setVisible(False)
+        bar.addPermanentWidget(self.save_trouble_label)
         bar.addPermanentWidget(self.undo_button)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.speed_label)
@@ -258,19 +271,28 @@ class MainWindow(QMainWindow):
     # --- conversations ---------------------------------------------------------------------
 
     def new_conversation(self) -> None:
+        self._new_conversation("no new chat was started")
+
+    def _new_conversation(self, kept: str) -> bool:
+        """Start a chat (or show the empty one there is); False, with a notice, if it can't be saved."""
         current = self.store.get_conversation(self.current_id) if self.current_id else None
         if current is not None and not self.store.messages(current.id):
             self.composer.focus_input()  # an empty chat is already there
-            return
-        conversation = self.store.create_conversation(
-            model_path=self.supervisor.loaded_model.model_path if self.supervisor.loaded_model else "",
-            settings=self.settings.defaults,
-        )
+            return True
+        try:
+            conversation = self.store.create_conversation(
+                model_path=self.supervisor.loaded_model.model_path if self.supervisor.loaded_model else "",
+                settings=self.settings.defaults,
+            )
+        except StorageError as error:
+            self.show_notice(error.explain(kept))
+            return False
         self.list_model.refresh()
         self.show_conversation(conversation.id)
+        return True
 
     def show_conversation(self, conversation_id: int) -> None:
-        conversation = self.store.get_conversation(conversation_id)
+        conversation = self.controller.conversation(conversation_id)
         if conversation is None:
             return
         self.settings_panel.flush()
@@ -279,7 +301,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
         self.chat_view.clear()
-        for message in self.store.messages(conversation_id):
+        for message in self.controller.messages(conversation_id):
             self._add_message_widget(message)
         self._select_in_list(conversation_id)
         self._update_regenerate()
@@ -318,9 +340,14 @@ class MainWindow(QMainWindow):
         if conversation is None:
             return
         title, ok = QInputDialog.getText(self, "Rename chat", "Name:", text=conversation.title)
-        if ok:
+        if not ok:
+            return
+        try:
             self.store.rename_conversation(conversation_id, title)
-            self._after_title_change(conversation_id)
+        except StorageError as error:
+            self.show_notice(error.explain("the chat keeps its name for now, so rename it again then"))
+            return
+        self._after_title_change(conversation_id)
 
     def _after_title_change(self, conversation_id: int) -> None:
         self.list_model.refresh()
@@ -338,10 +365,14 @@ class MainWindow(QMainWindow):
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete at once, with an Undo button for a few seconds (a soft delete until then)."""
+        self._commit_delete()
+        try:
+            self.store.delete_conversation(conversation_id)
+        except StorageError as error:
+            self.show_notice(error.explain("the chat was not deleted"))
+            return
         if self.controller.answering_conversation == conversation_id:
             self.controller.stop()
-        self._commit_delete()
-        self.store.delete_conversation(conversation_id)
         self._pending_delete = conversation_id
         self.list_model.refresh()
         if conversation_id == self.current_id:
@@ -358,10 +389,15 @@ class MainWindow(QMainWindow):
     def _undo_delete(self) -> None:
         if self._pending_delete is None:
             return
-        conversation_id, self._pending_delete = self._pending_delete, None
         self._undo_timer.stop()
+        try:
+            self.store.restore_conversation(self._pending_delete)
+        except StorageError as error:
+            # Undo stays offered, without the countdown: the chat is not purged while the user waits.
+            self.show_notice(error.explain("the chat is still deleted, so press Undo again then"))
+            return
+        conversation_id, self._pending_delete = self._pending_delete, None
         self.undo_button.setVisible(False)
-        self.store.restore_conversation(conversation_id)
         self.list_model.refresh()
         self.show_conversation(conversation_id)
         self.statusBar().showMessage("Chat restored.", 3000)
@@ -371,17 +407,23 @@ class MainWindow(QMainWindow):
         self._undo_timer.stop()
         if self._pending_delete is not None:
             self._pending_delete = None
-            self.store.purge_deleted()
+            try:
+                self.store.purge_deleted()
+            except StorageError as error:
+                # Nothing the user sees changes: the chat stays hidden and goes at the next start.
+                log.warning("Deleted chats could not be erased yet: %s", error)
+                return
             self.attachments.forget_unused(self.store.referenced_attachment_paths())
 
     # --- messages --------------------------------------------------------------------------
 
     def _send(self, text: str) -> None:
-        if self.current_id is None:
-            self.new_conversation()
+        if self.current_id is None and not self._new_conversation(NOTHING_LOST):
+            self.composer.set_text(text)  # nothing is lost
+            return
         assert self.current_id is not None
         if not self.controller.send(self.current_id, text, self.attachments.pending()):
-            self.composer.set_text(text)  # nothing is lost
+            self.composer.set_text(text)  # nothing is lost, the attachments stay too
             return
         self.attachments.sent()
         self._after_title_change(self.current_id)
@@ -390,7 +432,8 @@ class MainWindow(QMainWindow):
         if self.current_id is None or self.controller.busy:
             return
         self.chat_view.remove_from(message_id)
-        self.controller.regenerate(self.current_id, message_id)
+        if not self.controller.regenerate(self.current_id, message_id):
+            self.show_conversation(self.current_id)  # the old answer is still there: show it again
 
     def _add_message_widget(self, message: Message) -> None:
         widget = self.chat_view.add_message(
@@ -580,8 +623,7 @@ class MainWindow(QMainWindow):
         if self.current_id is None:
             return
         previous = self.controller.settings_for(self.current_id)
-        self.store.set_settings(self.current_id, settings)
-        self.store.set_system_prompt(self.current_id, system_prompt)
+        self.controller.set_chat_settings(self.current_id, settings, system_prompt)
         self.settings = replace(self.settings, defaults=replace(settings, seed=-1))
         self._save_settings()
         loaded = self.supervisor.loaded_model
@@ -593,10 +635,18 @@ class MainWindow(QMainWindow):
             self.load_model(loaded.model_path, loaded.projector_path, loaded.name)
 
     def _save_settings(self) -> None:
-        try:
+        self.saves.keep("app settings", self._write_settings, SETTINGS_KEPT)
+
+    def _write_settings(self) -> None:
+        # The settings of the moment it runs: a write that waited saves the latest ones.
+        with storage_errors(self.paths.config):
             save_settings(self.paths.settings_file, self.settings)
-        except OSError as exc:
-            log.warning("Could not save settings: %s", exc)
+
+    def _on_save_trouble(self, summary: str) -> None:
+        self.save_trouble_label.setText(summary)
+        self.save_trouble_label.setVisible(bool(summary))
+        trouble = self.saves.trouble
+        self.save_trouble_label.setToolTip(trouble.explain(UNSAVED_KEPT) if trouble else "")
 
     # --- misc ------------------------------------------------------------------------------
 
@@ -605,7 +655,41 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings_panel.flush()
+        trouble = None if self._close_anyway else self.controller.save_before_close()
+        if trouble is not None:
+            event.ignore()
+            asking = self.findChild(QMessageBox, UNSAVED_BOX)
+            if asking is None or not asking.isVisible():  # asked already: the answer is awaited
+                self._ask_before_losing(trouble)
+            return
         self._commit_delete()
         self.controller.stop()
         self.attachments.shutdown()
         super().closeEvent(event)
+
+    def _ask_before_losing(self, trouble: StorageError) -> None:
+        """Closing now would lose what the data folder refused: say so, and let the user fix it."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Not saved yet",
+            f"Part of your chats is not saved yet: Hearth cannot write to its data folder because "
+            f"{trouble.cause}. {trouble.remedy}, then choose Try again. If you close now, what was "
+            "not saved is lost.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName(UNSAVED_BOX)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        retry = box.addButton("Try again", QMessageBox.ButtonRole.AcceptRole)
+        close = box.addButton("Close anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(retry)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def chosen(button: QAbstractButton) -> None:
+            if button is close:
+                self._close_anyway = True
+                self.saves.discard()
+            QTimer.singleShot(0, self.close)
+
+        box.buttonClicked.connect(chosen)
+        box.open()
