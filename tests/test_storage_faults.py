@@ -378,7 +378,8 @@ def test_closing_anyway_loses_only_what_could_not_be_saved(qtbot, start_app):
     qtbot.waitUntil(lambda: not window.isVisible())
     full.lift()
     assert store.get_conversation(chat).system_prompt == ""
-    assert not window.saves  # nothing left to write into a closed app
+    assert not window.saves.waiting and trouble_shown(hearth) == ""  # nothing left to write
+    assert notice(hearth) != SAVED_AGAIN  # nothing was saved: it was given up
 
 
 def test_chat_settings_on_a_full_database_are_kept_and_saved_when_space_returns(qtbot, start_app):

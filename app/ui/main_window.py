@@ -292,10 +292,10 @@ class MainWindow(QMainWindow):
         return True
 
     def show_conversation(self, conversation_id: int) -> None:
+        self.settings_panel.flush()  # first: an edit still settling may be to this very chat
         conversation = self.controller.conversation(conversation_id)
         if conversation is None:
             return
-        self.settings_panel.flush()
         self.current_id = conversation_id
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")

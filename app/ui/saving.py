@@ -37,8 +37,10 @@ class PendingSaves(QObject):
     def __contains__(self, key: Hashable) -> bool:
         return key in self._held
 
-    def __bool__(self) -> bool:
-        return bool(len(self._held))
+    @property
+    def waiting(self) -> bool:
+        """Some writes wait for the data folder to take them."""
+        return len(self._held) > 0
 
     @property
     def trouble(self) -> StorageError | None:
@@ -81,7 +83,10 @@ class PendingSaves(QObject):
         count = self._held.clear()
         if count:
             log.warning("Closing with %d change(s) the data folder refused; they are lost", count)
-        self._flush()
+        self._timer.stop()
+        if self._trouble is not None:
+            self._trouble = None
+            self.trouble_changed.emit("")
         return count
 
     def _flush(self) -> StorageError | None:

@@ -122,7 +122,7 @@ class ChatController(QObject):
         if self._answer is not None:
             self.notice.emit("Wait for the current answer to finish, or stop it.")
             return False
-        if self._saves:
+        if self._saves.waiting:
             self._saves.retry()  # earlier answers first, so the chat is saved in its order
         try:
             # The question and the answer's place together: a question saved without it would
@@ -342,7 +342,7 @@ class ChatController(QObject):
         if self._answer is not None:
             write = functools.partial(self._write_answer, self._answer)
             self._saves.hold(("answer", self._answer.message_id), write)
-        if self._saves:
+        if self._saves.waiting:
             self._saves.retry()
         return self._saves.trouble
 
