@@ -164,19 +164,32 @@ def test_a_full_disk_is_told_in_words_and_leaves_nothing(files, folder, tmp_path
     monkeypatch.setattr(os, failing, no_space)
     with pytest.raises(AttachmentError) as caught:
         files.import_file(source, "image")
-    assert str(caught.value) == "Not enough disk space to keep IMG_1.jpg."
+    assert str(caught.value) == (
+        "Hearth could not keep IMG_1.jpg in its data folder because the disk is full. "
+        "Free some space, then attach it again."
+    )
     assert _everything_in(folder) == []
 
     monkeypatch.undo()
     assert files.import_file(source, "image").path.read_bytes() == source.read_bytes()
 
 
-def test_other_write_failures_say_what_went_wrong(files, folder, tmp_path, monkeypatch):
+def test_a_folder_that_refuses_writing_is_told_in_words(files, folder, tmp_path, monkeypatch):
     def refused(*args: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
     monkeypatch.setattr(os, "replace", refused)
-    with pytest.raises(AttachmentError, match=r"^clip could not be saved \(Permission denied\)\.$"):
+    with pytest.raises(AttachmentError, match=r"^Hearth could not keep clip .* because it is read-only\."):
+        files.import_bytes(b"sound", "audio", "clip", ".ogg")
+    assert _everything_in(folder) == []
+
+
+def test_other_write_failures_say_what_went_wrong(files, folder, tmp_path, monkeypatch):
+    def failed(*args: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "replace", failed)
+    with pytest.raises(AttachmentError, match=r"^clip could not be saved \(Input/output error\)\.$"):
         files.import_bytes(b"sound", "audio", "clip", ".ogg")
     assert _everything_in(folder) == []
 

@@ -139,11 +139,18 @@ def load_settings(path: Path) -> Settings:
 
 
 def save_settings(path: Path, settings: Settings) -> None:
-    """Write atomically so a crash mid-write never leaves a half file."""
+    """Write atomically so a crash mid-write never leaves a half file. Raises ``OSError`` when the
+    folder refuses (disk full, read-only); the file then keeps its previous contents."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        # A half-written copy would only take space from a disk that is already full.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def with_changes(settings: Settings, **changes: Any) -> Settings:

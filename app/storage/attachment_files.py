@@ -7,7 +7,6 @@ the UI thread.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
 import os
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from app.storage.faults import StorageError, StorageFault
+
 log = logging.getLogger(__name__)
 
 KINDS = ("image", "audio")
@@ -28,7 +29,6 @@ TEMP_PREFIX = ".incoming-"
 # way to the message that will refer to it: cleaning up leaves it for the next time.
 RECENT_S = 600.0
 
-_NO_SPACE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,16}")
 
 
@@ -101,7 +101,7 @@ class AttachmentFiles:
             # Beside the final place, on the same file system, so the rename below is atomic.
             fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self._folder)
         except OSError as exc:
-            raise _write_error(name, exc) from exc
+            raise _write_error(name, exc, self._folder) from exc
         temp = Path(temp_name)
         digest, size = hashlib.sha256(), 0
         try:
@@ -130,7 +130,7 @@ class AttachmentFiles:
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)
             if isinstance(exc, OSError):
-                raise _write_error(name, exc) from exc
+                raise _write_error(name, exc, self._folder) from exc
             raise
         return StoredFile(kind, target, name, size, sha)
 
@@ -172,7 +172,11 @@ def _read_error(name: str, exc: OSError) -> AttachmentError:
     return AttachmentError(f"{name} could not be read ({exc.strerror or exc}).")
 
 
-def _write_error(name: str, exc: OSError) -> AttachmentError:
-    if exc.errno in _NO_SPACE:
-        return AttachmentError(f"Not enough disk space to keep {name}.")
-    return AttachmentError(f"{name} could not be saved ({exc.strerror or exc}).")
+def _write_error(name: str, exc: OSError, folder: Path) -> AttachmentError:
+    problem = StorageError.from_exception(exc, folder if folder.exists() else None)
+    if problem.fault is StorageFault.OTHER:
+        return AttachmentError(f"{name} could not be saved ({exc.strerror or exc}).")
+    return AttachmentError(
+        f"Hearth could not keep {name} in its data folder because {problem.cause}. "
+        f"{problem.remedy}, then attach it again."
+    )

@@ -6,11 +6,12 @@ sibling of the one it replaces. A conversation shows one path through it, from a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from app.core.generation import GenerationSettings
 from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
+from app.storage.faults import storage_errors
 from app.storage.search import SearchHit, search
 
 DEFAULT_TITLE = "New chat"
@@ -192,25 +194,56 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 class ChatStore:
-    """Chats on one connection from ``open_database``; ``clock`` is ``time.time`` unless a test's."""
+    """Chats on one connection from ``open_database``; ``clock`` is ``time.time`` unless a test's.
+
+    Every write raises ``StorageError`` when the data folder refuses it (full, read-only, locked)
+    and then changes nothing."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._conn = conn
         self._clock = clock
+        self._depth = 0
+        main = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+        self._folder = Path(main).parent if main else None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection itself, for settings such as ``PRAGMA busy_timeout``."""
+        return self._conn
 
     def close(self) -> None:
         self._conn.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One write for everything in the block: all of it is saved, or none of it (and
+        ``StorageError`` says why). Store methods called inside join it."""
+        if self._depth:
+            yield self._conn
+            return
+        with storage_errors(self._folder):
+            if self._conn.in_transaction:
+                # Left open by a ROLLBACK the disk refused: end it, or no write could start again.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            with transaction(self._conn) as conn:
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
 
     def create_conversation(
         self, model_path: str = "", system_prompt: str = "", settings: GenerationSettings | None = None
     ) -> Conversation:
         now = self._clock()
         settings = settings or GenerationSettings()
-        cursor = self._conn.execute(
-            "INSERT INTO conversations (title, title_is_custom, created_at, updated_at, model_path,"
-            " system_prompt, settings_json) VALUES (?, 0, ?, ?, ?, ?, ?)",
-            (DEFAULT_TITLE, now, now, model_path, system_prompt, json.dumps(settings.to_dict())),
-        )
+        with self.atomic() as conn:
+            cursor = conn.execute(
+                "INSERT INTO conversations (title, title_is_custom, created_at, updated_at, model_path,"
+                " system_prompt, settings_json) VALUES (?, 0, ?, ?, ?, ?, ?)",
+                (DEFAULT_TITLE, now, now, model_path, system_prompt, json.dumps(settings.to_dict())),
+            )
         assert cursor.lastrowid is not None
         return Conversation(
             cursor.lastrowid, DEFAULT_TITLE, False, now, now, model_path, system_prompt, settings
@@ -233,7 +266,7 @@ class ChatStore:
         """Set a custom title; an empty one goes back to the title derived from the first question."""
         title = " ".join(title.split())
         custom = bool(title)
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             if not custom:
                 first = conn.execute(
                     "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user'"
@@ -247,38 +280,40 @@ class ChatStore:
             )
 
     def set_system_prompt(self, conversation_id: int, text: str) -> None:
-        self._conn.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?", (text, conversation_id))
+        self._write("UPDATE conversations SET system_prompt = ? WHERE id = ?", (text, conversation_id))
 
     def set_settings(self, conversation_id: int, settings: GenerationSettings) -> None:
         settings_json = json.dumps(settings.to_dict())
-        self._conn.execute(
+        self._write(
             "UPDATE conversations SET settings_json = ? WHERE id = ?", (settings_json, conversation_id)
         )
 
     def set_model(self, conversation_id: int, model_path: str) -> None:
-        self._conn.execute(
-            "UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id)
-        )
+        self._write("UPDATE conversations SET model_path = ? WHERE id = ?", (model_path, conversation_id))
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Hide a conversation; ``restore_conversation`` brings it back until it is purged."""
-        self._conn.execute(
+        self._write(
             "UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
             (self._clock(), conversation_id),
         )
 
     def restore_conversation(self, conversation_id: int) -> None:
-        self._conn.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
+        self._write("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
 
     def purge_deleted(self, older_than_s: float = 0.0) -> int:
         """Erase, with their messages, chats deleted ``older_than_s`` or more ago; returns how many.
 
         Their attachment files stay on disk until ``AttachmentFiles.delete_unreferenced``."""
-        cursor = self._conn.execute(
+        return self._write(
             "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
             (self._clock() - older_than_s,),
         )
-        return cursor.rowcount
+
+    def _write(self, sql: str, parameters: Sequence[Any]) -> int:
+        """One statement as one write; returns how many rows it changed."""
+        with self.atomic() as conn:
+            return conn.execute(sql, parameters).rowcount
 
     def add_message(
         self,
@@ -295,7 +330,7 @@ class ChatStore:
         the branch on show; None starts a new root); it becomes the end of the branch on show. The
         first question of a chat also names it, unless the user did."""
         now = self._clock()
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             if parent_id is CURRENT_LEAF:
                 row = conn.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,))
                 parent_id = (row.fetchone() or (None,))[0]
@@ -360,7 +395,7 @@ class ChatStore:
         given["stats_json"] = None if stats is None else json.dumps(stats)
         changes = {"updated_at": self._clock(), **{k: v for k, v in given.items() if v is not None}}
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             conn.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), message_id))
             conn.execute(
                 "UPDATE conversations SET updated_at = ?"
@@ -437,7 +472,7 @@ class ChatStore:
         newest descendant is a leaf, as children are always newer). Returns the new leaf."""
         ids = [row[0] for row in self._conn.execute(_SUBTREE_OF, (message_id,))]
         leaf = max(ids) if ids else message_id
-        self._conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id))
+        self._write("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id))
         return leaf
 
     def delete_message(self, message_id: int) -> RemovedMessage | None:
@@ -447,7 +482,7 @@ class ChatStore:
         if message is None:
             return None
         conversation_id, parent_id = message.conversation_id, message.parent_id
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             children = tuple(
                 child
                 for (child,) in conn.execute("SELECT id FROM messages WHERE parent_id = ?", (message_id,))
@@ -474,7 +509,7 @@ class ChatStore:
     def restore_message(self, removed: RemovedMessage) -> None:
         """Put a deleted message back where it was, with its id, attachments and followers."""
         m = removed.message
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             conn.execute(
                 "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, created_at,"
                 " updated_at, stats_json, parent_id, pinned, token_count)"
@@ -519,18 +554,18 @@ class ChatStore:
         return _message(row, [_attachment(a) for a in attachments])
 
     def set_pinned(self, message_id: int, pinned: bool) -> None:
-        self._conn.execute("UPDATE messages SET pinned = ? WHERE id = ?", (int(pinned), message_id))
+        self._write("UPDATE messages SET pinned = ? WHERE id = ?", (int(pinned), message_id))
 
     def set_token_counts(self, counts: Sequence[tuple[int, int]]) -> None:
         """Remember how many tokens the model counted for these messages: (message id, tokens)."""
         if counts:
-            with transaction(self._conn) as conn:
+            with self.atomic() as conn:
                 conn.executemany(
                     "UPDATE messages SET token_count = ? WHERE id = ?", [(n, i) for i, n in counts]
                 )
 
     def set_memory_start(self, conversation_id: int, message_id: int | None) -> None:
-        self._conn.execute(
+        self._write(
             "UPDATE conversations SET memory_start_id = ? WHERE id = ?", (message_id, conversation_id)
         )
 
@@ -552,7 +587,7 @@ class ChatStore:
         if row is None:
             return
         conversation_id, parent_id = row
-        with transaction(self._conn) as conn:
+        with self.atomic() as conn:
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))  # the rest by cascade
             conn.execute(
                 "UPDATE conversations SET leaf_id = ? WHERE id = ?"
@@ -562,8 +597,7 @@ class ChatStore:
 
     def mark_unfinished_as_interrupted(self) -> int:
         """At start-up: answers still streaming were cut off when the app last died; returns how many."""
-        cursor = self._conn.execute(
+        return self._write(
             "UPDATE messages SET status = ? WHERE status = ?",
             (str(MessageStatus.INTERRUPTED), str(MessageStatus.STREAMING)),
         )
-        return cursor.rowcount

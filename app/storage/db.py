@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -9,6 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# How long a write waits for another connection's write to end before giving up as "locked".
+# Hearth's own writes take milliseconds; this covers two copies of Hearth starting at once, both
+# migrating. A test holding the lock on purpose passes a shorter wait.
+BUSY_TIMEOUT_MS = 5000
 
 # Migration N (1-based) brings a database from user_version N-1 to N. Append, never edit:
 # a released script has already run on users' files.
@@ -103,7 +109,7 @@ class DatabaseTooNewError(RuntimeError):
     """The database was written by a newer Hearth; opening it could damage it."""
 
 
-def open_database(path: Path) -> sqlite3.Connection:
+def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at ``path``.
 
     The connection is in autocommit mode: callers wrap multi-statement writes in ``transaction``.
@@ -112,7 +118,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         _check_version(_user_version(conn))
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
@@ -136,13 +142,16 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        # A COMMIT refused (disk full, locked) can leave the transaction open: rolled back below,
+        # or every later BEGIN would fail too.
+        conn.execute("COMMIT")
     except BaseException:
         # SQLite may already have rolled back on its own (disk full, I/O error); a second
-        # ROLLBACK would then raise and hide the original error.
+        # ROLLBACK would then raise and hide the original error, as would a failing one.
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QApplication,
     QFileDialog,
     QFrame,
@@ -36,10 +37,11 @@ from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
 from app.storage.chats import CURRENT_LEAF, ChatStore, Message, RemovedMessage
+from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.announcer import Announcer, describe_finished
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.composer import Composer
-from app.ui.chat.controller import ChatController
+from app.ui.chat.controller import SETTINGS_KEPT, ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
@@ -48,6 +50,7 @@ from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
+from app.ui.saving import UNSAVED_KEPT, PendingSaves
 from app.ui.shortcuts_dialog import ShortcutsDialog
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 from app.ui.theme import apply_theme
@@ -60,6 +63,7 @@ log = logging.getLogger(__name__)
 UNDO_DELETE_MS = 8000
 EMPTY_TITLE = "Start a conversation"
 EMPTY_HINT = "Ask anything. Everything stays on this computer."
+UNSAVED_BOX = "unsavedOnClose"
 
 
 class MainWindow(QMainWindow):
@@ -82,12 +86,14 @@ class MainWindow(QMainWindow):
         self.supervisor = supervisor
         self.settings = settings
         self.paths = paths
-        self.controller = ChatController(store, supervisor, self)
+        self.saves = PendingSaves(self)
+        self.controller = ChatController(store, supervisor, self.saves, self)
         self.current_id: int | None = None
         self._pending_delete: int | None = None
         self._removed_message: RemovedMessage | None = None
         self._splitter_sizes: list[int] = []
         self._editing: Message | None = None  # the question being edited in the message box
+        self._close_anyway = False
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
@@ -130,6 +136,8 @@ class MainWindow(QMainWindow):
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.controller.busy_changed.connect(self._on_busy_changed)
         self.controller.notice.connect(self.show_notice)
+        self.saves.notice.connect(self.show_notice)
+        self.saves.trouble_changed.connect(self._on_save_trouble)
 
         conversations = self.store.list_conversations()
         if conversations:
@@ -204,7 +212,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.model_button)
         row.addWidget(self.settings_button)
 
-        self.conversation = ConversationModel(self.store, self)
+        self.conversation = ConversationModel(self.store, self, overlay=self.controller.as_shown)
         self.chat_view = ConversationView(
             self.conversation, thumbnails=lambda path, done: self.attachments.thumbnail(path, done)
         )
@@ -245,6 +253,11 @@ class MainWindow(QMainWindow):
         self.undo_button = QPushButton("Undo")
         self.undo_button.setVisible(False)
         self.undo_button.clicked.connect(self._undo_delete)
+        self.save_trouble_label = QLabel()
+        self.save_trouble_label.setObjectName("saveTrouble")
+        self.save_trouble_label.setAccessibleName("Saving")
+        self.save_trouble_label.setVisible(False)
+        bar.addPermanentWidget(self.save_trouble_label)
         bar.addPermanentWidget(self.undo_button)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.speed_label)
@@ -369,27 +382,36 @@ class MainWindow(QMainWindow):
     # --- conversations ---------------------------------------------------------------------
 
     def new_conversation(self) -> None:
+        self._new_conversation("no new chat was started")
+
+    def _new_conversation(self, kept: str) -> bool:
+        """Start a chat (or show the empty one there is); False, with a notice, if it can't be saved."""
         current = self.store.get_conversation(self.current_id) if self.current_id else None
         if current is not None and current.leaf_id is None:
             self.composer.focus_input()  # an empty chat is already there
-            return
+            return True
         settings, system_prompt = self.settings.defaults, ""
         preset = find_preset(self.settings.presets, self.settings.default_preset)
         if preset is not None:
             settings, system_prompt = preset.applied_to(settings), preset.system_prompt
-        conversation = self.store.create_conversation(
-            model_path=self.supervisor.loaded_model.model_path if self.supervisor.loaded_model else "",
-            system_prompt=system_prompt,
-            settings=settings,
-        )
+        try:
+            conversation = self.store.create_conversation(
+                model_path=self.supervisor.loaded_model.model_path if self.supervisor.loaded_model else "",
+                system_prompt=system_prompt,
+                settings=settings,
+            )
+        except StorageError as error:
+            self.show_notice(error.explain(kept))
+            return False
         self.list_model.refresh()
         self.show_conversation(conversation.id)
+        return True
 
     def show_conversation(self, conversation_id: int) -> None:
-        conversation = self.store.get_conversation(conversation_id)
+        self.settings_panel.flush()  # first: an edit still settling may be to this very chat
+        conversation = self.controller.conversation(conversation_id)
         if conversation is None:
             return
-        self.settings_panel.flush()
         self.current_id = conversation_id
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
@@ -436,9 +458,14 @@ class MainWindow(QMainWindow):
         if conversation is None:
             return
         title, ok = QInputDialog.getText(self, "Rename chat", "Name:", text=conversation.title)
-        if ok:
+        if not ok:
+            return
+        try:
             self.store.rename_conversation(conversation_id, title)
-            self._after_title_change(conversation_id)
+        except StorageError as error:
+            self.show_notice(error.explain("the chat keeps its name for now, so rename it again then"))
+            return
+        self._after_title_change(conversation_id)
 
     def _after_title_change(self, conversation_id: int) -> None:
         self.list_model.refresh()
@@ -456,10 +483,14 @@ class MainWindow(QMainWindow):
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete at once, with an Undo button for a few seconds (a soft delete until then)."""
+        self._commit_delete()
+        try:
+            self.store.delete_conversation(conversation_id)
+        except StorageError as error:
+            self.show_notice(error.explain("the chat was not deleted"))
+            return
         if self.controller.answering_conversation == conversation_id:
             self.controller.stop()
-        self._commit_delete()
-        self.store.delete_conversation(conversation_id)
         self._pending_delete = conversation_id
         self.list_model.refresh()
         if conversation_id == self.current_id:
@@ -475,10 +506,14 @@ class MainWindow(QMainWindow):
 
     def _undo_delete(self) -> None:
         if self._removed_message is not None:
-            removed, self._removed_message = self._removed_message, None
             self._undo_timer.stop()
+            try:
+                self.store.restore_message(self._removed_message)
+            except StorageError as error:
+                self.show_notice(error.explain("the message is still deleted, so press Undo again then"))
+                return
+            removed, self._removed_message = self._removed_message, None
             self.undo_button.setVisible(False)
-            self.store.restore_message(removed)
             if removed.message.conversation_id == self.current_id:
                 self.conversation.reload(around=removed.message.id)
                 self.chat_view.show_message(removed.message.id, highlight=False)
@@ -486,10 +521,15 @@ class MainWindow(QMainWindow):
             return
         if self._pending_delete is None:
             return
-        conversation_id, self._pending_delete = self._pending_delete, None
         self._undo_timer.stop()
+        try:
+            self.store.restore_conversation(self._pending_delete)
+        except StorageError as error:
+            # Undo stays offered, without the countdown: the chat is not purged while the user waits.
+            self.show_notice(error.explain("the chat is still deleted, so press Undo again then"))
+            return
+        conversation_id, self._pending_delete = self._pending_delete, None
         self.undo_button.setVisible(False)
-        self.store.restore_conversation(conversation_id)
         self.list_model.refresh()
         self.show_conversation(conversation_id)
         self.statusBar().showMessage("Chat restored.", 3000)
@@ -502,19 +542,25 @@ class MainWindow(QMainWindow):
             self.attachments.forget_unused(self.store.referenced_attachment_paths())
         if self._pending_delete is not None:
             self._pending_delete = None
-            self.store.purge_deleted()
+            try:
+                self.store.purge_deleted()
+            except StorageError as error:
+                # Nothing the user sees changes: the chat stays hidden and goes at the next start.
+                log.warning("Deleted chats could not be erased yet: %s", error)
+                return
             self.attachments.forget_unused(self.store.referenced_attachment_paths())
 
     # --- messages --------------------------------------------------------------------------
 
     def _send(self, text: str) -> None:
-        if self.current_id is None:
-            self.new_conversation()
+        if self.current_id is None and not self._new_conversation(NOTHING_LOST):
+            self.composer.set_text(text)  # nothing is lost
+            return
         assert self.current_id is not None
         editing = self._editing
         parent = editing.parent_id if editing is not None else CURRENT_LEAF
         if not self.controller.send(self.current_id, text, self.attachments.pending(), parent_id=parent):
-            self.composer.set_text(text)  # nothing is lost
+            self.composer.set_text(text)  # nothing is lost, the attachments stay too
             return
         if editing is not None:
             self._editing = None
@@ -556,12 +602,20 @@ class MainWindow(QMainWindow):
         if not 0 <= position < len(siblings):
             return
         target = siblings[position]
-        self.store.show_branch(self.current_id, target)
+        try:
+            self.store.show_branch(self.current_id, target)
+        except StorageError as error:
+            self.show_notice(error.explain("the chat stays as it was"))
+            return
         self.conversation.reload(around=target)
         self.chat_view.show_message(target, highlight=False)
 
     def _pin_message(self, message_id: int, pinned: bool) -> None:
-        self.store.set_pinned(message_id, pinned)
+        try:
+            self.store.set_pinned(message_id, pinned)
+        except StorageError as error:
+            self.show_notice(error.explain("the message is as it was"))
+            return
         message = self.store.get_message(message_id)
         if message is not None:
             self.conversation.replace(message)
@@ -576,7 +630,11 @@ class MainWindow(QMainWindow):
             self.show_notice("Stop the answer before deleting it.")
             return
         self._commit_delete()
-        removed = self.store.delete_message(message_id)
+        try:
+            removed = self.store.delete_message(message_id)
+        except StorageError as error:
+            self.show_notice(error.explain("the message is still there"))
+            return
         if removed is None:
             return
         self._removed_message = removed
@@ -765,8 +823,7 @@ class MainWindow(QMainWindow):
         if self.current_id is None:
             return
         previous = self.controller.settings_for(self.current_id)
-        self.store.set_settings(self.current_id, settings)
-        self.store.set_system_prompt(self.current_id, system_prompt)
+        self.controller.set_chat_settings(self.current_id, settings, system_prompt)
         self._show_think(settings.think)
         self.settings = replace(self.settings, defaults=replace(settings, seed=-1))
         self._save_settings()
@@ -779,10 +836,18 @@ class MainWindow(QMainWindow):
             self.load_model(loaded.model_path, loaded.projector_path, loaded.name)
 
     def _save_settings(self) -> None:
-        try:
+        self.saves.keep("app settings", self._write_settings, SETTINGS_KEPT)
+
+    def _write_settings(self) -> None:
+        # The settings of the moment it runs: a write that waited saves the latest ones.
+        with storage_errors(self.paths.config):
             save_settings(self.paths.settings_file, self.settings)
-        except OSError as exc:
-            log.warning("Could not save settings: %s", exc)
+
+    def _on_save_trouble(self, summary: str) -> None:
+        self.save_trouble_label.setText(summary)
+        self.save_trouble_label.setVisible(bool(summary))
+        trouble = self.saves.trouble
+        self.save_trouble_label.setToolTip(trouble.explain(UNSAVED_KEPT) if trouble else "")
 
     # --- misc ------------------------------------------------------------------------------
 
@@ -926,7 +991,11 @@ class MainWindow(QMainWindow):
                     "That message is on another version of this chat: wait for the answer first."
                 )
                 return
-            self.store.show_branch(conversation_id, message_id)
+            try:
+                self.store.show_branch(conversation_id, message_id)
+            except StorageError as error:
+                self.show_notice(error.explain("the chat stays as it was"))
+                return
             if conversation_id == self.current_id:
                 self.conversation.reload(around=message_id)
         if conversation_id != self.current_id:
@@ -936,8 +1005,42 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._remember_window_state()
         self.settings_panel.flush()
+        trouble = None if self._close_anyway else self.controller.save_before_close()
+        if trouble is not None:
+            event.ignore()
+            asking = self.findChild(QMessageBox, UNSAVED_BOX)
+            if asking is None or not asking.isVisible():  # asked already: the answer is awaited
+                self._ask_before_losing(trouble)
+            return
         self._commit_delete()
         self.controller.stop()
         self.attachments.shutdown()
         self.search.shutdown()
         super().closeEvent(event)
+
+    def _ask_before_losing(self, trouble: StorageError) -> None:
+        """Closing now would lose what the data folder refused: say so, and let the user fix it."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Not saved yet",
+            f"Part of your chats is not saved yet: Hearth cannot write to its data folder because "
+            f"{trouble.cause}. {trouble.remedy}, then choose Try again. If you close now, what was "
+            "not saved is lost.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName(UNSAVED_BOX)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        retry = box.addButton("Try again", QMessageBox.ButtonRole.AcceptRole)
+        close = box.addButton("Close anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(retry)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def chosen(button: QAbstractButton) -> None:
+            if button is close:
+                self._close_anyway = True
+                self.saves.discard()
+            QTimer.singleShot(0, self.close)
+
+        box.buttonClicked.connect(chosen)
+        box.open()

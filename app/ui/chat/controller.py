@@ -1,8 +1,15 @@
 """Runs the conversation: stores what the user sends, asks the worker for answers and saves
-them while they stream, so a crash of anything loses at most the last second."""
+them while they stream, so a crash of anything loses at most the last second.
+
+When the data folder refuses a write (disk full, read-only, locked by another copy of Hearth), a
+question is not sent (it stays in the message box); an answer or a setting is kept in memory, shown
+as it is, and written as soon as the folder takes writes again."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -14,23 +21,48 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 from app.storage.attachment_files import StoredFile
-from app.storage.chats import CURRENT_LEAF, ChatStore, Message, MessageStatus
+from app.storage.chats import CURRENT_LEAF, ChatStore, Conversation, Message, MessageStatus
+from app.storage.faults import NOTHING_LOST, StorageError
+from app.ui.saving import PendingSaves
 from app.ui.supervisor import WorkerSupervisor
 
+log = logging.getLogger(__name__)
+
 SAVE_INTERVAL_MS = 500
+ANSWER_KEPT = "the answer stays on screen and will be saved as soon as Hearth can"
+SETTINGS_KEPT = "your settings stay as you set them and will be saved as soon as Hearth can"
 
 
 @dataclass
 class _Answer:
-    """The answer being streamed."""
+    """An answer being streamed, or finished but not saved yet."""
 
     request_id: str
-    message_id: int
-    conversation_id: int
+    stored: Message  # as first stored: empty, streaming
     content: str = ""
     reasoning: str = ""
+    status: MessageStatus = MessageStatus.STREAMING
+    stats: dict[str, Any] | None = None
     dirty: bool = False
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def message_id(self) -> int:
+        return self.stored.id
+
+    @property
+    def conversation_id(self) -> int:
+        return self.stored.conversation_id
+
+    def as_message(self) -> Message:
+        return dataclasses.replace(
+            self.stored,
+            content=self.content,
+            reasoning=self.reasoning,
+            status=self.status,
+            stats=self.stats or {},
+            updated_at=time.time(),
+        )
 
 
 class ChatController(QObject):
@@ -43,15 +75,25 @@ class ChatController(QObject):
     busy_changed = Signal(bool)
     """An answer started (True) or ended (False)."""
     notice = Signal(str)
-    """Something the user should read in the status line."""
+    """Something the user should read in the status line (refused writes: ``PendingSaves.notice``)."""
 
-    def __init__(self, store: ChatStore, supervisor: WorkerSupervisor, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: ChatStore,
+        supervisor: WorkerSupervisor,
+        saves: PendingSaves,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._store = store
         self._worker = supervisor
+        self._saves = saves
         self._answer: _Answer | None = None
         self._save_timer = QTimer(self, interval=SAVE_INTERVAL_MS)
         self._save_timer.timeout.connect(self._save_progress)
+        # What the user sees but the database does not have yet, while its writes wait in ``saves``.
+        self._held_answers: dict[int, _Answer] = {}
+        self._held_settings: dict[int, tuple[GenerationSettings, str]] = {}
         supervisor.delta.connect(self._on_delta)
         supervisor.finished.connect(self._on_finished)
         supervisor.generation_failed.connect(self._on_failed)
@@ -78,31 +120,51 @@ class ChatController(QObject):
         attachments: Sequence[StoredFile] = (),
         parent_id: int | None = CURRENT_LEAF,
     ) -> bool:
-        """Store the user's message and start the answer. False (with a notice) if it can't.
-        ``parent_id`` places it elsewhere than at the end of the branch on show: an edited question
-        goes where the one it replaces was, as its alternative."""
+        """Store the user's message and start the answer. False (with a notice) if it can't: then
+        nothing was stored, and the caller keeps the message for the user. ``parent_id`` places it
+        elsewhere than at the end of the branch on show: an edited question goes where the one it
+        replaces was, as its alternative."""
         if not text.strip() and not attachments:
             self.notice.emit("Type a message first.")
             return False
         if self._answer is not None:
             self.notice.emit("Wait for the current answer to finish, or stop it.")
             return False
-        user = self._store.add_message(
-            conversation_id, "user", text, attachments=attachments, parent_id=parent_id
-        )
+        if self._saves.waiting:
+            self._saves.retry()  # earlier answers first, so the chat is saved in its order
+        try:
+            # The question and the answer's place together: a question saved without it would
+            # wait for an answer that never comes.
+            with self._store.atomic():
+                user = self._store.add_message(
+                    conversation_id, "user", text, attachments=attachments, parent_id=parent_id
+                )
+                placeholder = self._add_placeholder(conversation_id, user.id)
+        except StorageError as error:
+            log.warning("A message could not be saved: %s", error)
+            self.notice.emit(error.explain(NOTHING_LOST))
+            return False
         self.message_added.emit(user)
-        self._start_answer(conversation_id, user.id)
+        self._start_answer(placeholder)
         return True
 
-    def regenerate(self, conversation_id: int, message_id: int) -> None:
+    def regenerate(self, conversation_id: int, message_id: int) -> bool:
         """Write another answer to the question that ``message_id`` answers; the first one is kept
-        as an alternative."""
+        as an alternative. False (with a notice) if it can't; the chat is then as it was."""
         if self._answer is not None:
-            return
+            return False
         answer = self._store.get_message(message_id)
         if answer is None or answer.role != "assistant":
-            return
-        self._start_answer(conversation_id, answer.parent_id)
+            return False
+        try:
+            with self._store.atomic():
+                placeholder = self._add_placeholder(conversation_id, answer.parent_id)
+        except StorageError as error:
+            log.warning("An answer could not be started: %s", error)
+            self.notice.emit(error.explain("the chat is as it was"))
+            return False
+        self._start_answer(placeholder)
+        return True
 
     def stop(self) -> None:
         if self._answer is not None:
@@ -110,23 +172,27 @@ class ChatController(QObject):
 
     # --- streaming -------------------------------------------------------------------------
 
-    def _start_answer(self, conversation_id: int, parent_id: int | None) -> None:
-        """Answer the branch that ends at ``parent_id``."""
-        conversation = self._store.get_conversation(conversation_id)
-        if conversation is None:
-            return
-        history = self._prompt_messages(conversation_id, conversation.system_prompt, parent_id)
+    def _add_placeholder(self, conversation_id: int, parent_id: int | None) -> Message:
+        """Store the empty answer the stream will fill, after ``parent_id`` (inside the caller's
+        ``atomic`` block)."""
         loaded = self._worker.loaded_model
         if loaded is not None:
             self._store.set_model(conversation_id, loaded.model_path)
-        message = self._store.add_message(
+        return self._store.add_message(
             conversation_id, "assistant", "", status=MessageStatus.STREAMING, parent_id=parent_id
         )
-        self._answer = _Answer(uuid.uuid4().hex, message.id, conversation_id)
-        self.message_added.emit(message)
+
+    def _start_answer(self, placeholder: Message) -> None:
+        """Answer the branch that ends at the placeholder's parent."""
+        conversation = self.conversation(placeholder.conversation_id)
+        settings = conversation.settings if conversation else GenerationSettings()
+        system_prompt = conversation.system_prompt if conversation else ""
+        history = self._prompt_messages(placeholder.conversation_id, system_prompt, placeholder.parent_id)
+        self._answer = _Answer(uuid.uuid4().hex, placeholder)
+        self.message_added.emit(placeholder)
         self.busy_changed.emit(True)
         self._save_timer.start()
-        self._worker.generate(self._answer.request_id, history, conversation.settings.to_dict())
+        self._worker.generate(self._answer.request_id, history, settings.to_dict())
 
     def _prompt_messages(
         self, conversation_id: int, system_prompt: str, upto: int | None
@@ -135,7 +201,7 @@ class ChatController(QObject):
         if system_prompt.strip():
             history.append({"role": "system", "content": system_prompt.strip()})
         path = self._store.path_ids(conversation_id, leaf_id=upto) if upto is not None else []
-        for message in self._store.messages_by_ids(path):
+        for message in map(self.as_shown, self._store.messages_by_ids(path)):
             if message.role == "system" or message.status == MessageStatus.ERROR:
                 continue
             if message.role == "assistant" and not message.content.strip():
@@ -174,9 +240,25 @@ class ChatController(QObject):
 
     def _save_progress(self) -> None:
         answer = self._answer
-        if answer is not None and answer.dirty:
-            self._store.update_message(answer.message_id, content=answer.content, reasoning=answer.reasoning)
-            answer.dirty = False
+        if answer is None or not answer.dirty:
+            return
+        answer.dirty = False
+        write = functools.partial(self._write_answer, answer)
+        if self._saves.trouble is not None:
+            self._saves.hold(("answer", answer.message_id), write)  # tried again at the retry pace
+        else:
+            self._saves.keep(("answer", answer.message_id), write, ANSWER_KEPT)
+
+    def _write_answer(self, answer: _Answer) -> None:
+        """Write the answer as it is now: a held write saves the latest text, not the text of
+        the moment it was refused."""
+        self._store.update_message(
+            answer.message_id,
+            content=answer.content,
+            reasoning=answer.reasoning,
+            status=answer.status,
+            stats=answer.stats,
+        )
 
     def _on_finished(self, done: p.Done) -> None:
         answer = self._answer
@@ -219,17 +301,69 @@ class ChatController(QObject):
         assert answer is not None
         self._answer = None
         self._save_timer.stop()
-        self._store.update_message(
-            answer.message_id, content=answer.content, reasoning=answer.reasoning, status=status, stats=stats
-        )
-        final = self._store.get_message(answer.message_id)
+        answer.status, answer.stats = status, stats
+        write = functools.partial(self._write_answer, answer)
+        if not self._saves.keep(("answer", answer.message_id), write, ANSWER_KEPT):
+            self._held_answers[answer.message_id] = answer
         self.busy_changed.emit(False)
-        if final is not None:
-            self.answer_finished.emit(final)
+        self.answer_finished.emit(answer.as_message())
+
+    # --- the chat as the user sees it: stored, or waiting to be ------------------------------
+
+    def conversation(self, conversation_id: int) -> Conversation | None:
+        """The conversation as stored, with settings the user changed that wait to be saved."""
+        self._forget_saved()
+        conversation = self._store.get_conversation(conversation_id)
+        held = self._held_settings.get(conversation_id)
+        if conversation is not None and held is not None:
+            conversation = dataclasses.replace(conversation, settings=held[0], system_prompt=held[1])
+        return conversation
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        """The branch on show as stored, with answers as they are in memory where they wait to be
+        saved."""
+        return [self.as_shown(m) for m in self._store.messages(conversation_id)]
+
+    def as_shown(self, message: Message) -> Message:
+        """A stored message, or the answer as it is in memory while its writes wait (or stream)."""
+        self._forget_saved()
+        if self._answer is not None and self._answer.message_id == message.id:
+            return self._answer.as_message()
+        held = self._held_answers.get(message.id)
+        return held.as_message() if held is not None else message
 
     def settings_for(self, conversation_id: int) -> GenerationSettings:
-        conversation = self._store.get_conversation(conversation_id)
+        conversation = self.conversation(conversation_id)
         return conversation.settings if conversation else GenerationSettings()
 
+    def set_chat_settings(
+        self, conversation_id: int, settings: GenerationSettings, system_prompt: str
+    ) -> bool:
+        """Save a chat's settings, or keep them until they can be (True: saved now)."""
 
-__all__ = ["ChatController", "Message"]
+        def write() -> None:
+            with self._store.atomic():
+                self._store.set_settings(conversation_id, settings)
+                self._store.set_system_prompt(conversation_id, system_prompt)
+
+        self._forget_saved()
+        self._held_settings[conversation_id] = (settings, system_prompt)
+        saved = self._saves.keep(("settings", conversation_id), write, SETTINGS_KEPT)
+        if saved:
+            del self._held_settings[conversation_id]
+        return saved
+
+    def save_before_close(self) -> StorageError | None:
+        """Write everything kept in memory, the answer streaming included; what still stops it, if
+        anything (the user should hear of it before the app closes)."""
+        if self._answer is not None:
+            write = functools.partial(self._write_answer, self._answer)
+            self._saves.hold(("answer", self._answer.message_id), write)
+        if self._saves.waiting:
+            self._saves.retry()
+        return self._saves.trouble
+
+    def _forget_saved(self) -> None:
+        """Drop the in-memory copies whose writes went through meanwhile."""
+        self._held_answers = {i: a for i, a in self._held_answers.items() if ("answer", i) in self._saves}
+        self._held_settings = {i: s for i, s in self._held_settings.items() if ("settings", i) in self._saves}

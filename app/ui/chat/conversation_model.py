@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -56,9 +57,14 @@ class ConversationModel(QAbstractListModel):
     window_moved = Signal()
     """Rows were read or let go at either end of the window (the view keeps its place)."""
 
-    def __init__(self, store: ChatStore, parent: Any = None) -> None:
+    def __init__(
+        self, store: ChatStore, parent: Any = None, overlay: Callable[[Message], Message] | None = None
+    ) -> None:
         super().__init__(parent)
         self._store = store
+        # What is shown of a stored message: an answer still in memory (streaming, or waiting for
+        # the disk) is shown as it is there, not as the database last heard of it.
+        self._overlay = overlay or (lambda message: message)
         self.conversation_id: int | None = None
         self.path: list[int] = []  # the ids of the whole branch on show, root first
         self.start = 0  # where the window begins in the path
@@ -179,7 +185,7 @@ class ConversationModel(QAbstractListModel):
         self.window_moved.emit()
 
     def _read(self, ids: list[int], offset: int) -> list[MessageRow]:
-        messages = self._store.messages_by_ids(ids)
+        messages = [self._overlay(m) for m in self._store.messages_by_ids(ids)]
         alternatives = self._store.siblings([m.id for m in messages])
         return [
             MessageRow(
