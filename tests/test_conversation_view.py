@@ -121,7 +121,7 @@ def test_reasoning_is_a_collapsed_section_that_opens_on_click(qtbot, view, store
     shown = view.shown(answer.id)
     assert shown.toggle == "Thinking…" and "Let me think" not in shown.text
     click(qtbot, view, view.button_point(answer.id, Hit(Action.THINKING)))
-    assert view.shown(answer.id).text == "Let me think about files."
+    assert view.shown(answer.id).reasoning == "Let me think about files."
     view.set_streaming_text(answer.id, "Answer", "Let me think about files. And folders.")
     view.flush()
     reasoning = "Let me think about files. And folders."
@@ -129,7 +129,7 @@ def test_reasoning_is_a_collapsed_section_that_opens_on_click(qtbot, view, store
     view.model().replace(store.get_message(answer.id))
     shown = view.shown(answer.id)
     assert shown.toggle == "Thought for a moment · 7 words"
-    assert shown.text == "Let me think about files. And folders.\nAnswer"
+    assert shown.reasoning == "Let me think about files. And folders." and shown.text == "Answer"
 
 
 @pytest.mark.parametrize(
@@ -321,7 +321,7 @@ def test_message_keys_act_on_the_current_message(qtbot, view, store, chat):
     view.setFocus()
     view.setCurrentIndex(view.model().index(1))
     qtbot.keyClick(view, Qt.Key.Key_Return)
-    assert "hmm" in view.shown(answer.id).text  # the reasoning opened
+    assert view.shown(answer.id).reasoning == "hmm"  # the reasoning opened
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == "a"
     with qtbot.waitSignal(view.regenerate_requested):
@@ -334,7 +334,12 @@ def test_message_keys_act_on_the_current_message(qtbot, view, store, chat):
         qtbot.keyClick(view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert asked.args == [question.id]
     labels = [label for label, _key, _hit in view.message_actions(view.current_message())]
-    assert labels == ["Copy message", "Edit and ask again…", "Pin: always read by the model", "Delete message"]
+    assert labels == [
+        "Copy message",
+        "Edit and ask again…",
+        "Pin: always read by the model",
+        "Delete message",
+    ]
     with qtbot.waitSignal(view.pin_requested) as asked:
         qtbot.keyClick(view, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert asked.args == [question.id, True]

@@ -95,7 +95,8 @@ class ShownMessage:
     """What the view paints for a message, in words: for tests and for reading it aloud."""
 
     role: str
-    text: str  # every text on it, in reading order
+    text: str  # the message itself as shown (Markdown rendered), in reading order
+    reasoning: str  # the reasoning, when its section is open
     code: tuple[str, ...]  # the code blocks' languages
     note: str  # a status note (error, interrupted, stopped)
     stats: str
@@ -335,7 +336,8 @@ class ConversationView(QListView):
         layout = self.layout_for(row)
         return ShownMessage(
             role=row.message.role,
-            text="\n".join(box.doc.toPlainText() for box in layout.texts),
+            text="\n".join(box.doc.toPlainText() for box in layout.texts if box.part == "content"),
+            reasoning="\n".join(box.doc.toPlainText() for box in layout.texts if box.part == "reasoning"),
             code=tuple(frame.language for frame in layout.codes),
             note=layout.note_text,
             stats=layout.stats[1] if layout.stats else "",

@@ -69,6 +69,7 @@ class TextBox:
     doc: QTextDocument
     origin: QPointF
     tone: str = "text"  # "text", "muted", "error" or "warning": the colour it is drawn in
+    part: str = "content"  # "content" (the message itself), "reasoning" or "note"
 
     @property
     def rect(self) -> QRectF:
@@ -253,7 +254,7 @@ class Layouter:
                 doc.setTextWidth(max(40.0, width - THINKING_INDENT))
                 height = doc.size().height()
                 out.thinking_rule = QRectF(0, y, 2, height)
-                out.texts.append(TextBox(doc, QPointF(THINKING_INDENT, y), tone="muted"))
+                out.texts.append(TextBox(doc, QPointF(THINKING_INDENT, y), tone="muted", part="reasoning"))
                 y += height + BLOCK_GAP
         if message.attachments:
             y = self._tiles(message, width, y, out, align_right=False) + BLOCK_GAP
@@ -345,7 +346,7 @@ class Layouter:
         height = doc.size().height()
         out.note = QRectF(0, y, width, height + 2 * NOTE_PAD_Y)
         out.note_text = text
-        out.texts.append(TextBox(doc, QPointF(NOTE_PAD_X, y + NOTE_PAD_Y), tone=tone))
+        out.texts.append(TextBox(doc, QPointF(NOTE_PAD_X, y + NOTE_PAD_Y), tone=tone, part="note"))
         return out.note.bottom()
 
     def _plain_note(self, text: str, width: float, y: float, out: MessageLayout) -> float:
@@ -353,7 +354,7 @@ class Layouter:
         render_plain(doc, text, line_height=100)
         doc.setTextWidth(width)
         out.note_text = text
-        out.texts.append(TextBox(doc, QPointF(0, y), tone="muted"))
+        out.texts.append(TextBox(doc, QPointF(0, y), tone="muted", part="note"))
         return y + doc.size().height()
 
     def _footer(
