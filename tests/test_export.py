@@ -546,3 +546,76 @@ def test_a_tree_listed_out_of_order_imports_with_its_order_kept(tmp_path, source
     fresh = home(tmp_path, "fresh")
     import_chats(archive, fresh.database, fresh.attachments)
     assert without_folder(snapshot(fresh)) == without_folder(snapshot(source[0]))
+
+
+# --- the window ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def start_app(qtbot):
+    from app.ui.application import Hearth, build
+
+    apps: list[Hearth] = []
+
+    def start(paths: AppPaths) -> Hearth:
+        hearth = build(paths, theme="light")
+        qtbot.addWidget(hearth.window)
+        apps.append(hearth)
+        return hearth
+
+    yield start
+    for hearth in apps:
+        hearth.shutdown()
+
+
+def test_export_all_and_import_through_the_window(qtbot, tmp_path, start_app):
+    first = start_app(home(tmp_path, "first"))
+    window = first.window
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus == ["&File", "&Help"]
+    files = AttachmentFiles(first.paths.attachments)
+    photo = files.import_file(picture(tmp_path / "photo.png", (9, 99, 199)), "image", "photo.png")
+    chat = window.store.get_conversation(window.current_id)
+    window.store.add_message(chat.id, "user", "What is this?", attachments=[photo])
+    window.store.add_message(chat.id, "assistant", CODE)
+    other = window.store.create_conversation()
+    window.store.add_message(other.id, "user", "A second chat")
+    window.list_model.refresh()
+
+    # The file dialogs are the one boundary replaced: the test stands in for the person choosing.
+    archive = tmp_path / "exports" / "everything"
+    archive.parent.mkdir()
+    window.export_actions.choose_export_target = lambda suggested: archive.with_suffix(".zip")
+    window.export_all_action.trigger()
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Exported"), timeout=10_000)
+    assert window.statusBar().currentMessage() == f"Exported 2 chats to {archive.with_suffix('.zip')}."
+
+    window.show_conversation(chat.id)
+    window.export_actions.choose_export_target = lambda suggested: tmp_path / "exports" / suggested
+    window.export_chat_action.trigger()
+    one = tmp_path / "exports" / "What is this.zip"
+    qtbot.waitUntil(
+        lambda: window.statusBar().currentMessage() == f"Exported 1 chat to {one}.", timeout=10_000
+    )
+    with zipfile.ZipFile(one) as z:
+        assert [c["title"] for c in json.loads(z.read(JSON_ENTRY))["conversations"]] == ["What is this?"]
+
+    second = start_app(home(tmp_path, "second"))
+    assert second.window.list_model.rowCount() == 1  # its own empty chat
+    second.window.export_actions.choose_archive = lambda: archive.with_suffix(".zip")
+    second.window.import_chats_action.trigger()
+    qtbot.waitUntil(lambda: second.window.statusBar().currentMessage() == "Imported 2 chats.", timeout=10_000)
+    titles = {
+        second.window.list_model.index(row).data() for row in range(second.window.list_model.rowCount())
+    }
+    assert titles == {"New chat", "What is this?", "A second chat"}
+
+    second.window.export_actions.choose_archive = lambda: tmp_path / "photo.png"
+    second.window.import_chats_action.trigger()
+    qtbot.waitUntil(
+        lambda: second.window.statusBar().currentMessage().startswith("Nothing was imported"), timeout=10_000
+    )
+    assert second.window.statusBar().currentMessage() == (
+        "Nothing was imported: photo.png is not a zip archive, or it is damaged."
+    )
+    assert second.window.list_model.rowCount() == 3

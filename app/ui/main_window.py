@@ -40,6 +40,7 @@ from app.ui.chat.controller import ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
+from app.ui.chat.export_actions import ChatExportActions
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.diagnostics import DiagnosticsReport
@@ -276,6 +277,14 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         """The menu bar; Help stays the last menu."""
         bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.export_actions = ChatExportActions(
+            self, self.paths, self._chat_to_export, self.show_notice, self._after_import
+        )
+        self.export_chat_action = file_menu.addAction("Export this chat…", self.export_actions.export_current)
+        self.export_all_action = file_menu.addAction("Export all chats…", self.export_actions.export_all)
+        file_menu.addSeparator()
+        self.import_chats_action = file_menu.addAction("Import chats…", self.export_actions.import_archive)
         help_menu = bar.addMenu("&Help")
         self.open_logs_action = help_menu.addAction("Open logs folder", self.diagnostics.open_logs_folder)
         self.copy_diagnostics_action = help_menu.addAction(
@@ -285,6 +294,17 @@ class MainWindow(QMainWindow):
             "Copy versions, this computer's details and recent errors for a bug report (no chat content)"
         )
         self.diagnostics.notice.connect(self.show_notice)
+
+    def _chat_to_export(self) -> tuple[int, str] | None:
+        """The chat on show, with a settings edit still pending saved first so it is exported."""
+        self.settings_panel.flush()
+        conversation = self.store.get_conversation(self.current_id) if self.current_id else None
+        return (conversation.id, conversation.title) if conversation else None
+
+    def _after_import(self) -> None:
+        self.list_model.refresh()
+        if self.current_id is not None:
+            self._select_in_list(self.current_id)
 
     # --- conversations ---------------------------------------------------------------------
 
