@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from app.storage.faults import StorageError, StorageFault
 
@@ -30,6 +30,10 @@ TEMP_PREFIX = ".incoming-"
 RECENT_S = 600.0
 
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,16}")
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class AttachmentError(ValueError):
@@ -63,6 +67,18 @@ class AttachmentFiles:
         with reader:
             return self._store(_blocks(reader, name), kind, name, source.suffix or Path(name).suffix)
 
+    def import_stream(
+        self, reader: Readable, kind: str, name: str, suffix: str, sha256: str | None = None
+    ) -> StoredFile:
+        """Keep what ``reader`` holds (a member of an archive), hashed as it streams in. Given
+        ``sha256``, content that does not match it is refused and nothing is kept."""
+        _check_kind(kind)
+        return self._store(_blocks(reader, name), kind, name, suffix, sha256)
+
+    def stored_path(self, sha256: str, suffix: str) -> Path:
+        """Where the file with this content and type is kept, whether or not it is there yet."""
+        return self._folder / sha256[:2] / f"{sha256}{_clean_suffix(suffix)}"
+
     def import_bytes(self, data: bytes, kind: str, name: str, suffix: str) -> StoredFile:
         """Keep ``data`` (a recording, a pasted image) as a file of type ``suffix``, e.g. ``".wav"``."""
         _check_kind(kind)
@@ -95,7 +111,9 @@ class AttachmentFiles:
                     path.parent.rmdir()
         return removed
 
-    def _store(self, blocks: Iterable[bytes], kind: str, name: str, suffix: str) -> StoredFile:
+    def _store(
+        self, blocks: Iterable[bytes], kind: str, name: str, suffix: str, expected: str | None = None
+    ) -> StoredFile:
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
             # Beside the final place, on the same file system, so the rename below is atomic.
@@ -111,7 +129,9 @@ class AttachmentFiles:
                     out.write(block)
                     size += len(block)
                 sha = digest.hexdigest()
-                target = self._folder / sha[:2] / f"{sha}{_clean_suffix(suffix)}"
+                if expected is not None and sha != expected:
+                    raise AttachmentError(f"{name} is not the file it should be (its sha256 differs).")
+                target = self.stored_path(sha, suffix)
                 duplicate = target.exists()
                 if not duplicate:
                     # On disk before a name points at it, so a power cut never leaves a short file.
@@ -135,7 +155,7 @@ class AttachmentFiles:
         return StoredFile(kind, target, name, size, sha)
 
 
-def _blocks(reader: BinaryIO, name: str) -> Iterator[bytes]:
+def _blocks(reader: Readable, name: str) -> Iterator[bytes]:
     while True:
         try:
             block = reader.read(BLOCK_SIZE)

@@ -45,6 +45,7 @@ from app.ui.chat.controller import SETTINGS_KEPT, ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
+from app.ui.chat.export_actions import ChatExportActions
 from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
@@ -328,6 +329,14 @@ class MainWindow(QMainWindow):
         for item in (self.new_action, None, self.open_action, self.models_action, None):
             file_menu.addAction(item) if item else file_menu.addSeparator()
         self.file_menu = file_menu
+        self.export_actions = ChatExportActions(
+            self, self.paths, self._chat_to_export, self.show_notice, self._after_import
+        )
+        self.export_chat_action = file_menu.addAction("Export this chat…", self.export_actions.export_current)
+        self.export_all_action = file_menu.addAction("Export all chats…", self.export_actions.export_all)
+        file_menu.addSeparator()
+        self.import_chats_action = file_menu.addAction("Import chats…", self.export_actions.import_archive)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
         for item in (
@@ -378,6 +387,17 @@ class MainWindow(QMainWindow):
         self.diagnostics.notice.connect(self.show_notice)
         help_menu.addSeparator()
         help_menu.addAction(self.about_action)
+
+    def _chat_to_export(self) -> tuple[int, str] | None:
+        """The chat on show, with a settings edit still pending saved first so it is exported."""
+        self.settings_panel.flush()
+        conversation = self.store.get_conversation(self.current_id) if self.current_id else None
+        return (conversation.id, conversation.title) if conversation else None
+
+    def _after_import(self) -> None:
+        self.list_model.refresh()
+        if self.current_id is not None:
+            self._select_in_list(self.current_id)
 
     # --- conversations ---------------------------------------------------------------------
 
