@@ -28,6 +28,12 @@ class AppPaths:
         return self.data / "hearth.sqlite3"
 
     @property
+    def backups(self) -> Path:
+        """Copies of the database, beside it (``app.storage.backup.backups_folder``). Not created
+        by ``ensure``: a folder that cannot be made must not stop Hearth from starting."""
+        return self.database.parent / "backups"
+
+    @property
     def settings_file(self) -> Path:
         return self.config / "settings.json"
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from app.storage.backup import backup_before_migration
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +111,24 @@ class DatabaseTooNewError(RuntimeError):
     """The database was written by a newer Hearth; opening it could damage it."""
 
 
-def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def open_database(
+    path: Path,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    on_backup_problem: Callable[[str], None] = lambda text: log.warning("%s", text),
+) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at ``path``.
 
-    The connection is in autocommit mode: callers wrap multi-statement writes in ``transaction``.
+    A database at an older schema is copied first (``backup.BackupError`` if no copy can be made;
+    ``on_backup_problem`` hears of a copy that had to go elsewhere). The connection is in autocommit
+    mode: callers wrap multi-statement writes in ``transaction``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        _check_version(_user_version(conn))
+        version = _user_version(conn)
+        _check_version(version)
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             # Some network file systems cannot share the WAL index; SQLite then keeps its old mode.
@@ -127,6 +136,8 @@ def open_database(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3
         # NORMAL in WAL mode survives an application crash; only a power cut can lose the last commits.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        if 0 < version < len(MIGRATIONS):  # a new, empty file has nothing to lose
+            backup_before_migration(conn, path, version, on_backup_problem)
         migrate(conn)
     except BaseException:
         conn.close()

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from app import APP_NAME, __version__
 from app.core.paths import AppPaths, resolve_paths
 from app.core.settings import RecentModel, Settings, load_settings
 from app.storage.chats import ChatStore
-from app.storage.db import open_database
+from app.storage.daily_backup import DailyBackup, DailyResult
+from app.storage.recovery import CleanCloseMarker, open_chat_database
+from app.ui.background import BackgroundTasks
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.library.manager import ModelManager
 from app.ui.logging_setup import LogSetup, setup_logging
@@ -41,13 +44,21 @@ class Hearth:
     supervisor: WorkerSupervisor
     window: MainWindow
     models: ModelManager
+    marker: CleanCloseMarker
+    backups: BackgroundTasks
 
     def shutdown(self) -> None:
         self.window.close()
         self.window.diagnostics.shutdown()
         self.models.shutdown()
         self.supervisor.stop()
+        self.close_database()
+
+    def close_database(self) -> None:
+        """Let a backup under way finish (briefly), close the chats and note the clean close."""
+        self.backups.close(wait=5.0)
         self.store.close()
+        self.marker.clear()
 
 
 def build(
@@ -65,9 +76,7 @@ def build(
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     apply_theme(app, theme or settings.theme)
-    store = ChatStore(open_database(paths.database))
-    recovered = store.mark_unfinished_as_interrupted()
-    store.purge_deleted()
+    database, (store, recovered) = open_chat_database(paths.database, _start_chats)
     supervisor = WorkerSupervisor()
     models = ModelManager(paths, supervisor, catalog_file=catalog_file)
     diagnostics = DiagnosticsReport(paths, supervisor, logs.recent if logs else None)
@@ -77,7 +86,7 @@ def build(
     models.bind(window, window.load_model, window.default_context)
     supervisor.model_loaded.connect(models.record_use)
     models.connect_notices(window.show_notice)
-    hearth = Hearth(paths, settings, store, supervisor, window, models)
+    hearth = Hearth(paths, settings, store, supervisor, window, models, database.marker, BackgroundTasks())
     if probe:
         _FirstPaintProbe(hearth)
     window.show()
@@ -85,6 +94,10 @@ def build(
         window.show_notice(
             f"{recovered} answer(s) were cut off when Hearth last closed; they are marked as interrupted."
         )
+    if database.report.notice:  # shown last: a restored history matters more than cut-off answers
+        window.show_notice(database.report.notice)
+    daily = DailyBackup(paths.database, on_damage=database.marker.check_next_start)
+    hearth.backups.run(daily.run, lambda result: _tell_daily(window, result), name="daily-backup")
     # The worker starts after the window is on screen: the user sees Hearth at once.
     QTimer.singleShot(0, supervisor.start)
     start_model = model or settings.last_model_path
@@ -94,6 +107,19 @@ def build(
     else:
         QTimer.singleShot(0, window.open_models_if_first_run)
     return hearth
+
+
+def _start_chats(connection: sqlite3.Connection) -> tuple[ChatStore, int]:
+    """The start-up reads and writes: answers cut off last time, chats deleted for good."""
+    store = ChatStore(connection)
+    recovered = store.mark_unfinished_as_interrupted()
+    store.purge_deleted()
+    return store, recovered
+
+
+def _tell_daily(window: MainWindow, result: DailyResult) -> None:
+    if result.notice:
+        window.show_notice(result.notice)
 
 
 def _resident_mb() -> float:
@@ -154,5 +180,5 @@ def run(args: argparse.Namespace) -> int:
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start()
     code = app.exec()
-    hearth.store.close()
+    hearth.close_database()
     return code
