@@ -494,7 +494,7 @@ def test_an_upgrade_copy_that_does_not_fit_goes_beside_the_database(database, mo
     mount_tmpfs(backups_folder(database), "size=64k")
 
     told: list[str] = []
-    store = ChatStore(open_database(database, told.append))
+    store = ChatStore(open_database(database, on_backup_problem=told.append))
     assert user_version(database) == len(MIGRATIONS)
     [copy] = list_backups(database, [backups_folder(database), database.parent])
     assert copy.path.parent == database.parent and copy.version == 2
