@@ -15,10 +15,10 @@ import time
 from collections import deque
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class WorkerSupervisor(QObject):
         self.loaded_model = None
         self._send(p.UnloadModel())
 
-    def generate(self, request_id: str, messages: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+    def generate(self, request_id: str, messages: list[p.ChatTurn], settings: GenerationSettings) -> None:
         self._request_id = request_id
         self._send(p.Generate(request_id=request_id, messages=messages, settings=settings))
         self._set_state(WorkerState.GENERATING)
