@@ -12,6 +12,9 @@ import time
 from _harness import LONG_PROMPT, median, start_worker_with_model, wait_for
 from PySide6.QtWidgets import QApplication
 
+from app.core.generation import GenerationSettings
+from app.engine.protocol import ChatTurn, Role, StopReason
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -22,14 +25,14 @@ def main() -> None:
     supervisor = start_worker_with_model(args.model)
     rng = random.Random(4)
     timings = []
-    messages = [{"role": "user", "content": LONG_PROMPT}]
+    messages = [ChatTurn(Role.USER, LONG_PROMPT)]
     for trial in range(args.trials):
         request_id = f"cancel-{trial}"
         deltas: list[str] = []
         done: list[object] = []
         supervisor.delta.connect(lambda rid, text, _r, deltas=deltas: deltas.append(text))
         supervisor.finished.connect(done.append)
-        supervisor.generate(request_id, messages, {"max_tokens": 4000, "temperature": 1.0})
+        supervisor.generate(request_id, messages, GenerationSettings(max_tokens=4000, temperature=1.0))
         wait_for(lambda deltas=deltas: deltas)
         stop_after = time.monotonic() + rng.uniform(0.05, 0.8)
         wait_for(lambda stop_after=stop_after, done=done: time.monotonic() >= stop_after or bool(done))
@@ -39,7 +42,7 @@ def main() -> None:
         supervisor.cancel(request_id)
         wait_for(lambda done=done: done)
         timings.append((time.perf_counter() - started) * 1000)
-        assert done[0].stop_reason == "cancelled", done[0]
+        assert done[0].stop_reason is StopReason.CANCELLED, done[0]
         supervisor.delta.disconnect()
         supervisor.finished.disconnect()
     supervisor.stop()

@@ -16,6 +16,9 @@ from _harness import start_worker_with_model, wait_for
 from multiturn import FIXTURES, IMAGE_TURNS, make_images
 from PySide6.QtWidgets import QApplication
 
+from app.core.generation import GenerationSettings
+from app.engine.protocol import ChatTurn, MediaKind, MediaRef, Role
+
 
 def handler_run(model: str, mmproj: str, images: list[Path], turns: int, tokens: int) -> float:
     import llama_cpp
@@ -49,22 +52,20 @@ def handler_run(model: str, mmproj: str, images: list[Path], turns: int, tokens:
 def hearth_run(model: str, mmproj: str, images: list[Path], turns: int, tokens: int) -> float:
     supervisor = start_worker_with_model(model, 4096, mmproj)
     pictures = iter(images)
-    messages: list[dict] = []
+    messages: list[ChatTurn] = []
     started = time.perf_counter()
     for turn in range(1, turns + 1):
-        message: dict = {"role": "user", "content": f"Turn {turn}: what do you notice now?"}
-        if turn in IMAGE_TURNS:
-            message["attachments"] = [{"kind": "image", "path": str(next(pictures))}]
-        messages.append(message)
+        attached = [MediaRef(MediaKind.IMAGE, str(next(pictures)))] if turn in IMAGE_TURNS else []
+        messages.append(ChatTurn(Role.USER, f"Turn {turn}: what do you notice now?", attached))
         done: list = []
         text: list[str] = []
         supervisor.finished.connect(done.append)
         supervisor.delta.connect(lambda _rid, t, _r, text=text: text.append(t))
-        supervisor.generate(f"turn-{turn}", messages, {"temperature": 0.0, "max_tokens": tokens})
+        supervisor.generate(f"turn-{turn}", messages, GenerationSettings(temperature=0.0, max_tokens=tokens))
         wait_for(lambda done=done: bool(done), timeout_s=600)
         supervisor.finished.disconnect()
         supervisor.delta.disconnect()
-        messages.append({"role": "assistant", "content": "".join(text)})
+        messages.append(ChatTurn(Role.ASSISTANT, "".join(text)))
     elapsed = time.perf_counter() - started
     supervisor.stop()
     return elapsed

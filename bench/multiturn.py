@@ -14,6 +14,9 @@ from pathlib import Path
 from _harness import start_worker_with_model, wait_for
 from PySide6.QtWidgets import QApplication
 
+from app.core.generation import GenerationSettings
+from app.engine.protocol import ChatTurn, MediaKind, MediaRef, Role
+
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 IMAGE_TURNS = (1, 4, 7)
 
@@ -48,20 +51,20 @@ def main() -> None:
     sees = supervisor.loaded_model.vision
     folder = Path(tempfile.mkdtemp(prefix="hearth-multiturn-"))
     images = iter(make_images(folder))
-    messages: list[dict] = []
+    messages: list[ChatTurn] = []
     ttft, evaluated, encodes = [], [], 0
     for turn in range(1, args.turns + 1):
-        message: dict = {"role": "user", "content": f"Turn {turn}: what do you notice now?"}
-        if turn in IMAGE_TURNS and sees:
-            message["attachments"] = [{"kind": "image", "path": str(next(images))}]
-        messages.append(message)
+        pictures = [MediaRef(MediaKind.IMAGE, str(next(images)))] if turn in IMAGE_TURNS and sees else []
+        messages.append(ChatTurn(Role.USER, f"Turn {turn}: what do you notice now?", pictures))
         done: list = []
         failed: list = []
         text: list[str] = []
         supervisor.finished.connect(done.append)
         supervisor.generation_failed.connect(lambda _rid, msg, failed=failed: failed.append(msg))
         supervisor.delta.connect(lambda _rid, t, _r, text=text: text.append(t))
-        supervisor.generate(f"turn-{turn}", messages, {"temperature": 0.0, "max_tokens": args.tokens})
+        supervisor.generate(
+            f"turn-{turn}", messages, GenerationSettings(temperature=0.0, max_tokens=args.tokens)
+        )
         wait_for(lambda done=done, failed=failed: done or failed, timeout_s=600)
         supervisor.finished.disconnect()
         supervisor.generation_failed.disconnect()
@@ -72,7 +75,7 @@ def main() -> None:
         ttft.append(round(result.ttft_ms, 1))
         evaluated.append(result.prompt_tokens_evaluated)
         encodes += result.media_encodes
-        messages.append({"role": "assistant", "content": "".join(text)})
+        messages.append(ChatTurn(Role.ASSISTANT, "".join(text)))
     supervisor.stop()
     print(
         json.dumps(

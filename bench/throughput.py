@@ -16,6 +16,9 @@ import time
 from _harness import LONG_PROMPT, median, start_worker_with_model, wait_for
 from PySide6.QtWidgets import QApplication
 
+from app.core.generation import GenerationSettings
+from app.engine.protocol import ChatTurn, Role
+
 CONTEXT = 2048
 
 
@@ -46,7 +49,7 @@ def app_round(supervisor, messages, max_tokens: int, index: int) -> tuple[int, f
 
     supervisor.delta.connect(on_delta)
     supervisor.finished.connect(on_done)
-    settings = {"temperature": 0.0, "max_tokens": max_tokens, "context_length": CONTEXT}
+    settings = GenerationSettings(temperature=0.0, max_tokens=max_tokens, context_length=CONTEXT)
     supervisor.generate(request_id, messages, settings)
     wait_for(lambda: done)
     supervisor.delta.disconnect(on_delta)
@@ -73,7 +76,7 @@ def main() -> None:
     from app.engine.chat_template import ChatFormatter, pick_template
     from app.gguf.reader import read_gguf_info
 
-    messages = [{"role": "user", "content": LONG_PROMPT}]
+    messages = [ChatTurn(Role.USER, LONG_PROMPT)]
     info = read_gguf_info(args.model)
     threads = os.cpu_count() or 1
     llm = llama_cpp.Llama(
@@ -85,7 +88,7 @@ def main() -> None:
         model.token_get_text(model.token_bos()),
         model.token_get_text(model.token_eos()),
     )
-    prompt = formatter.render(messages)
+    prompt = formatter.render([{"role": "user", "content": LONG_PROMPT}])
     if formatter.bos and prompt.startswith(formatter.bos):
         prompt = prompt[len(formatter.bos) :]
 

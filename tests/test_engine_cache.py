@@ -14,6 +14,7 @@ import pytest
 
 from app.core.generation import GenerationSettings
 from app.engine.prompt_cache import TextSegment
+from app.engine.protocol import ChatTurn, Role, StopReason
 
 GREEDY = GenerationSettings(temperature=0.0, max_tokens=24, context_length=2048)
 
@@ -54,8 +55,8 @@ def reference_answer(runner, messages, reused: int) -> str:
 
 
 def conversation(*turns):
-    roles = ["user", "assistant"]
-    return [{"role": roles[i % 2], "content": text} for i, text in enumerate(turns)]
+    roles = [Role.USER, Role.ASSISTANT]
+    return [ChatTurn(roles[i % 2], text) for i, text in enumerate(turns)]
 
 
 @pytest.mark.parametrize("model", ["gemma3_path", "smollm2_path"])
@@ -67,8 +68,8 @@ def test_a_follow_up_evaluates_only_new_tokens_and_answers_exactly(request, runn
     assert result.prompt_tokens_evaluated == result.prompt_tokens
     # The cache now holds the prompt and the answer (all of it when the model ended it; without
     # the last token when it ran into max_tokens, as that one was sampled but never decoded).
-    held = result.prompt_tokens + result.completion_tokens - (result.stop_reason == "length")
-    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "Which is the longest?"}]
+    held = result.prompt_tokens + result.completion_tokens - (result.stop_reason is StopReason.LENGTH)
+    history += [ChatTurn(Role.ASSISTANT, first), ChatTurn(Role.USER, "Which is the longest?")]
     second, result = answer(cached, history)
     # Only the new question (and the end of turn around it) is evaluated: the answer is reused.
     assert result.prompt_tokens - result.prompt_tokens_evaluated == held
@@ -88,7 +89,7 @@ def test_edits_and_chat_switches_never_reuse_a_stale_cache(request, runner_for, 
         text, result = answer(cached, messages)
         reused = result.prompt_tokens - result.prompt_tokens_evaluated
         assert reused < result.prompt_tokens - 10  # the chats differ from their first words on
-        assert text == reference_answer(reference, messages, reused), messages[0]["content"]
+        assert text == reference_answer(reference, messages, reused), messages[0].content
 
 
 def test_regenerating_evaluates_one_token_and_repeats_at_temperature_zero(runner_for, smollm2_path):
@@ -108,6 +109,6 @@ def test_a_gemma4_follow_up_keeps_the_first_prompt_cached(runner_for):
     history = conversation("Hello there.")
     first, result = answer(runner, history)
     first_prompt = result.prompt_tokens
-    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "And then?"}]
+    history += [ChatTurn(Role.ASSISTANT, first), ChatTurn(Role.USER, "And then?")]
     _second, result = answer(runner, history)
     assert result.prompt_tokens - result.prompt_tokens_evaluated >= first_prompt

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from app.core.generation import GenerationSettings
+from app.engine.protocol import ChatTurn, MediaEncoding, MediaKind, MediaRef, Role
 from app.ui.supervisor import WorkerSupervisor
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -20,15 +22,31 @@ PROJECTOR = FIXTURES / "tiny-gemma4-mmproj.gguf"
 TIMEOUT = 120_000
 
 
+def user(text: str, *media: MediaRef) -> ChatTurn:
+    return ChatTurn(Role.USER, text, list(media))
+
+
+def assistant(text: str) -> ChatTurn:
+    return ChatTurn(Role.ASSISTANT, text)
+
+
+def image(path: Path) -> MediaRef:
+    return MediaRef(MediaKind.IMAGE, str(path))
+
+
+def audio(path: Path, encoding: MediaEncoding = MediaEncoding.FILE) -> MediaRef:
+    return MediaRef(MediaKind.AUDIO, str(path), encoding)
+
+
 @pytest.fixture
 def picture(tmp_path):
     from PIL import Image, ImageDraw
 
     def make(name: str, color: str, size=(320, 240)) -> Path:
-        image = Image.new("RGB", size, "white")
-        ImageDraw.Draw(image).rectangle((40, 40, size[0] - 40, size[1] - 40), fill=color)
+        canvas = Image.new("RGB", size, "white")
+        ImageDraw.Draw(canvas).rectangle((40, 40, size[0] - 40, size[1] - 40), fill=color)
         path = tmp_path / name
-        image.save(path)
+        canvas.save(path)
         return path
 
     return make
@@ -66,7 +84,7 @@ def ask(qtbot, supervisor, request_id, messages, **settings):
     failures: list[str] = []
     supervisor.finished.connect(lambda done: finished.append(done) if done.request_id == request_id else None)
     supervisor.generation_failed.connect(lambda rid, msg: failures.append(msg) if rid == request_id else None)
-    supervisor.generate(request_id, messages, {"temperature": 0.0, "max_tokens": 8, **settings})
+    supervisor.generate(request_id, messages, GenerationSettings(temperature=0.0, max_tokens=8, **settings))
     qtbot.waitUntil(lambda: bool(finished or failures), timeout=TIMEOUT)
     return (finished[0], None) if finished else (None, failures[0])
 
@@ -84,28 +102,21 @@ def test_png_and_jpeg_images_are_encoded_once_and_reused_on_follow_ups(qtbot, wo
 
     jpeg = tmp_path / "blue.jpg"
     Image.open(picture("blue.png", "#0030d0")).convert("RGB").save(jpeg, quality=90)
-    history = [
-        {"role": "user", "content": "What is this?", "attachments": [{"kind": "image", "path": str(png)}]}
-    ]
+    history = [user("What is this?", image(png))]
     done, error = ask(qtbot, worker, "i1", history)
     assert error is None and done.media_encodes == 1 and done.completion_tokens > 0
-    history += [
-        {"role": "assistant", "content": "A picture."},
-        {"role": "user", "content": "And this one?", "attachments": [{"kind": "image", "path": str(jpeg)}]},
-    ]
+    history += [assistant("A picture."), user("And this one?", image(jpeg))]
     done, error = ask(qtbot, worker, "i2", history)
     assert error is None and done.media_encodes == 1  # only the new JPEG
     assert done.prompt_tokens_evaluated < done.prompt_tokens  # the first image stayed in the cache
-    history += [{"role": "assistant", "content": "Another."}, {"role": "user", "content": "Compare them."}]
+    history += [assistant("Another."), user("Compare them.")]
     done, error = ask(qtbot, worker, "i3", history)
     assert error is None and done.media_encodes == 0
 
 
 def test_the_visual_token_budget_changes_what_an_image_costs(qtbot, worker, picture):
-    image = picture("green.png", "#00a040", size=(640, 480))
-    messages = [
-        {"role": "user", "content": "Describe.", "attachments": [{"kind": "image", "path": str(image)}]}
-    ]
+    picture_path = picture("green.png", "#00a040", size=(640, 480))
+    messages = [user("Describe.", image(picture_path))]
     costs = {}
     for budget in (70, 280, 1120):  # 1120 image tokens do not fit a 512-token batch: it is raised
         done, error = ask(qtbot, worker, f"b{budget}", messages, image_budget=budget)
@@ -116,9 +127,7 @@ def test_the_visual_token_budget_changes_what_an_image_costs(qtbot, worker, pict
 
 def test_spoken_audio_reaches_the_model(qtbot, worker, speech):
     clip = speech("Hello Hearth, what is the weather like today?")
-    messages = [
-        {"role": "user", "content": "Answer this.", "attachments": [{"kind": "audio", "path": str(clip)}]}
-    ]
+    messages = [user("Answer this.", audio(clip))]
     done, error = ask(qtbot, worker, "a1", messages)
     assert error is None and done.media_encodes >= 1 and done.completion_tokens > 0
 
@@ -129,8 +138,7 @@ def test_a_flac_file_is_heard_like_the_same_wav(qtbot, worker, speech, tmp_path)
     subprocess.run(["sox", str(wav), str(flac)], check=True)
     results = []
     for index, clip in enumerate((wav, flac)):
-        message = {"role": "user", "content": "?", "attachments": [{"kind": "audio", "path": str(clip)}]}
-        done, error = ask(qtbot, worker, f"f{index}", [message])
+        done, error = ask(qtbot, worker, f"f{index}", [user("?", audio(clip))])
         assert error is None and done.completion_tokens > 0
         results.append(done)
     # Lossless: the same samples, hence as many audio positions (but a file of its own: encoded).
@@ -144,13 +152,7 @@ def test_raw_microphone_samples_reach_the_model(qtbot, worker, speech, tmp_path)
     samples = struct.unpack(f"<{len(frames) // 2}h", frames)
     pcm = tmp_path / "mic.f32"
     pcm.write_bytes(struct.pack(f"<{len(samples)}f", *(s / 32768 for s in samples)))
-    messages = [
-        {
-            "role": "user",
-            "content": "",
-            "attachments": [{"kind": "audio", "path": str(pcm), "encoding": "pcm"}],
-        }
-    ]
+    messages = [user("", audio(pcm, MediaEncoding.PCM))]
     done, error = ask(qtbot, worker, "p1", messages)
     assert error is None and done.media_encodes >= 1
 
@@ -167,12 +169,10 @@ def test_long_audio_is_cut_into_30_second_chunks(qtbot, worker, tmp_path):
         )
     path = tmp_path / "long.wav"
     path.write_bytes(buffer.getvalue())
-    messages = [
-        {"role": "user", "content": "Summarise.", "attachments": [{"kind": "audio", "path": str(path)}]}
-    ]
+    messages = [user("Summarise.", audio(path))]
     done, error = ask(qtbot, worker, "l1", messages)
     assert error is None and done.media_encodes == 3  # 0-30 s, 30-60 s, 60-65 s
-    messages += [{"role": "assistant", "content": "Noise."}, {"role": "user", "content": "Again?"}]
+    messages += [assistant("Noise."), user("Again?")]
     done, error = ask(qtbot, worker, "l2", messages)
     assert error is None and done.media_encodes == 0
 
@@ -182,8 +182,7 @@ def test_a_text_only_model_refuses_attachments_in_words(qtbot, smollm2_path, pic
     try:
         with qtbot.waitSignal(supervisor.model_loaded, timeout=TIMEOUT):
             supervisor.load_model(str(smollm2_path), 2048, "auto")
-        image = picture("x.png", "#000000")
-        messages = [{"role": "user", "content": "?", "attachments": [{"kind": "image", "path": str(image)}]}]
+        messages = [user("?", image(picture("x.png", "#000000")))]
         _done, error = ask(qtbot, supervisor, "t1", messages)
         assert error and "cannot take images or audio" in error
     finally:
@@ -193,10 +192,9 @@ def test_a_text_only_model_refuses_attachments_in_words(qtbot, smollm2_path, pic
 def test_a_broken_image_is_explained_not_crashing(qtbot, worker, tmp_path):
     bogus = tmp_path / "photo.png"
     bogus.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a picture")
-    messages = [{"role": "user", "content": "?", "attachments": [{"kind": "image", "path": str(bogus)}]}]
-    _done, error = ask(qtbot, worker, "x1", messages)
+    _done, error = ask(qtbot, worker, "x1", [user("?", image(bogus))])
     assert error and "could not be decoded" in error
-    done, error = ask(qtbot, worker, "x2", [{"role": "user", "content": "Still there?"}])
+    done, error = ask(qtbot, worker, "x2", [user("Still there?")])
     assert error is None and done.completion_tokens > 0
 
 
@@ -241,12 +239,10 @@ def test_a_model_that_cannot_hear_says_so_and_still_sees(qtbot, tmp_path, pictur
         loaded = blocker.args[0]
         assert loaded.vision and not loaded.audio
         clip = speech("Can you hear me?")
-        messages = [{"role": "user", "content": "?", "attachments": [{"kind": "audio", "path": str(clip)}]}]
-        _done, error = ask(qtbot, supervisor, "h1", messages)
+        _done, error = ask(qtbot, supervisor, "h1", [user("?", audio(clip))])
         assert error and "cannot hear" in error
-        image = picture("seen.png", "#3060c0")
-        messages = [{"role": "user", "content": "?", "attachments": [{"kind": "image", "path": str(image)}]}]
-        done, error = ask(qtbot, supervisor, "h2", messages)
+        seen = picture("seen.png", "#3060c0")
+        done, error = ask(qtbot, supervisor, "h2", [user("?", image(seen))])
         assert error is None and done.media_encodes == 1 and done.completion_tokens > 0
     finally:
         supervisor.stop()

@@ -1,21 +1,84 @@
 """The wire protocol between the UI process and the inference worker.
 
 One JSON object per line, each with a ``type`` and, in the worker's greeting, the protocol
-version. Records are plain dataclasses so both sides agree on fields; anything malformed is
-reported back as an ``error`` record instead of crashing either side.
+version. Records are plain dataclasses and enums, so both sides agree on every field, and
+``decode`` checks each field's type (nested ones included) against the dataclass annotations
+(see ``json_records``): anything malformed is reported back as an ``error`` record instead of
+crashing either side.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
-PROTOCOL_VERSION = 1
+from app.core.generation import GenerationSettings
+from app.engine.json_records import RecordError, describe, from_json
+
+PROTOCOL_VERSION = 2
+
+# Room for a context length the bundled llama.cpp accepts, and for any machine's thread count.
+LOAD_LIMITS: dict[str, tuple[float, float]] = {
+    "context_length": GenerationSettings.LIMITS["context_length"],
+    "threads": (0, 4096),
+}
 
 
 class ProtocolError(ValueError):
     """A line that is not a valid message of this protocol version."""
+
+
+# --- payloads ------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    AUDIO = "audio"
+
+
+class MediaEncoding(StrEnum):
+    FILE = "file"  # an image or sound file (PNG, JPEG, WAV, FLAC, MP3...)
+    PCM = "pcm"  # raw mono float32 samples at the projector's rate, as the microphone gives them
+
+
+class StopReason(StrEnum):
+    END = "end"  # the model ended its answer
+    LENGTH = "length"  # the answer reached max_tokens or the end of the context
+    CANCELLED = "cancelled"
+    TOOL_CALL = "tool_call"  # the model called a tool and waits for its response
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A picture or sound the worker reads from disk."""
+
+    kind: MediaKind
+    path: str
+    encoding: MediaEncoding = MediaEncoding.FILE
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    role: Role
+    content: str
+    attachments: list[MediaRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]  # whatever JSON the model wrote
+
+
+# --- messages ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -24,7 +87,10 @@ class Message:
 
     def encode(self) -> bytes:
         payload = {"type": self.type, **asdict(self)}
-        return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        # A lone surrogate (from a string the other side sent) is not UTF-8; written as "\udXXX"
+        # it stays a valid JSON escape of the same string.
+        return (text + "\n").encode("utf-8", errors="backslashreplace")
 
 
 _REGISTRY: dict[str, type[Message]] = {}
@@ -35,6 +101,11 @@ def _register(cls: type[Message]) -> type[Message]:
     return cls
 
 
+def message_types() -> list[type[Message]]:
+    """Every message type of this protocol version."""
+    return list(_REGISTRY.values())
+
+
 # --- UI -> worker -------------------------------------------------------------------------
 
 
@@ -42,9 +113,10 @@ def _register(cls: type[Message]) -> type[Message]:
 @dataclass
 class LoadModel(Message):
     type: ClassVar[str] = "load_model"
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = LOAD_LIMITS
     model_path: str
     context_length: int = 8192
-    threads: int = 0
+    threads: int = 0  # 0: as many as the machine has
     # An mmproj file for images and audio; "auto": the one that belongs to the model; "": none.
     projector_path: str = "auto"
     display_name: str = ""  # the name to show; "": the one its download recorded, or its own
@@ -59,12 +131,12 @@ class UnloadModel(Message):
 @_register
 @dataclass
 class Generate(Message):
-    """Answer the conversation ``messages`` (dicts with ``role`` and ``content``)."""
+    """Answer the conversation ``messages``."""
 
     type: ClassVar[str] = "generate"
     request_id: str
-    messages: list[dict[str, Any]]
-    settings: dict[str, Any] = field(default_factory=dict)
+    messages: list[ChatTurn]
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 @_register
@@ -146,7 +218,7 @@ class Delta(Message):
 class Done(Message):
     type: ClassVar[str] = "done"
     request_id: str
-    stop_reason: str  # "end", "length", "cancelled", "tool_call"
+    stop_reason: StopReason
     prompt_tokens: int = 0
     completion_tokens: int = 0
     ttft_ms: float = 0.0
@@ -155,7 +227,8 @@ class Done(Message):
     dropped_turns: int = 0
     prompt_tokens_evaluated: int = 0  # prompt tokens not already in the cache
     media_encodes: int = 0  # images and audio clips that went through the encoder
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments"} or {"error"}
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_errors: list[str] = field(default_factory=list)  # tool calls that could not be read
 
 
 @_register
@@ -175,23 +248,42 @@ class Error(Message):
     message: str
 
 
+# --- decoding ------------------------------------------------------------------------------
+
+
 def decode(line: bytes | str) -> Message:
-    """Parse one line into its message record, or raise ``ProtocolError``."""
+    """Parse one line into its message record, or raise ``ProtocolError`` naming the message
+    type and the path of the field at fault (``generate.messages[0].role: ...``)."""
     try:
-        data = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+        data = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})") from None
+    except RecursionError:
+        raise ProtocolError("not JSON: nested too deeply") from None
+    except ValueError as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ProtocolError("a message must be a JSON object")
+        raise ProtocolError(f"a message must be a JSON object, got {describe(data)}")
     kind = data.pop("type", None)
     cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ProtocolError(f"unknown message type {kind!r}")
-    names = {f.name for f in fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ProtocolError(f"{kind}: unknown fields {sorted(unknown)}")
+        raise ProtocolError(f"unknown message type {describe(kind)}")
     try:
-        return cls(**data)
-    except TypeError as exc:
-        raise ProtocolError(f"{kind}: {exc}") from None
+        return from_json(cls, data, kind)
+    except RecordError as exc:
+        raise ProtocolError(str(exc)) from None
+
+
+def greeting_version(line: bytes | str) -> int | None:
+    """The protocol version a ``hello`` line announces, read leniently: a worker of another
+    version may greet with other fields, and must still be told apart from a broken one."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and data.get("type") == Hello.type:
+        version = data.get("protocol")
+        if isinstance(version, int) and not isinstance(version, bool):
+            return version
+    return None

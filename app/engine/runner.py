@@ -25,6 +25,7 @@ from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Proje
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
+from app.engine.protocol import ChatTurn, Role, StopReason, ToolCall
 from app.gguf.reader import GGUFInfo
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
@@ -36,7 +37,7 @@ class PromptTooLongError(ValueError):
 
 @dataclass
 class GenerationResult:
-    stop_reason: str
+    stop_reason: StopReason
     prompt_tokens: int
     completion_tokens: int
     ttft_ms: float
@@ -45,7 +46,8 @@ class GenerationResult:
     dropped_turns: int
     prompt_tokens_evaluated: int = 0
     media_encodes: int = 0
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_errors: list[str] = field(default_factory=list)
 
 
 class _LlamaLog:
@@ -176,7 +178,7 @@ class ModelRunner:
 
     def generate(
         self,
-        messages: list[dict[str, Any]],
+        messages: list[ChatTurn],
         settings: GenerationSettings,
         should_stop: Callable[[], bool],
         on_text: Callable[[str, str], None],
@@ -198,7 +200,7 @@ class ModelRunner:
         try:
             n_past, evaluated = self._evaluate_prompt(prompt)
         except DecodeAborted:
-            return self._result("cancelled", prompt, 0, started, 0.0, started, 0, encodes_before)
+            return self._result(StopReason.CANCELLED, prompt, 0, started, 0.0, started, 0, encodes_before)
         return self._sample(
             prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before
         )
@@ -222,10 +224,11 @@ class ModelRunner:
         batch = model.single_token_batch()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parser = OutputParser()
-        tool_calls: list[dict[str, Any]] = []
+        calls: list[ToolCall] = []
+        problems: list[str] = []  # tool calls that could not be read
         pending: list[str] = []
         generated: list[int] = []
-        first_at, stop_reason, next_flush = 0.0, "length", 0.0
+        first_at, stop_reason, next_flush = 0.0, StopReason.LENGTH, 0.0
         is_end, piece, sample, decode_one = (
             model.is_end_of_generation,
             model.piece,
@@ -239,25 +242,25 @@ class ModelRunner:
                 if not first_at:
                     first_at = now
                 if is_end(token):
-                    stop_reason = "end"
+                    stop_reason = StopReason.END
                     break
                 generated.append(token)
                 pending.append(decoder.decode(piece(token)))
                 if should_stop():
-                    stop_reason = "cancelled"
+                    stop_reason = StopReason.CANCELLED
                     break
                 if now >= next_flush:
-                    self._emit(parser.feed("".join(pending)), on_text, tool_calls)
+                    self._emit(parser.feed("".join(pending)), on_text, calls, problems)
                     pending.clear()
                     next_flush = now + FLUSH_INTERVAL_S
                     if parser.stopped:
-                        stop_reason = "tool_call"
+                        stop_reason = StopReason.TOOL_CALL
                         break
                 if len(generated) < max_tokens:
                     decode_one(token, n_past, batch)
                     n_past += 1
         except DecodeAborted:
-            stop_reason = "cancelled"
+            stop_reason = StopReason.CANCELLED
         finally:
             model.free_sampler(chain)
             model.free_batch(batch)
@@ -266,19 +269,19 @@ class ModelRunner:
             *prompt.segments,
             TextSegment(tuple(generated[: n_past - prompt_positions(prompt.segments)])),
         ]
-        self._emit(parser.feed("".join(pending) + decoder.decode(b"", final=True)), on_text, tool_calls)
-        self._emit(parser.finish(), on_text, tool_calls)
+        self._emit(parser.feed("".join(pending) + decoder.decode(b"", final=True)), on_text, calls, problems)
+        self._emit(parser.finish(), on_text, calls, problems)
         if parser.stopped:
-            stop_reason = "tool_call"
+            stop_reason = StopReason.TOOL_CALL
         result = self._result(
             stop_reason, prompt, len(generated), started, first_at, ended, evaluated, encodes_before
         )
-        result.tool_calls = tool_calls
+        result.tool_calls, result.tool_call_errors = calls, problems
         return result
 
     def _result(
         self,
-        stop_reason: str,
+        stop_reason: StopReason,
         prompt: _Prompt,
         count: int,
         started: float,
@@ -330,13 +333,13 @@ class ModelRunner:
             raise
         return n_past, n_past - reuse.n_past
 
-    def _fit_prompt(self, messages: list[dict[str, Any]], settings: GenerationSettings) -> _Prompt:
+    def _fit_prompt(self, messages: list[ChatTurn], settings: GenerationSettings) -> _Prompt:
         """Tokenize the conversation, dropping the oldest turns (never the system prompt or the
         latest message) until it leaves room for an answer."""
         model, formatter = self._model, self._formatter
         assert model is not None and formatter is not None
         reserve = min(settings.max_tokens, model.n_ctx // 4)
-        system = [m for m in messages[:1] if m.get("role") == "system"]
+        system = [m for m in messages[:1] if m.role == Role.SYSTEM]
         turns = messages[len(system) :]
         dropped = 0
         while True:
@@ -352,28 +355,26 @@ class ModelRunner:
             # Drop whole exchanges so the conversation still starts with a user turn.
             turns = turns[1:]
             dropped += 1
-            while len(turns) > 1 and turns[0].get("role") != "user":
+            while len(turns) > 1 and turns[0].role != Role.USER:
                 turns = turns[1:]
                 dropped += 1
 
-    def _tokenize(self, messages: list[dict[str, Any]], think: bool) -> _Prompt:
+    def _tokenize(self, messages: list[ChatTurn], think: bool) -> _Prompt:
         model, formatter = self._model, self._formatter
         assert model is not None and formatter is not None
         media: list[Attachment] = []
         rendered: list[dict[str, Any]] = []
         for message in messages:
-            attachments = message.get("attachments") or []
+            attachments = message.attachments
             if attachments and self._projector is None:
                 raise MediaError("This model cannot take images or audio: it was loaded without a projector.")
             markers = ""
             for attachment in attachments:
                 media.append(
-                    self._attachments.identify(
-                        attachment["kind"], attachment["path"], attachment.get("encoding", "file")
-                    )
+                    self._attachments.identify(attachment.kind, attachment.path, attachment.encoding)
                 )
                 markers += self._projector.marker + "\n" if self._projector else ""
-            rendered.append({"role": message["role"], "content": markers + str(message.get("content", ""))})
+            rendered.append({"role": str(message.role), "content": markers + message.content})
         text = formatter.render(rendered, think=think)
         # Templates write the BOS text themselves; let the tokenizer add it exactly once,
         # and only if the model asks for it.
@@ -389,12 +390,12 @@ class ModelRunner:
 
     @staticmethod
     def _emit(
-        piece: ParsedPiece, on_text: Callable[[str, str], None], tool_calls: list[dict[str, Any]]
+        piece: ParsedPiece, on_text: Callable[[str, str], None], calls: list[ToolCall], problems: list[str]
     ) -> None:
         if piece.answer or piece.reasoning:
             on_text(piece.answer, piece.reasoning)
-        tool_calls.extend({"name": call.name, "arguments": call.arguments} for call in piece.tool_calls)
-        tool_calls.extend({"error": problem} for problem in piece.problems)
+        calls.extend(ToolCall(call.name, call.arguments) for call in piece.tool_calls)
+        problems.extend(piece.problems)
 
 
 __all__ = ["GenerationResult", "MediaError", "MediaSegment", "ModelRunner", "PromptTooLongError"]

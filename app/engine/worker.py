@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from app import __version__
-from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 
 if TYPE_CHECKING:
@@ -56,21 +55,29 @@ class Worker:
             if not line.strip():
                 continue
             try:
-                message = p.decode(line)
-            except p.ProtocolError as exc:
-                log.warning("bad message from UI: %s", exc)
-                self.send(p.Error(message=f"Bad message: {exc}"))
-                continue
-            if isinstance(message, p.Cancel):
-                self._cancelled.add(message.request_id)
-                if self._runner is not None and message.request_id == self._current_request:
-                    self._runner.request_stop()  # also ends a long prompt evaluation
-                continue
-            self._inbox.put(message)
+                self._receive(line)
+            except Exception as exc:  # this thread must outlive any line, or the worker goes deaf
+                log.exception("could not handle a line from the UI")
+                self.send(p.Error(message=f"The worker could not handle a message: {exc}"))
         # stdin closed: the UI quit or crashed. Stop now, and make sure we really go.
         self._cancelled.add("*")
         self._inbox.put(None)
         threading.Timer(EXIT_GRACE_S, os._exit, args=(0,)).start()
+
+    def _receive(self, line: bytes) -> None:
+        """Act on one line: a bad one is answered with exactly one ``error`` record."""
+        try:
+            message = p.decode(line)
+        except p.ProtocolError as exc:
+            log.warning("bad message from UI: %s", exc)
+            self.send(p.Error(message=f"Bad message: {exc}"))
+            return
+        if isinstance(message, p.Cancel):
+            self._cancelled.add(message.request_id)
+            if self._runner is not None and message.request_id == self._current_request:
+                self._runner.request_stop()  # also ends a long prompt evaluation
+            return
+        self._inbox.put(message)
 
     # --- main loop ------------------------------------------------------------------------
 
@@ -110,8 +117,35 @@ class Worker:
         return self._runner
 
     def _load(self, message: p.LoadModel) -> None:
-        from app.engine.model_check import ModelLoadError
+        """Load a model: every request ends in ``model_loaded`` or ``load_failed``, whatever
+        goes wrong on the way, so the UI never waits for an answer that will not come."""
+        from app.engine.model_check import LoadProblem, ModelLoadError
 
+        name = Path(message.model_path).name
+        try:
+            self.send(self._load_model(message))
+            return
+        except ModelLoadError as exc:
+            reason, words = str(exc.problem), exc.message
+        except MemoryError:
+            log.exception("out of memory while loading %s", message.model_path)
+            reason = str(LoadProblem.NOT_ENOUGH_MEMORY)
+            words = (
+                f"There is not enough memory to load “{name}”. Close other programs, lower the "
+                "context length, or pick a smaller model."
+            )
+        except Exception as exc:  # a bug or a file nobody foresaw: still an answer, in words
+            log.exception("unexpected failure while loading %s", message.model_path)
+            detail = f"{type(exc).__name__}: {exc}"
+            reason = str(LoadProblem.LOAD_FAILED)
+            words = (
+                f"“{name}” could not be loaded because of an unexpected problem in Hearth's engine "
+                f"({detail[:200]}). Try again, or pick another model."
+            )
+        self._forget_model()
+        self.send(p.LoadFailed(model_path=message.model_path, reason=reason, message=words))
+
+    def _load_model(self, message: p.LoadModel) -> p.ModelLoaded:
         runner = self._get_runner()
         started = time.perf_counter()
         last_sent = [-1.0]
@@ -132,28 +166,30 @@ class Worker:
         if projector == "auto":
             found = projector_for(message.model_path)
             projector = str(found) if found else ""
-        try:
-            runner.load(message.model_path, message.context_length, message.threads, progress, projector)
-        except ModelLoadError as exc:
-            self.send(
-                p.LoadFailed(model_path=message.model_path, reason=str(exc.problem), message=exc.message)
-            )
-            return
+        runner.load(message.model_path, message.context_length, message.threads, progress, projector)
         info = runner.info
         assert info is not None
-        self.send(
-            p.ModelLoaded(
-                model_path=message.model_path,
-                name=message.display_name or title or info.name,
-                architecture=info.architecture,
-                context_length=runner.context_length,
-                context_length_train=info.context_length,
-                load_ms=(time.perf_counter() - started) * 1000,
-                has_chat_template=bool(info.chat_template.strip()),
-                projector_path=projector,
-                **runner.capabilities,
-            )
+        return p.ModelLoaded(
+            model_path=message.model_path,
+            name=message.display_name or title or info.name,
+            architecture=info.architecture,
+            context_length=runner.context_length,
+            context_length_train=info.context_length,
+            load_ms=(time.perf_counter() - started) * 1000,
+            has_chat_template=bool(info.chat_template.strip()),
+            projector_path=projector,
+            **runner.capabilities,
         )
+
+    def _forget_model(self) -> None:
+        """After a failed load no model is loaded, as the UI will believe: not even the previous
+        one, or half of the new one."""
+        if self._runner is None:
+            return
+        try:
+            self._runner.unload()
+        except Exception:
+            log.exception("could not unload after a failed load")
 
     def _generate(self, message: p.Generate) -> None:
         from app.engine.runner import MediaError, PromptTooLongError
@@ -166,7 +202,7 @@ class Worker:
         cancelled = self._cancelled
         if request_id in cancelled:
             cancelled.discard(request_id)
-            self.send(p.Done(request_id=request_id, stop_reason="cancelled"))
+            self.send(p.Done(request_id=request_id, stop_reason=p.StopReason.CANCELLED))
             return
 
         def should_stop() -> bool:
@@ -175,12 +211,11 @@ class Worker:
         def on_text(answer: str, reasoning: str) -> None:
             self.send(p.Delta(request_id=request_id, text=answer, reasoning=reasoning))
 
-        settings = GenerationSettings.from_dict(message.settings)
         self._current_request = request_id
         if request_id in cancelled:  # a Cancel that raced with the start
             runner.request_stop()
         try:
-            result = runner.generate(message.messages, settings, should_stop, on_text)
+            result = runner.generate(message.messages, message.settings, should_stop, on_text)
         except (PromptTooLongError, MediaError) as exc:
             self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
             return

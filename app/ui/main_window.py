@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         )
         supervisor.worker_error.connect(self.show_notice)
         self.announcer = Announcer(self.chat_view)
+        supervisor.failed.connect(self._on_worker_failed)
         self.controller.message_added.connect(self._on_message_added)
         self.controller.answer_streamed.connect(self._on_answer_streamed)
         self.controller.answer_finished.connect(self._on_answer_finished)
@@ -259,7 +260,12 @@ class MainWindow(QMainWindow):
         self.save_trouble_label.setAccessibleName("Saving")
         self.save_trouble_label.setVisible(False)
         bar.addPermanentWidget(self.save_trouble_label)
+        self.retry_button = QPushButton("Try again")
+        self.retry_button.setToolTip("Start the engine again (and reload the model)")
+        self.retry_button.setVisible(False)
+        self.retry_button.clicked.connect(self.supervisor.retry)
         bar.addPermanentWidget(self.undo_button)
+        bar.addPermanentWidget(self.retry_button)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.state_label)
@@ -750,8 +756,8 @@ class MainWindow(QMainWindow):
             self.show_notice("Stop the current answer before switching models.")
             return
         context = self._current_settings().context_length
+        self.model_button.setText(f"Loading {name or Path(path).name}…")  # before a failure can reset it
         self.supervisor.load_model(path, context, projector, name)
-        self.model_button.setText(f"Loading {name or Path(path).name}…")
 
     def default_context(self) -> int:
         return self.settings.defaults.context_length
@@ -814,14 +820,22 @@ class MainWindow(QMainWindow):
         state = self.supervisor.state
         if self.supervisor.loaded_model is not None:
             self.composer.set_blocked(None)
+        elif state is WorkerState.FAILED:  # the placeholder does not wrap: the details are in the status bar
+            self.composer.set_blocked("The engine is not running: choose “Try again” below to restart it.")
         elif state is WorkerState.LOADING:
             self.composer.set_blocked("Loading the model…")
         else:
             self.composer.set_blocked("Choose a model to start chatting (Ctrl+O)")
 
-    def _on_worker_state(self, _state: WorkerState) -> None:
+    def _on_worker_state(self, state: WorkerState) -> None:
+        self.retry_button.setVisible(state is WorkerState.FAILED)
         self._update_state_label()
         self._update_composer_block()
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self._update_model_button()
+        self.show_notice(message)
 
     def _update_state_label(self) -> None:
         labels = {
@@ -831,8 +845,10 @@ class MainWindow(QMainWindow):
             WorkerState.LOADING: "Loading model…",
             WorkerState.GENERATING: "Answering…",
             WorkerState.CRASHED: "Engine restarting…",
+            WorkerState.FAILED: "Engine failed",
         }
         self.state_label.setText(labels[self.supervisor.state])
+        self.state_label.setToolTip(self.supervisor.failure)
 
     # --- settings --------------------------------------------------------------------------
 

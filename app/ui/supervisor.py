@@ -1,31 +1,41 @@
 """The UI-side supervisor of the inference worker process.
 
-It owns one worker (a ``QProcess`` running this same program with ``--worker``), checks the
+It owns one worker (a ``WorkerProcess``: this same program run with ``--worker``), checks the
 protocol version at the handshake, tracks a small state machine, and re-emits what the worker
 says as Qt signals; the rest of the UI only sees those. If the worker dies it reports the
-interrupted answer, starts a new worker and reloads the model that was loaded.
+interrupted answer, starts a new worker and reloads the model that was loaded. When starting
+over cannot help (the worker cannot be started, speaks another protocol version, does not greet,
+or keeps dying) it stops in FAILED and waits for ``retry()``: every state has a way out.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
-from collections import deque
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.core.generation import GenerationSettings
 from app.engine import protocol as p
+from app.ui.worker_process import WorkerProcess, worker_command
 
 log = logging.getLogger(__name__)
 
-HANDSHAKE_TIMEOUT_MS = 30_000
-RESTART_DELAYS_MS = (100, 1000, 3000, 10_000)
-STABLE_AFTER_S = 60.0
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How long to wait for a worker's greeting, and how to restart one that died."""
+
+    handshake_timeout_ms: int = 30_000
+    restart_delays_ms: tuple[int, ...] = (100, 1000, 3000, 10_000)
+    stable_after_s: float = 60.0  # a worker that lived this long was healthy: crashes in a row start over
+    # Five deaths in a row, each within a minute of its start, take about 15 s of backoff: long
+    # enough to ride out a passing problem (memory pressure, a file replaced under us), short enough
+    # not to leave the user watching an engine that cannot live. More restarts would only repeat it.
+    max_quick_crashes: int = 5
 
 
 class WorkerState(Enum):
@@ -34,14 +44,8 @@ class WorkerState(Enum):
     IDLE = "idle"
     LOADING = "loading"
     GENERATING = "generating"
-    CRASHED = "crashed"
-
-
-def worker_command() -> tuple[str, list[str]]:
-    """How to start a worker: the same executable, told to act as one."""
-    if getattr(sys, "frozen", False):
-        return sys.executable, ["--worker"]
-    return sys.executable, ["-m", "app", "--worker"]
+    CRASHED = "crashed"  # a restart follows
+    FAILED = "failed"  # given up: see ``failure``; ``retry()`` starts over
 
 
 class WorkerSupervisor(QObject):
@@ -65,29 +69,38 @@ class WorkerSupervisor(QObject):
     """The worker died while answering this request id; what arrived so far is all there is."""
     crashed = Signal(str)
     """The worker process died unexpectedly: a description. A restart follows."""
+    failed = Signal(str)
+    """The supervisor gave up on the worker (it could not be started, speaks another protocol
+    version, did not greet in time, or kept dying): a message for the user. Nothing restarts it
+    until ``retry()`` (or a new request)."""
     worker_error = Signal(str)
     """The worker reported a problem that belongs to no request."""
 
-    def __init__(self, command: tuple[str, list[str]] | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        command: tuple[str, list[str]] | None = None,
+        parent: QObject | None = None,
+        *,
+        policy: RestartPolicy | None = None,
+    ) -> None:
         super().__init__(parent)
         self._command = command or worker_command()
-        self._process: QProcess | None = None
+        self._policy = policy or RestartPolicy()
+        self._process: WorkerProcess | None = None
         self._state = WorkerState.STOPPED
-        self._buffer = b""
-        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._failure = ""
         self._outbox: list[p.Message] = []  # sent once the handshake is done
         self._handshaken = False
-        self._stopping = False
         self._request_id = ""
         self._wanted_model: p.LoadModel | None = None
         self.loaded_model: p.ModelLoaded | None = None
         self.worker_pid = 0
-        self._crashes = 0
+        self._quick_crashes = 0
         self._started_at = 0.0
-        self._handshake_timer = QTimer(self)
-        self._handshake_timer.setSingleShot(True)
-        self._handshake_timer.setInterval(HANDSHAKE_TIMEOUT_MS)
+        self._handshake_timer = QTimer(self, singleShot=True)
         self._handshake_timer.timeout.connect(self._on_handshake_timeout)
+        self._restart_timer = QTimer(self, singleShot=True)
+        self._restart_timer.timeout.connect(self._restart)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -96,47 +109,42 @@ class WorkerSupervisor(QObject):
         return self._state
 
     @property
+    def failure(self) -> str:
+        """Why the supervisor gave up, in words for the user ("" unless FAILED)."""
+        return self._failure if self._state is WorkerState.FAILED else ""
+
+    @property
     def current_request(self) -> str:
         return self._request_id
 
     def start(self) -> None:
+        """Start a worker, unless one runs or is about to; after a failure, start over."""
+        if self._process is not None or self._restart_timer.isActive():
+            return
+        if self._state is WorkerState.FAILED:
+            self._quick_crashes = 0  # asked again: a fresh start, not one more crash in a row
+        self._launch()
+
+    def retry(self) -> None:
+        """Start over after a failure ("Try again"): a fresh worker, the crash count forgotten,
+        and the model the user wanted loaded again."""
         if self._process is not None:
             return
-        self._stopping = False
-        self._handshaken = False
-        self._buffer = b""
-        process = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        if not getattr(sys, "frozen", False):
-            root = str(Path(__file__).resolve().parents[2])
-            env.insert("PYTHONPATH", os.pathsep.join(filter(None, [root, env.value("PYTHONPATH")])))
-        process.setProcessEnvironment(env)
-        process.readyReadStandardOutput.connect(self._on_stdout)
-        process.readyReadStandardError.connect(self._on_stderr)
-        process.finished.connect(self._on_finished)
-        process.errorOccurred.connect(self._on_process_error)
-        self._process = process
-        self._started_at = time.monotonic()
-        self._set_state(WorkerState.STARTING)
-        program, args = self._command
-        process.start(program, args)
-        self._handshake_timer.start()
+        self._restart_timer.stop()
+        self._quick_crashes = 0
+        self._requeue_wanted_model()
+        self._launch()
+        if self._wanted_model is not None:
+            self._enter(WorkerState.LOADING)
 
     def stop(self, timeout_ms: int = 3000) -> None:
         """End the worker: politely first, then by force."""
-        self._stopping = True
         self._handshake_timer.stop()
-        process = self._process
-        if process is None:
-            self._set_state(WorkerState.STOPPED)
-            return
-        if process.state() != QProcess.ProcessState.NotRunning:
-            process.write(p.Shutdown().encode())
-            process.closeWriteChannel()
-            if not process.waitForFinished(timeout_ms):
-                process.kill()
-                process.waitForFinished(1000)
-        self._process = None
+        self._restart_timer.stop()
+        process, self._process = self._process, None
+        if process is not None:
+            process.shutdown(p.Shutdown().encode(), timeout_ms)
+            process.deleteLater()
         self._set_state(WorkerState.STOPPED)
 
     def load_model(
@@ -152,7 +160,7 @@ class WorkerSupervisor(QObject):
         )
         self.loaded_model = None
         self._send(self._wanted_model)
-        self._set_state(WorkerState.LOADING)
+        self._enter(WorkerState.LOADING)
 
     @property
     def model_chosen(self) -> bool:
@@ -162,16 +170,17 @@ class WorkerSupervisor(QObject):
     def unload_model(self) -> None:
         self._wanted_model = None
         self.loaded_model = None
-        self._send(p.UnloadModel())
+        if self._state is not WorkerState.FAILED:  # no worker, no model: nothing to start for
+            self._send(p.UnloadModel())
 
-    def generate(self, request_id: str, messages: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+    def generate(self, request_id: str, messages: list[p.ChatTurn], settings: GenerationSettings) -> None:
         self._request_id = request_id
         self._send(p.Generate(request_id=request_id, messages=messages, settings=settings))
-        self._set_state(WorkerState.GENERATING)
+        self._enter(WorkerState.GENERATING)
 
     def cancel(self, request_id: str) -> None:
         """Ask the worker to stop this answer between two tokens; ``finished`` follows."""
-        if request_id:
+        if request_id and self._state is not WorkerState.FAILED:
             self._send(p.Cancel(request_id=request_id))
 
     # --- sending ---------------------------------------------------------------------------
@@ -186,31 +195,26 @@ class WorkerSupervisor(QObject):
             return
         self._process.write(message.encode())
 
+    def _enter(self, state: WorkerState) -> None:
+        """Enter a busy state after a request, unless starting the worker already failed."""
+        if self._state is not WorkerState.FAILED:
+            self._set_state(state)
+
     # --- receiving -------------------------------------------------------------------------
 
-    def _on_stdout(self) -> None:
-        if self._process is None:
+    def _on_line(self, line: bytes) -> None:
+        try:
+            message = p.decode(line)
+        except p.ProtocolError as exc:
+            version = p.greeting_version(line)
+            if not self._handshaken and version is not None and version != p.PROTOCOL_VERSION:
+                self._give_up(self._version_mismatch(version))
+                return
+            log.warning("Malformed message from the worker: %s", exc)
+            if self._handshaken:  # before its greeting it answers nothing; the timeout covers silence
+                self._on_error(f"The engine sent a message Hearth cannot read ({exc}).")
             return
-        self._buffer += bytes(self._process.readAllStandardOutput().data())
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                message = p.decode(line)
-            except p.ProtocolError as exc:
-                log.warning("Malformed message from the worker: %s", exc)
-                continue
-            self._dispatch(message)
-
-    def _on_stderr(self) -> None:
-        if self._process is None:
-            return
-        text = bytes(self._process.readAllStandardError().data()).decode("utf-8", errors="replace")
-        for line in text.splitlines():
-            if line.strip():
-                self._stderr_tail.append(line)
-                log.info("worker: %s", line)
+        self._dispatch(message)
 
     def _dispatch(self, message: p.Message) -> None:
         if isinstance(message, p.Hello):
@@ -239,15 +243,29 @@ class WorkerSupervisor(QObject):
             self._set_state(WorkerState.IDLE)
             self.model_unloaded.emit()
         elif isinstance(message, p.Error):
-            self.worker_error.emit(message.message)
+            self._on_error(message.message)
+
+    def _on_error(self, text: str) -> None:
+        """The UI sends only what it encoded itself, so an error while a load or an answer is under
+        way answers that request: end it, rather than wait for a reply that will never come."""
+        if self._state is WorkerState.LOADING:
+            wanted, self._wanted_model = self._wanted_model, None
+            name = Path(wanted.model_path).name if wanted else "the model"
+            self._set_state(WorkerState.IDLE)
+            self.load_failed.emit("error", f"The engine could not load “{name}”: {text}")
+        elif self._state is WorkerState.GENERATING and self._request_id:
+            request_id, self._request_id = self._request_id, ""
+            self._set_state(WorkerState.IDLE)
+            self.generation_failed.emit(request_id, f"The engine could not answer: {text}")
+        else:
+            self.worker_error.emit(text)
 
     def _on_hello(self, hello: p.Hello) -> None:
+        if self._handshaken:
+            return
         self._handshake_timer.stop()
         if hello.protocol != p.PROTOCOL_VERSION:
-            self._fail_start(
-                f"The inference engine speaks protocol {hello.protocol}, but this window needs "
-                f"{p.PROTOCOL_VERSION}. Reinstall Hearth."
-            )
+            self._give_up(self._version_mismatch(hello.protocol))
             return
         self._handshaken = True
         self.worker_pid = hello.pid
@@ -262,16 +280,40 @@ class WorkerSupervisor(QObject):
             self._process.write(message.encode())
         self._set_state(busy)
 
+    @staticmethod
+    def _version_mismatch(version: int) -> str:
+        return (
+            f"Hearth's engine speaks protocol version {version}, but this window speaks version "
+            f"{p.PROTOCOL_VERSION}: parts of Hearth come from different versions. Reinstall Hearth, "
+            "then choose Try again."
+        )
+
     # --- process lifetime ------------------------------------------------------------------
 
-    def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
-        if self._stopping:
-            return
-        self._process = None
-        self._handshake_timer.stop()
+    def _launch(self) -> None:
+        self._handshaken = False
+        process = WorkerProcess(self._command, self)
+        process.line_received.connect(self._on_line)
+        process.exited.connect(self._on_exited)
+        process.failed_to_start.connect(self._on_failed_to_start)
+        self._process = process
+        self._started_at = time.monotonic()
+        self._set_state(WorkerState.STARTING)
+        self._handshake_timer.start(self._policy.handshake_timeout_ms)
+        process.start()
+
+    def _on_exited(self, detail: str) -> None:
+        self._discard_process()
         was = self._state
-        detail = self._describe_exit(exit_code, exit_status)
         log.warning("The worker stopped unexpectedly: %s", detail)
+        policy = self._policy
+        if time.monotonic() - self._started_at > policy.stable_after_s:
+            self._quick_crashes = 0
+        self._quick_crashes += 1
+        giving_up = self._quick_crashes >= policy.max_quick_crashes
+        if not giving_up:  # before anyone hears of the crash, so a new request waits for it
+            delays = policy.restart_delays_ms
+            self._restart_timer.start(delays[min(self._quick_crashes, len(delays)) - 1])
         self._set_state(WorkerState.CRASHED)
         if self._request_id:
             request_id, self._request_id = self._request_id, ""
@@ -282,42 +324,65 @@ class WorkerSupervisor(QObject):
             path = Path(self._wanted_model.model_path).name
             self._wanted_model = None
             self.load_failed.emit("crashed", f"The engine stopped while loading “{path}” ({detail}).")
-        self.crashed.emit(detail)
-        self._schedule_restart()
-
-    def _schedule_restart(self) -> None:
-        if time.monotonic() - self._started_at > STABLE_AFTER_S:
-            self._crashes = 0
-        delay = RESTART_DELAYS_MS[min(self._crashes, len(RESTART_DELAYS_MS) - 1)]
-        self._crashes += 1
-        QTimer.singleShot(delay, self._restart)
+        if giving_up:
+            self._give_up(
+                f"Hearth's engine stopped {self._quick_crashes} times in a row ({detail}), so Hearth "
+                "stopped restarting it. Choose Try again, or pick another model."
+            )
+        else:
+            self.crashed.emit(detail)
 
     def _restart(self) -> None:
-        if self._stopping or self._process is not None:
+        if self._process is not None:
             return
+        self._requeue_wanted_model()
+        self._launch()
+
+    def _requeue_wanted_model(self) -> None:
+        """A new worker: no answer survives, the model the user wanted is loaded again."""
         self._outbox = [m for m in self._outbox if not isinstance(m, p.Generate)]
         if self._wanted_model is not None and not any(isinstance(m, p.LoadModel) for m in self._outbox):
             self._outbox.insert(0, self._wanted_model)
-        self.start()
 
-    def _on_process_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            self._fail_start(f"The inference engine could not be started ({self._command[0]}).")
+    def _on_failed_to_start(self, reason: str) -> None:
+        self._give_up(
+            f"Hearth could not start its engine ({self._command[0]}: {reason}). "
+            "Reinstall Hearth, then choose Try again."
+        )
 
     def _on_handshake_timeout(self) -> None:
-        self._fail_start("The inference engine did not answer in time.")
+        if self._process is None or self._handshaken:
+            return
+        seconds = self._policy.handshake_timeout_ms / 1000
+        words = self._process.last_words
+        last = f" Its last words: {words}" if words else ""
+        self._give_up(
+            f"Hearth's engine did not answer within {seconds:g} seconds of starting.{last} "
+            "Choose Try again; if it keeps happening, reinstall Hearth."
+        )
 
-    def _fail_start(self, message: str) -> None:
-        log.error("%s", message)
-        self.worker_error.emit(message)
-        if self._process is not None:
-            self._process.kill()  # _on_finished restarts it with backoff
+    def _give_up(self, message: str) -> None:
+        """Stop trying until the user asks: restarting would only fail the same way again."""
+        log.error("Giving up on the worker: %s", message)
+        self._restart_timer.stop()
+        self._discard_process()
+        self._outbox = []  # the model the user wanted is kept, for retry()
+        self.loaded_model = None
+        request_id, self._request_id = self._request_id, ""
+        self._failure = message
+        self._set_state(WorkerState.FAILED)
+        if request_id:
+            self.generation_failed.emit(request_id, message)
+        self.failed.emit(message)
 
-    def _describe_exit(self, exit_code: int, exit_status: QProcess.ExitStatus) -> str:
-        crashed = exit_status == QProcess.ExitStatus.CrashExit
-        what = "it crashed" if crashed else f"exit code {exit_code}"
-        last = self._stderr_tail[-1] if self._stderr_tail else ""
-        return f"{what}; {last}" if last else what
+    def _discard_process(self) -> None:
+        """Let go of the worker process, ending it if it still runs; nothing it says is heard."""
+        process, self._process = self._process, None
+        self._handshaken = False
+        self._handshake_timer.stop()
+        if process is not None:
+            process.kill()
+            process.deleteLater()
 
     def _set_state(self, state: WorkerState) -> None:
         if state is not self._state:

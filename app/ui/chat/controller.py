@@ -192,42 +192,38 @@ class ChatController(QObject):
         self.message_added.emit(placeholder)
         self.busy_changed.emit(True)
         self._save_timer.start()
-        self._worker.generate(self._answer.request_id, history, settings.to_dict())
+        self._worker.generate(self._answer.request_id, history, settings)
 
     def _prompt_messages(
         self, conversation_id: int, system_prompt: str, upto: int | None
-    ) -> list[dict[str, Any]]:
-        history: list[dict[str, Any]] = []
+    ) -> list[p.ChatTurn]:
+        history: list[p.ChatTurn] = []
         if system_prompt.strip():
-            history.append({"role": "system", "content": system_prompt.strip()})
+            history.append(p.ChatTurn(p.Role.SYSTEM, system_prompt.strip()))
         path = self._store.path_ids(conversation_id, leaf_id=upto) if upto is not None else []
         for message in map(self.as_shown, self._store.messages_by_ids(path)):
-            if message.role == "system" or message.status == MessageStatus.ERROR:
+            if message.role not in (p.Role.USER, p.Role.ASSISTANT) or message.status == MessageStatus.ERROR:
                 continue
             if message.role == "assistant" and not message.content.strip():
                 continue
-            entry: dict[str, Any] = {"role": message.role, "content": message.content}
-            if message.attachments:
-                self._add_attachments(entry, message)
-            history.append(entry)
+            history.append(self._turn(message))
         return history
 
-    def _add_attachments(self, entry: dict[str, Any], message: Message) -> None:
+    def _turn(self, message: Message) -> p.ChatTurn:
         """Attach what the loaded model can take; name the rest in words. One picture from an
         earlier model (or a file since deleted) must not make the whole chat fail."""
         loaded = self._worker.loaded_model
-        kept, missing = [], []
+        kept: list[p.MediaRef] = []
+        missing: list[str] = []
         for attachment in message.attachments:
             able = loaded is None or (loaded.vision if attachment.kind == "image" else loaded.audio)
             if able and attachment.path.is_file():
-                kept.append({"kind": attachment.kind, "path": str(attachment.path)})
+                kept.append(p.MediaRef(p.MediaKind(attachment.kind), str(attachment.path)))
             else:
                 thing = "picture" if attachment.kind == "image" else "sound clip"
                 missing.append(f"[A {thing}, “{attachment.name}”, was attached here but is not available.]")
-        if kept:
-            entry["attachments"] = kept
-        if missing:
-            entry["content"] = "\n".join([*missing, entry["content"]]).strip()
+        content = "\n".join([*missing, message.content]).strip() if missing else message.content
+        return p.ChatTurn(p.Role(message.role), content, kept)
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:
         answer = self._answer
@@ -264,9 +260,11 @@ class ChatController(QObject):
         answer = self._answer
         if answer is None or answer.request_id != done.request_id:
             return
-        status = MessageStatus.STOPPED if done.stop_reason == "cancelled" else MessageStatus.COMPLETE
+        status = (
+            MessageStatus.STOPPED if done.stop_reason is p.StopReason.CANCELLED else MessageStatus.COMPLETE
+        )
         stats = {
-            "stop_reason": done.stop_reason,
+            "stop_reason": str(done.stop_reason),
             "prompt_tokens": done.prompt_tokens,
             "completion_tokens": done.completion_tokens,
             "ttft_ms": round(done.ttft_ms, 1),
