@@ -92,6 +92,8 @@ def _recent_models(items: Any) -> tuple[RecentModel, ...]:
 
 
 def _presets(items: Any) -> tuple[Preset, ...]:
+    if items is None:  # never saved: the ones Hearth comes with (an empty list stays empty)
+        return STARTING_PRESETS
     presets: list[Preset] = []
     for item in items if isinstance(items, list) else []:
         preset = Preset.from_dict(item)
