@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.context_window import ContextFullError, TurnSize, choose_window
+from app.core.message_size import StoredSize
+from app.engine.context_window import ContextFullError, TurnSize, choose_window, turns_to_send
 
 
 def chat(exchanges: int, size: int = 10, system: bool = True) -> list[TurnSize]:
@@ -52,3 +53,24 @@ def test_the_work_does_not_grow_with_what_was_already_left_out():
     turns = chat(2000)
     window = choose_window(turns, room=1000, start=len(turns) - 40)
     assert window.keep[0] == 0 and window.first_kept == len(turns) - 40
+
+
+def stored(count: int, chars: int = 300) -> list[StoredSize]:
+    return [StoredSize("user" if i % 2 == 0 else "assistant", chars, None, False) for i in range(count)]
+
+
+def test_only_what_the_model_may_still_see_is_sent():
+    sizes = stored(5000)
+    sent = turns_to_send(sizes, memory_start=4900, limit=100_000).indices
+    assert sent == list(range(4900, 5000))
+    # Without a recorded start, a long chat is cut at about twice the context, at a question.
+    sent = turns_to_send(sizes, memory_start=0, limit=4096).indices
+    assert 30 < len(sent) < 60 and sizes[sent[0]].role == "user" and sent[-1] == 4999
+
+
+def test_pinned_exchanges_go_along_whole():
+    sizes = stored(100)
+    sizes[11] = StoredSize("assistant", 300, None, True)  # an answer pinned: its question comes too
+    sizes[40] = StoredSize("user", 300, 120, True)  # a question pinned: its answer comes too
+    sending = turns_to_send(sizes, memory_start=90, limit=100_000)
+    assert sending.indices == [10, 11, 40, 41, *range(90, 100)] and sending.pinned == (10, 11, 40, 41)

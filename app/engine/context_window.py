@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.core.message_size import StoredSize
+
 REFILL_SHARE = 0.5  # of the room, what a conversation is cut down to when it overflows
 
 
@@ -95,3 +97,42 @@ def _user_turn_at_or_before(turns: Sequence[TurnSize], index: int) -> int:
 
 def _unpinned_before(turns: Sequence[TurnSize], index: int) -> int:
     return sum(1 for t in turns[:index] if not (t.pinned or t.role == "system"))
+
+
+@dataclass(frozen=True)
+class Sending:
+    pinned: tuple[int, ...]  # pinned exchanges from before the tail
+    start: int  # the tail: from here to the end
+    end: int
+
+    @property
+    def indices(self) -> list[int]:
+        return [*self.pinned, *range(self.start, self.end)]
+
+
+def turns_to_send(sizes: Sequence[StoredSize], memory_start: int, limit: int) -> Sending:
+    """Which messages of a branch to send (by index): from the start of the model's memory on (or
+    less, if even that is over ``limit`` tokens, e.g. after switching to a smaller model), and
+    every pinned exchange before it. A question and its answer are pinned together, so what is
+    sent still alternates between the user and the model."""
+    if not sizes:
+        return Sending((), 0, 0)
+    last = len(sizes) - 1
+    start = min(max(0, memory_start), last)
+    total, cut = 0, len(sizes)
+    while cut > start and total + sizes[cut - 1].estimate() <= limit:
+        cut -= 1
+        total += sizes[cut].estimate()
+    cut = min(cut, last)
+    while cut < last and sizes[cut].role != "user":
+        cut += 1
+    pinned: set[int] = set()
+    for index in range(cut):
+        if not sizes[index].pinned:
+            continue
+        pinned.add(index)
+        if sizes[index].role == "user" and index + 1 < cut and sizes[index + 1].role == "assistant":
+            pinned.add(index + 1)
+        elif sizes[index].role == "assistant" and index > 0 and sizes[index - 1].role == "user":
+            pinned.add(index - 1)
+    return Sending(tuple(sorted(pinned)), cut, len(sizes))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from app.core.generation import GenerationSettings
 from app.engine.json_records import RecordError, describe, from_json
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 # Room for a context length the bundled llama.cpp accepts, and for any machine's thread count.
 LOAD_LIMITS: dict[str, tuple[float, float]] = {
@@ -70,6 +70,17 @@ class ChatTurn:
     role: Role
     content: str
     attachments: list[MediaRef] = field(default_factory=list)
+    id: int = 0  # the stored message's id (0: none, e.g. the system prompt)
+    pinned: bool = False  # never left out when the chat outgrows the context
+    tokens: int = 0  # its size as the model counted it before (0: not known yet)
+
+
+@dataclass(frozen=True)
+class TurnTokens:
+    """How many tokens a turn took, for the UI to keep with the message."""
+
+    id: int
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -224,7 +235,10 @@ class Done(Message):
     ttft_ms: float = 0.0
     tokens_per_s: float = 0.0
     total_ms: float = 0.0
-    dropped_turns: int = 0
+    dropped_turns: int = 0  # turns sent but left out: the chat outgrew the context
+    # The first turn the model still reads when turns were left out (its id; 0: nothing was).
+    memory_start_id: int = 0
+    turn_tokens: list[TurnTokens] = field(default_factory=list)  # sizes counted for this answer
     prompt_tokens_evaluated: int = 0  # prompt tokens not already in the cache
     media_encodes: int = 0  # images and audio clips that went through the encoder
     tool_calls: list[ToolCall] = field(default_factory=list)

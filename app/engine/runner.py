@@ -20,12 +20,14 @@ from typing import Any, ClassVar
 from app.core.gemma4 import batch_size
 from app.core.generation import GenerationSettings
 from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
+from app.engine.context_window import ContextFullError
 from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
 from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
-from app.engine.protocol import ChatTurn, Role, StopReason, ToolCall
+from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead
+from app.engine.protocol import ChatTurn, StopReason, ToolCall, TurnTokens
 from app.gguf.reader import GGUFInfo
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
@@ -44,6 +46,8 @@ class GenerationResult:
     tokens_per_s: float
     total_ms: float
     dropped_turns: int
+    memory_start_id: int = 0
+    turn_tokens: list[TurnTokens] = field(default_factory=list)
     prompt_tokens_evaluated: int = 0
     media_encodes: int = 0
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -79,7 +83,7 @@ class _LlamaLog:
 @dataclass
 class _Prompt:
     segments: list[Segment]
-    dropped_turns: int
+    plan: FitPlan = field(default_factory=lambda: FitPlan([]))
 
 
 class ModelRunner:
@@ -95,6 +99,7 @@ class ModelRunner:
         self._cached: list[Segment] = []  # what the KV cache holds, in order
         self._attachments = AttachmentIndex()
         self.info: GGUFInfo | None = None
+        self._overhead: tuple[tuple[int, bool], int] = ((0, False), 0)  # per template and thinking
 
     @property
     def loaded(self) -> bool:
@@ -298,7 +303,9 @@ class ModelRunner:
             ttft_ms=(first_at - started) * 1000 if first_at else 0.0,
             tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
             total_ms=(ended - started) * 1000,
-            dropped_turns=prompt.dropped_turns,
+            dropped_turns=prompt.plan.dropped,
+            memory_start_id=prompt.plan.memory_start_id,
+            turn_tokens=prompt.plan.counted,
             prompt_tokens_evaluated=evaluated,
             media_encodes=(self._projector.encodes if self._projector else 0) - encodes_before,
         )
@@ -334,30 +341,47 @@ class ModelRunner:
         return n_past, n_past - reuse.n_past
 
     def _fit_prompt(self, messages: list[ChatTurn], settings: GenerationSettings) -> _Prompt:
-        """Tokenize the conversation, dropping the oldest turns (never the system prompt or the
-        latest message) until it leaves room for an answer."""
+        """The prompt for the turns that fit the context with room left for an answer: chosen from
+        each turn's size (``prompt_fit``), then tokenized once. Sizes are estimates (a template
+        may add a little); should the prompt still be too long, less is kept and it is built again."""
         model, formatter = self._model, self._formatter
         assert model is not None and formatter is not None
         reserve = min(settings.max_tokens, model.n_ctx // 4)
-        system = [m for m in messages[:1] if m.role == Role.SYSTEM]
-        turns = messages[len(system) :]
-        dropped = 0
-        while True:
-            prompt = self._tokenize(system + turns, settings.think)
-            prompt.dropped_turns = dropped
-            if prompt_positions(prompt.segments) + reserve <= model.n_ctx:
+        room = model.n_ctx - reserve
+        overhead = self._turn_overhead(settings.think)
+        budget = self._projector.image_budget if self._projector else 0
+        for _attempt in range(4):
+            try:
+                plan = plan_fit(messages, room, self._count_tokens, overhead, budget)
+            except ContextFullError:
+                break
+            prompt = self._tokenize(plan.turns, settings.think)
+            used = prompt_positions(prompt.segments)
+            if used + reserve <= model.n_ctx:
+                prompt.plan = plan
                 return prompt
-            if len(turns) <= 1:
-                raise PromptTooLongError(
-                    f"This message is too long for the model's context ({prompt_positions(prompt.segments)} "
-                    f"tokens; the context holds {model.n_ctx}). Shorten it or raise the context length."
-                )
-            # Drop whole exchanges so the conversation still starts with a user turn.
-            turns = turns[1:]
-            dropped += 1
-            while len(turns) > 1 and turns[0].role != Role.USER:
-                turns = turns[1:]
-                dropped += 1
+            room -= used + reserve - model.n_ctx + overhead
+        latest = self._tokenize(messages[-1:], settings.think)
+        raise PromptTooLongError(
+            f"This message is too long for the model's context ({prompt_positions(latest.segments)} "
+            f"tokens with the pinned ones; the context holds {model.n_ctx}). Shorten it, unpin "
+            "messages or raise the context length."
+        )
+
+    def _count_tokens(self, text: str) -> int:
+        assert self._model is not None
+        return len(self._model.tokenize(text, add_bos=False)) if text else 0
+
+    def _turn_overhead(self, think: bool) -> int:
+        formatter = self._formatter
+        assert formatter is not None
+        key = (id(formatter), think)
+        if self._overhead[0] != key:
+            self._overhead = (
+                key,
+                turn_overhead(lambda turns: formatter.render(turns, think), self._count_tokens),
+            )
+        return self._overhead[1]
 
     def _tokenize(self, messages: list[ChatTurn], think: bool) -> _Prompt:
         model, formatter = self._model, self._formatter
@@ -381,12 +405,12 @@ class ModelRunner:
         if formatter.bos and text.startswith(formatter.bos):
             text = text[len(formatter.bos) :]
         if not media:
-            return _Prompt([TextSegment(tuple(model.tokenize(text, add_bos=True)))], 0)
+            return _Prompt([TextSegment(tuple(model.tokenize(text, add_bos=True)))])
         assert self._projector is not None
         segments = self._projector.tokenize(
             text, media, add_bos=True, tokenize_text=lambda part: model.tokenize(part, add_bos=False)
         )
-        return _Prompt(segments, 0)
+        return _Prompt(segments)
 
     @staticmethod
     def _emit(

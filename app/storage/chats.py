@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.generation import GenerationSettings
+from app.core.message_size import StoredSize
 from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
 from app.storage.faults import storage_errors
@@ -434,6 +435,20 @@ class ChatStore:
             ):
                 attachments[row["message_id"]].append(_attachment(row))
         return [_message(found[i], attachments.get(i, ())) for i in ids if i in found]
+
+    def message_sizes(self, ids: Sequence[int]) -> list[StoredSize]:
+        """How big these messages are, in order, without reading their text: enough to choose what
+        of a long chat to send to the model."""
+        found: dict[int, StoredSize] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for message_id, role, chars, tokens, pinned in self._conn.execute(
+                f"SELECT id, role, length(content), token_count, pinned FROM messages WHERE id IN ({marks})",
+                chunk,
+            ):
+                found[message_id] = StoredSize(role, chars, tokens, bool(pinned))
+        return [found[i] for i in ids if i in found]
 
     def siblings(self, message_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
         """For each message, the alternatives it is one of (itself included), oldest first."""

@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self.announcer = Announcer(self.chat_view)
         supervisor.failed.connect(self._on_worker_failed)
         self.controller.message_added.connect(self._on_message_added)
+        self.controller.memory_moved.connect(self._on_memory_moved)
         self.controller.answer_streamed.connect(self._on_answer_streamed)
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.controller.busy_changed.connect(self._on_busy_changed)
@@ -671,6 +672,10 @@ class MainWindow(QMainWindow):
         self.undo_button.setVisible(True)
         self.statusBar().showMessage("Message deleted.", UNDO_DELETE_MS)
         self._undo_timer.start()
+
+    def _on_memory_moved(self, conversation_id: int, message_id: int) -> None:
+        if conversation_id == self.current_id:
+            self.conversation.set_memory_start(message_id)
 
     def _on_message_added(self, message: Message) -> None:
         if message.conversation_id == self.current_id:

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
+from app.engine.context_window import turns_to_send
 from app.storage.attachment_files import StoredFile
 from app.storage.chats import CURRENT_LEAF, ChatStore, Conversation, Message, MessageStatus
 from app.storage.faults import NOTHING_LOST, StorageError
@@ -29,6 +30,9 @@ from app.ui.supervisor import WorkerSupervisor
 log = logging.getLogger(__name__)
 
 SAVE_INTERVAL_MS = 500
+# How much of a chat may go to the worker at most, in contexts' worth of (estimated) tokens: it
+# chooses exactly what fits; this only spares it reading what it could never keep.
+SEND_LIMIT_CONTEXTS = 2
 ANSWER_KEPT = "the answer stays on screen and will be saved as soon as Hearth can"
 SETTINGS_KEPT = "your settings stay as you set them and will be saved as soon as Hearth can"
 
@@ -74,6 +78,8 @@ class ChatController(QObject):
     """An answer ended, whatever the way: the final ``Message`` (status, stats)."""
     busy_changed = Signal(bool)
     """An answer started (True) or ended (False)."""
+    memory_moved = Signal(int, int)
+    """The model of a long chat now reads from this message on: (conversation id, message id)."""
     notice = Signal(str)
     """Something the user should read in the status line (refused writes: ``PendingSaves.notice``)."""
 
@@ -201,15 +207,29 @@ class ChatController(QObject):
         if system_prompt.strip():
             history.append(p.ChatTurn(p.Role.SYSTEM, system_prompt.strip()))
         path = self._store.path_ids(conversation_id, leaf_id=upto) if upto is not None else []
-        for message in map(self.as_shown, self._store.messages_by_ids(path)):
+        # Only what the model may still see goes to it: from the start of its memory of the chat
+        # on, and the pinned exchanges before it. The rest is never read, rendered or sent, so a
+        # turn costs the same in a chat of ten messages or ten thousand.
+        conversation = self._store.get_conversation(conversation_id)
+        memory_start = conversation.memory_start_id if conversation else None
+        start = path.index(memory_start) if memory_start in path else 0
+        context = self._context_length(conversation.settings if conversation else GenerationSettings())
+        sizes = self._store.message_sizes(path)
+        sending = turns_to_send(sizes, start, SEND_LIMIT_CONTEXTS * context)
+        pinned = {path[i] for i in sending.indices if i < sending.start or sizes[i].pinned}
+        for message in map(self.as_shown, self._store.messages_by_ids([path[i] for i in sending.indices])):
             if message.role not in (p.Role.USER, p.Role.ASSISTANT) or message.status == MessageStatus.ERROR:
                 continue
             if message.role == "assistant" and not message.content.strip():
                 continue
-            history.append(self._turn(message))
+            history.append(self._turn(message, pinned=message.id in pinned))
         return history
 
-    def _turn(self, message: Message) -> p.ChatTurn:
+    def _context_length(self, settings: GenerationSettings) -> int:
+        loaded = self._worker.loaded_model
+        return loaded.context_length if loaded is not None else settings.context_length
+
+    def _turn(self, message: Message, pinned: bool = False) -> p.ChatTurn:
         """Attach what the loaded model can take; name the rest in words. One picture from an
         earlier model (or a file since deleted) must not make the whole chat fail."""
         loaded = self._worker.loaded_model
@@ -223,7 +243,15 @@ class ChatController(QObject):
                 thing = "picture" if attachment.kind == "image" else "sound clip"
                 missing.append(f"[A {thing}, “{attachment.name}”, was attached here but is not available.]")
         content = "\n".join([*missing, message.content]).strip() if missing else message.content
-        return p.ChatTurn(p.Role(message.role), content, kept)
+        return p.ChatTurn(
+            p.Role(message.role),
+            content,
+            kept,
+            id=message.id,
+            pinned=pinned,
+            # A count from the text as stored; words added about missing attachments change it.
+            tokens=(message.token_count or 0) if not missing else 0,
+        )
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:
         answer = self._answer
@@ -275,12 +303,24 @@ class ChatController(QObject):
         loaded = self._worker.loaded_model
         if loaded is not None:
             stats["model"] = loaded.name
-        if done.dropped_turns:
-            self.notice.emit(
-                f"The conversation no longer fits the context: the oldest {done.dropped_turns} "
-                "message(s) were left out of this answer."
-            )
+        self._remember_sizes(answer.conversation_id, done)
         self._finish(status, stats)
+
+    def _remember_sizes(self, conversation_id: int, done: p.Done) -> None:
+        """Keep the token counts the model made, and where its memory of the chat now starts.
+        Losing them costs only a recount later: a refused write here is logged, not told."""
+        try:
+            self._store.set_token_counts([(t.id, t.tokens) for t in done.turn_tokens])
+            if done.memory_start_id:
+                self._store.set_memory_start(conversation_id, done.memory_start_id)
+        except StorageError as error:
+            log.warning("Token counts not saved: %s", error)
+        if done.memory_start_id:
+            self.memory_moved.emit(conversation_id, done.memory_start_id)
+            self.notice.emit(
+                "This chat is now longer than the model's context: it reads on from the marked "
+                "message. Pin messages it must always read (Ctrl+P)."
+            )
 
     def _on_failed(self, request_id: str, message: str) -> None:
         if self._answer is not None and self._answer.request_id == request_id:
