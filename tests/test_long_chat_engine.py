@@ -4,6 +4,8 @@ pinned turns stay; only the tail of a long chat is ever read, sent or tokenized.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from app.core.generation import GenerationSettings
@@ -55,7 +57,7 @@ def test_an_overflow_moves_the_start_once_and_the_next_turns_reuse_the_cache(run
     # In a context this small (a dozen exchanges) the start moves every few turns, never every
     # turn: each move frees half the room, which the next few questions fill again.
     assert 2 <= len(moves) <= 10, moves
-    assert all(b - a >= 3 for a, b in zip(moves, moves[1:], strict=False)), moves
+    assert all(b - a >= 3 for a, b in itertools.pairwise(moves)), moves
     quiet = [n for n in range(moves[0] + 1, 40) if n not in moves]
     # Between moves a turn reads only the new question and the answer before it (the test stores
     # another answer than the model wrote), never the whole prompt again.
@@ -126,7 +128,7 @@ def test_a_long_chat_in_the_window_sends_only_its_tail_and_marks_where_memory_st
         assert len(first) < 120 and [t.id for t in first[:2]] == [pinned[0].id, pinned[1].id]
         start = hearth.store.get_conversation(chat.id).memory_start_id
         assert start is not None and window.conversation.memory_start_id == start
-        assert [t.id for t in second[2:]][0] == start  # the next turn starts where memory does
+        assert second[2].id == start  # the next turn starts where memory does
         assert len(second) < len(first)
         row = window.conversation.row_of(start)
         if row >= 0:
