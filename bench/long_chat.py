@@ -240,8 +240,7 @@ def replay_gaps(hearth, chat_id: int, tokens_per_s: float) -> tuple[list[float],
     shown = 0
     next_at = time.perf_counter()
     while shown < len(answer):
-        due = next_at
-        wait_for(lambda: time.perf_counter() >= due)
+        wait_for(lambda due=next_at: time.perf_counter() >= due)
         shown = min(len(answer), shown + chunk)
         window.controller.answer_streamed.emit(chat_id, placeholder.id, answer[:shown], "")
         next_at += REPLAY_FLUSH_S
