@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import collections
 import ctypes
+import logging
 import os
 import random
 import time
@@ -19,13 +20,21 @@ from typing import Any, ClassVar
 
 from app.core.gemma4 import batch_size
 from app.core.generation import GenerationSettings
-from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
+from app.engine.chat_template import (
+    BrokenTemplateError,
+    ChatFormatter,
+    NoChatTemplateError,
+    TemplateRunawayError,
+    pick_template,
+)
 from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
 from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
 from app.gguf.reader import GGUFInfo
+
+log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
 
@@ -48,6 +57,10 @@ class GenerationResult:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
+# ggml_log_level in the bundled ggml (llama_cpp/_logger.py's comment has an older numbering).
+_WARN, _ERROR = 3, 4
+
+
 class _LlamaLog:
     """Keeps llama.cpp's recent log lines: its own words are the best clue to a load failure."""
 
@@ -60,9 +73,9 @@ class _LlamaLog:
         @llama_cpp.llama_log_callback
         def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
             line = text.decode("utf-8", errors="replace")
-            if level in (2, 3) or self.echo:  # warnings and errors
+            if level in (_WARN, _ERROR) or self.echo:
                 self.lines.append(line.rstrip())
-            if self.echo or level == 3:
+            if self.echo or level == _ERROR:
                 os.write(2, text)
 
         # llama.cpp keeps this pointer for good (other runners, projectors, later loads log
@@ -117,6 +130,8 @@ class ModelRunner:
         on_progress: Callable[[float], None],
         projector_path: str = "",
     ) -> None:
+        """Load a model (and its projector). Whatever the file holds, this either succeeds or
+        raises ``ModelLoadError`` with words for the user, and leaves nothing loaded."""
         self.unload()
         info = preflight(path, context_length)
         try:
@@ -136,11 +151,27 @@ class ModelRunner:
             )
         except (RuntimeError, MemoryError) as exc:
             raise explain_load_failure(info, self._log.tail() or str(exc)) from None
-        self._model, self.info = model, info
-        self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
+        except Exception as exc:  # the file is foreign input: whatever the bindings raise, say why
+            log.exception("llama.cpp failed on %s", path)
+            raise explain_load_failure(info, self._log.tail() or f"unexpected {type(exc).__name__}") from None
+        try:
+            formatter = ChatFormatter(template, model.bos_text, model.eos_text)
+        except BaseException as exc:
+            model.close()  # or every damaged file tried would keep its model in memory
+            if isinstance(exc, BrokenTemplateError | TemplateRunawayError):
+                raise ModelLoadError(LoadProblem.BROKEN_CHAT_TEMPLATE, str(exc)) from None
+            if not isinstance(exc, Exception):
+                raise
+            log.exception("the chat template of %s could not be prepared", path)
+            raise explain_load_failure(info, f"unexpected {type(exc).__name__}") from None
+        self._model, self.info, self._formatter = model, info, formatter
         self._threads = threads
         if projector_path:
-            self._open_projector(projector_path, image_budget=0)
+            try:
+                self._open_projector(projector_path, image_budget=0)
+            except BaseException:
+                self.unload()  # a model without the projector it was asked with is not what was wanted
+                raise
 
     def _open_projector(self, path: str, image_budget: int) -> None:
         from llama_cpp import mtmd_cpp
@@ -156,6 +187,12 @@ class ModelRunner:
         except MediaError as exc:
             raise ModelLoadError(
                 LoadProblem.PROJECTOR_MISMATCH, f"{exc} {self._log.tail()}".strip()
+            ) from None
+        except Exception as exc:  # a damaged projector file is foreign input too
+            log.exception("the projector %s could not be opened", path)
+            raise ModelLoadError(
+                LoadProblem.PROJECTOR_MISMATCH,
+                f"The projector “{os.path.basename(path)}” could not be opened ({type(exc).__name__}).",
             ) from None
         self._projector_path = path
 
