@@ -86,7 +86,7 @@ def load_each(
         latest.clear()
         gaps.arm()
         started = time.perf_counter()
-        sup.load_model(str(path), CONTEXT, projector_path="")
+        sup.load_model(str(path), CONTEXT)  # the projector that belongs to it, as the window asks
         try:
             qtbot.waitUntil(lambda: bool(latest), timeout=int(LOAD_LIMIT_S * 1000))
         except AssertionError:
