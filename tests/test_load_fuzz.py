@@ -194,5 +194,6 @@ def test_a_failure_after_llama_cpp_has_the_model_frees_it(tmp_path):
     assert runner.loaded
     with pytest.raises(ModelLoadError) as caught:
         runner.load(str(TINY_GEMMA4), CONTEXT, 1, lambda _f: None, projector_path=str(path))
-    assert caught.value.problem is LoadProblem.PROJECTOR_MISMATCH and caught.value.message
+    assert caught.value.problem is LoadProblem.PROJECTOR_MISMATCH
+    assert caught.value.message == "The projector “broken-template.gguf” does not fit this model."
     assert not runner.loaded and mappings_of(TINY_GEMMA4) == 0

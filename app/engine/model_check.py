@@ -199,14 +199,15 @@ def explain_load_failure(info: GGUFInfo, log_tail: str) -> ModelLoadError:
             f"There is not enough memory to load “{info.name}”. Lower the context length or "
             "pick a smaller model.",
         )
-    detail = shown(_reason_in(log_tail), 300)
+    detail = shown(llama_reason(log_tail), 300)
     return ModelLoadError(
         LoadProblem.LOAD_FAILED, f"“{info.name}” could not be loaded ({detail or 'no details were given'})."
     )
 
 
-def _reason_in(log_tail: str) -> str:
-    """The line of llama.cpp's log that says why, without the name of the function saying it."""
+def llama_reason(log_tail: str) -> str:
+    """The line of llama.cpp's log that says why (the last one, or the one naming the error
+    that stopped a model load), without the name of the function saying it."""
     lines = [line.strip() for line in log_tail.splitlines() if line.strip()]
     for line in reversed(lines):
         if "error loading model:" in line:

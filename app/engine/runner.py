@@ -27,7 +27,14 @@ from app.engine.chat_template import (
     TemplateRunawayError,
     pick_template,
 )
-from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
+from app.engine.model_check import (
+    LoadProblem,
+    ModelLoadError,
+    explain_load_failure,
+    llama_reason,
+    preflight,
+    shown,
+)
 from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
@@ -180,13 +187,15 @@ class ModelRunner:
         if self._projector is not None:
             self._projector.close()
             self._projector = None
+        self._log.lines.clear()
         try:
             self._projector = Projector(
                 mtmd_cpp, self._lib, path, self._model.model, self._threads, image_budget
             )
         except MediaError as exc:
+            reason = shown(llama_reason(self._log.tail()), 200)
             raise ModelLoadError(
-                LoadProblem.PROJECTOR_MISMATCH, f"{exc} {self._log.tail()}".strip()
+                LoadProblem.PROJECTOR_MISMATCH, f"{exc} ({reason})" if reason else str(exc)
             ) from None
         except Exception as exc:  # a damaged projector file is foreign input too
             log.exception("the projector %s could not be opened", path)
