@@ -148,7 +148,7 @@ class ModelRunner:
         self._log.lines.clear()
         threads = threads or os.cpu_count() or 1
         try:
-            model = NativeModel(
+            self._model = model = NativeModel(
                 self._lib,
                 str(path),
                 context_length,
@@ -156,29 +156,24 @@ class ModelRunner:
                 on_progress,
                 batch=batch_size(bool(projector_path)),
             )
-        except (RuntimeError, MemoryError) as exc:
-            raise explain_load_failure(info, self._log.tail() or str(exc)) from None
-        except Exception as exc:  # the file is foreign input: whatever the bindings raise, say why
-            log.exception("llama.cpp failed on %s", path)
-            raise explain_load_failure(info, self._log.tail() or f"unexpected {type(exc).__name__}") from None
-        try:
-            formatter = ChatFormatter(template, model.bos_text, model.eos_text)
-        except BaseException as exc:
-            model.close()  # or every damaged file tried would keep its model in memory
-            if isinstance(exc, BrokenTemplateError | TemplateRunawayError):
-                raise ModelLoadError(LoadProblem.BROKEN_CHAT_TEMPLATE, str(exc)) from None
-            if not isinstance(exc, Exception):
-                raise
-            log.exception("the chat template of %s could not be prepared", path)
-            raise explain_load_failure(info, f"unexpected {type(exc).__name__}") from None
-        self._model, self.info, self._formatter = model, info, formatter
-        self._threads = threads
-        if projector_path:
-            try:
+            self.info, self._threads = info, threads
+            self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
+            if projector_path:
                 self._open_projector(projector_path, image_budget=0)
-            except BaseException:
-                self.unload()  # a model without the projector it was asked with is not what was wanted
-                raise
+        except BaseException as exc:
+            self.unload()  # nothing half-loaded stays, or each damaged file tried would keep a model
+            raise self._load_error(info, exc) from None
+
+    def _load_error(self, info: GGUFInfo, exc: BaseException) -> BaseException:
+        """What a failed load raises: words for the user, whatever went wrong (the file is
+        foreign input, and llama.cpp, its bindings or its template may fail in any way)."""
+        if isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
+            return exc
+        if isinstance(exc, BrokenTemplateError | TemplateRunawayError):
+            return ModelLoadError(LoadProblem.BROKEN_CHAT_TEMPLATE, str(exc))
+        if not isinstance(exc, RuntimeError | MemoryError):  # what NativeModel raises on its own
+            log.error("unexpected load failure", exc_info=exc)
+        return explain_load_failure(info, self._log.tail() or str(exc) or type(exc).__name__)
 
     def _open_projector(self, path: str, image_budget: int) -> None:
         from llama_cpp import mtmd_cpp
