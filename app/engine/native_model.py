@@ -52,7 +52,9 @@ class NativeModel:
         self.context_length_train = int(lib.llama_model_n_ctx_train(model))
         threads = threads or os.cpu_count() or 1
         ctx_params = lib.llama_context_default_params()
-        ctx_params.n_ctx = min(context_length, self.context_length_train or context_length)
+        # A damaged header can make the training length read as zero or negative: unknown then.
+        trained = self.context_length_train if self.context_length_train > 0 else context_length
+        ctx_params.n_ctx = min(context_length, trained)
         # core.gemma4.batch_size: a whole picture must fit one micro-batch.
         ctx_params.n_batch = self.n_batch = batch
         ctx_params.n_ubatch = batch

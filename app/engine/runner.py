@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import collections
 import ctypes
+import logging
 import os
 import random
 import time
@@ -19,9 +20,22 @@ from typing import Any, ClassVar
 
 from app.core.gemma4 import batch_size
 from app.core.generation import GenerationSettings
-from app.engine.chat_template import ChatFormatter, NoChatTemplateError, pick_template
+from app.engine.chat_template import (
+    BrokenTemplateError,
+    ChatFormatter,
+    NoChatTemplateError,
+    TemplateRunawayError,
+    pick_template,
+)
 from app.engine.context_window import ContextFullError
-from app.engine.model_check import LoadProblem, ModelLoadError, explain_load_failure, preflight
+from app.engine.model_check import (
+    LoadProblem,
+    ModelLoadError,
+    explain_load_failure,
+    llama_reason,
+    preflight,
+    shown,
+)
 from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
@@ -29,6 +43,8 @@ from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reu
 from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead
 from app.engine.protocol import ChatTurn, StopReason, ToolCall, TurnTokens
 from app.gguf.reader import GGUFInfo
+
+log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
 
@@ -54,6 +70,10 @@ class GenerationResult:
     tool_call_errors: list[str] = field(default_factory=list)
 
 
+# ggml_log_level in the bundled ggml (llama_cpp/_logger.py's comment has an older numbering).
+_WARN, _ERROR = 3, 4
+
+
 class _LlamaLog:
     """Keeps llama.cpp's recent log lines: its own words are the best clue to a load failure."""
 
@@ -66,9 +86,9 @@ class _LlamaLog:
         @llama_cpp.llama_log_callback
         def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
             line = text.decode("utf-8", errors="replace")
-            if level in (2, 3) or self.echo:  # warnings and errors
+            if level in (_WARN, _ERROR) or self.echo:
                 self.lines.append(line.rstrip())
-            if self.echo or level == 3:
+            if self.echo or level == _ERROR:
                 os.write(2, text)
 
         # llama.cpp keeps this pointer for good (other runners, projectors, later loads log
@@ -124,6 +144,8 @@ class ModelRunner:
         on_progress: Callable[[float], None],
         projector_path: str = "",
     ) -> None:
+        """Load a model (and its projector). Whatever the file holds, this either succeeds or
+        raises ``ModelLoadError`` with words for the user, and leaves nothing loaded."""
         self.unload()
         info = preflight(path, context_length)
         try:
@@ -133,7 +155,7 @@ class ModelRunner:
         self._log.lines.clear()
         threads = threads or os.cpu_count() or 1
         try:
-            model = NativeModel(
+            self._model = model = NativeModel(
                 self._lib,
                 str(path),
                 context_length,
@@ -141,13 +163,24 @@ class ModelRunner:
                 on_progress,
                 batch=batch_size(bool(projector_path)),
             )
-        except (RuntimeError, MemoryError) as exc:
-            raise explain_load_failure(info, self._log.tail() or str(exc)) from None
-        self._model, self.info = model, info
-        self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
-        self._threads = threads
-        if projector_path:
-            self._open_projector(projector_path, image_budget=0)
+            self.info, self._threads = info, threads
+            self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
+            if projector_path:
+                self._open_projector(projector_path, image_budget=0)
+        except BaseException as exc:
+            self.unload()  # nothing half-loaded stays, or each damaged file tried would keep a model
+            raise self._load_error(info, exc) from None
+
+    def _load_error(self, info: GGUFInfo, exc: BaseException) -> BaseException:
+        """What a failed load raises: words for the user, whatever went wrong (the file is
+        foreign input, and llama.cpp, its bindings or its template may fail in any way)."""
+        if isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
+            return exc
+        if isinstance(exc, BrokenTemplateError | TemplateRunawayError):
+            return ModelLoadError(LoadProblem.BROKEN_CHAT_TEMPLATE, str(exc))
+        if not isinstance(exc, RuntimeError | MemoryError):  # what NativeModel raises on its own
+            log.error("unexpected load failure", exc_info=exc)
+        return explain_load_failure(info, self._log.tail() or str(exc) or type(exc).__name__)
 
     def _open_projector(self, path: str, image_budget: int) -> None:
         from llama_cpp import mtmd_cpp
@@ -156,13 +189,21 @@ class ModelRunner:
         if self._projector is not None:
             self._projector.close()
             self._projector = None
+        self._log.lines.clear()
         try:
             self._projector = Projector(
                 mtmd_cpp, self._lib, path, self._model.model, self._threads, image_budget
             )
         except MediaError as exc:
+            reason = shown(llama_reason(self._log.tail()), 200)
             raise ModelLoadError(
-                LoadProblem.PROJECTOR_MISMATCH, f"{exc} {self._log.tail()}".strip()
+                LoadProblem.PROJECTOR_MISMATCH, f"{exc} ({reason})" if reason else str(exc)
+            ) from None
+        except Exception as exc:  # a damaged projector file is foreign input too
+            log.exception("the projector %s could not be opened", path)
+            raise ModelLoadError(
+                LoadProblem.PROJECTOR_MISMATCH,
+                f"The projector “{os.path.basename(path)}” could not be opened ({type(exc).__name__}).",
             ) from None
         self._projector_path = path
 

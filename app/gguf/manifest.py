@@ -39,8 +39,8 @@ def read_manifest(model: Path) -> Manifest | None:
             base = base.parent
         projector = base / files["projector"] if "projector" in files else None
         title = str(data.get("title") or "")
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return None
+    except (OSError, ValueError, AttributeError, KeyError, TypeError, RecursionError):
+        return None  # RecursionError: JSON nested thousands deep
     return Manifest(title, projector)
 
 
