@@ -234,6 +234,11 @@ def notice(hearth: Hearth) -> str:
     return hearth.window.statusBar().currentMessage()
 
 
+def shown_message(hearth: Hearth):
+    """The last message as the conversation view holds it (its text before Markdown rendering)."""
+    return hearth.window.conversation.rows()[-1].message
+
+
 def last_shown(hearth: Hearth):
     """What the conversation view paints for the last message."""
     view = hearth.window.chat_view
@@ -302,7 +307,7 @@ def test_an_answer_whose_saves_fail_streams_on_and_is_saved_when_space_returns(
     qtbot.waitUntil(lambda: len(last_shown(hearth).text) > shown + 40, timeout=TIMEOUT)  # streams on
     qtbot.keyClick(window.composer.editor, Qt.Key.Key_Escape)
     wait_idle(qtbot, hearth)
-    on_screen = last_shown(hearth).text
+    on_screen = shown_message(hearth).content
     assert last_shown(hearth).note == "Stopped"
     saved = store.get_message(answer_id)
     assert saved.status == MessageStatus.STREAMING and len(saved.content) < len(on_screen)
@@ -312,7 +317,7 @@ def test_an_answer_whose_saves_fail_streams_on_and_is_saved_when_space_returns(
     other = next(c.id for c in store.list_conversations() if c.id != first)
     window.show_conversation(other)
     window.show_conversation(first)
-    assert last_shown(hearth).text == on_screen
+    assert shown_message(hearth).content == on_screen
 
     # Space returns: the next question goes through, and the held answer is written before it.
     full.lift()
@@ -335,7 +340,7 @@ def test_closing_with_an_answer_not_saved_says_so_and_saves_it_once_it_can(qtbot
     qtbot.waitUntil(lambda: bool(trouble_shown(hearth)), timeout=TIMEOUT)
     qtbot.keyClick(window.composer.editor, Qt.Key.Key_Escape)
     wait_idle(qtbot, hearth)
-    on_screen = last_shown(hearth).text
+    on_screen = shown_message(hearth).content
 
     def question() -> QMessageBox | None:
         box = window.findChild(QMessageBox, "unsavedOnClose")

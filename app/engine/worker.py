@@ -81,8 +81,10 @@ class Worker:
 
     # --- main loop ------------------------------------------------------------------------
 
-    def serve(self) -> None:
+    def greet(self) -> None:
         self.send(p.Hello(protocol=p.PROTOCOL_VERSION, app_version=__version__, pid=os.getpid()))
+
+    def serve(self) -> None:
         while True:
             message = self._inbox.get()
             if message is None or isinstance(message, p.Shutdown):
@@ -252,6 +254,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is for the UI to handle
     _die_with_parent()
     worker = Worker(out)
+    worker.greet()  # before anything is read, so the greeting is always the first line out
     threading.Thread(target=worker.read_forever, args=(sys.stdin.buffer,), daemon=True).start()
     worker.serve()
     return 0

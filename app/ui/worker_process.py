@@ -25,6 +25,16 @@ def worker_command() -> tuple[str, list[str]]:
     return sys.executable, ["-m", "app", "--worker"]
 
 
+# How a worker's fatal error begins, in Python (faulthandler) and in llama.cpp (GGML_ASSERT, abort).
+CRASH_HEADLINES = (
+    "Fatal Python error",
+    "GGML_ASSERT",
+    "ggml_abort",
+    "terminate called",
+    "Segmentation fault",
+)
+
+
 class WorkerProcess(QObject):
     line_received = Signal(bytes)
     """One line the worker wrote on its stdout, without the newline."""
@@ -38,6 +48,7 @@ class WorkerProcess(QObject):
         self._command = command
         self._buffer = b""
         self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._stderr_buffer = b""
         self._let_go = False
         self._process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -52,7 +63,11 @@ class WorkerProcess(QObject):
 
     @property
     def last_words(self) -> str:
-        """The last line it wrote on stderr ("" if none)."""
+        """What best says why it ended: the fatal error it reported (a crash prints a Python or
+        llama.cpp stack after it), else the last line it wrote on stderr ("" if none)."""
+        for line in reversed(self._stderr_tail):
+            if any(headline in line for headline in CRASH_HEADLINES):
+                return line.strip()
         return self._stderr_tail[-1] if self._stderr_tail else ""
 
     def start(self) -> None:
@@ -90,8 +105,14 @@ class WorkerProcess(QObject):
                 self.line_received.emit(line)
 
     def _read_stderr(self) -> None:
-        text = bytes(self._process.readAllStandardError().data()).decode("utf-8", errors="replace")
-        for line in text.splitlines():
+        # Output arrives in chunks that need not end at a line's end: keep the unfinished tail for
+        # the next chunk, so a line is logged whole.
+        self._stderr_buffer += bytes(self._process.readAllStandardError().data())
+        *lines, self._stderr_buffer = self._stderr_buffer.split(b"\n")
+        if self._process.state() == QProcess.ProcessState.NotRunning and self._stderr_buffer:
+            lines, self._stderr_buffer = [*lines, self._stderr_buffer], b""
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace").rstrip()
             if line.strip():
                 self._stderr_tail.append(line)
                 log.info("worker: %s", line)
