@@ -383,15 +383,17 @@ class Composer(QFrame):
         self._update_button()
 
     def _update_placeholder(self, width: int | None = None) -> None:
+        # The placeholder does not wrap into view: drop the key hints where they do not fit.
+        width = self.editor.width() if width is None else width
+        room = width - 2 * (self.editor.frameWidth() + self.editor.document().documentMargin()) - 4
+        metrics = self.editor.fontMetrics()
         if self._blocked:
-            text = self._blocked
+            # "Choose a model to start chatting (Ctrl+O)": the words stay, the keys go first.
+            short = self._blocked.split(" (", 1)[0]
+            choices = (self._blocked, short)
         else:
-            # The placeholder does not wrap into view: drop the key hints where they do not fit.
-            width = self.editor.width() if width is None else width
-            room = width - 2 * (self.editor.frameWidth() + self.editor.document().documentMargin()) - 4
-            metrics = self.editor.fontMetrics()
-            fitting = (t for t in (PLACEHOLDER, SHORT_PLACEHOLDER) if metrics.horizontalAdvance(t) <= room)
-            text = next(fitting, TINY_PLACEHOLDER)
+            choices = (PLACEHOLDER, SHORT_PLACEHOLDER, TINY_PLACEHOLDER)
+        text = next((t for t in choices if metrics.horizontalAdvance(t) <= room), choices[-1])
         self.editor.setPlaceholderText(text)
 
     def _update_button(self) -> None:
