@@ -124,3 +124,14 @@ def test_a_deleted_message_comes_back_where_it_was(store, tmp_path):
     store.restore_message(removed)
     assert store.messages(chat.id) == before
     assert [h.message_id for h in store.search("two")] == [middle.id]
+
+
+def test_the_end_of_a_long_branch_is_read_without_the_rest(store):
+    chat = store.create_conversation()
+    ids = [store.add_message(chat.id, "user" if n % 2 == 0 else "assistant", f"m{n}").id for n in range(3000)]
+    assert store.path_tail(ids[-1], ids[2990], limit=10_000) == ids[2990:]  # back to the start of memory
+    assert store.path_tail(ids[-1], None, limit=25) == ids[-25:]  # or as far as the limit
+    assert store.pinned_before(ids[2990]) == []
+    store.set_pinned(ids[10], True)  # a question: its answer comes along
+    store.set_pinned(ids[21], True)  # an answer: its question comes along
+    assert store.pinned_before(ids[2990]) == [ids[10], ids[11], ids[20], ids[21]]

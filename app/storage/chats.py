@@ -127,6 +127,26 @@ _PATH_TO = """
     )
     SELECT id FROM path ORDER BY depth DESC
 """
+# The end of that path: back from a message until ``stop`` (kept) or ``limit`` messages.
+_PATH_TAIL = """
+    WITH RECURSIVE path(id, parent_id, depth) AS (
+        SELECT id, parent_id, 0 FROM messages WHERE id = ?
+        UNION ALL
+        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
+        WHERE path.id != ? AND path.depth + 1 < ?
+    )
+    SELECT id FROM path ORDER BY depth DESC
+"""
+# The pinned messages before a message on its path, with the turns next to them.
+_PINNED_BEFORE = """
+    WITH RECURSIVE path(id, parent_id, depth) AS (
+        SELECT id, parent_id, 0 FROM messages WHERE id = ?
+        UNION ALL
+        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
+    )
+    SELECT path.id, m.role, m.pinned FROM path JOIN messages AS m ON m.id = path.id
+    WHERE path.depth > 0 ORDER BY path.depth DESC
+"""
 # A message and everything that follows it, on every branch.
 _SUBTREE_OF = """
     WITH RECURSIVE subtree(id) AS (
@@ -417,6 +437,34 @@ class ChatStore:
             if leaf_id is None:
                 return []
         return [message_id for (message_id,) in self._conn.execute(_PATH_TO, (leaf_id,))]
+
+    def path_tail(self, leaf_id: int, stop_at: int | None, limit: int) -> list[int]:
+        """The end of the path to ``leaf_id``, root side first: back to ``stop_at`` (included) if it
+        is on the way, else at most ``limit`` messages. Reads only those, whatever the chat's length."""
+        return [i for (i,) in self._conn.execute(_PATH_TAIL, (leaf_id, stop_at or -1, max(1, limit)))]
+
+    def pinned_before(self, message_id: int) -> list[int]:
+        """The pinned messages on the path before ``message_id``, each with the other half of its
+        exchange (a question pinned brings its answer, an answer its question), in order. Walks the
+        whole path only when the chat has a pin at all."""
+        has_pins = self._conn.execute(
+            "SELECT 1 FROM messages WHERE pinned = 1 AND conversation_id ="
+            " (SELECT conversation_id FROM messages WHERE id = ?) LIMIT 1",
+            (message_id,),
+        ).fetchone()
+        if not has_pins:
+            return []
+        path = self._conn.execute(_PINNED_BEFORE, (message_id,)).fetchall()
+        chosen: set[int] = set()
+        for index, (ancestor, role, pinned) in enumerate(path):
+            if not pinned:
+                continue
+            chosen.add(ancestor)
+            if role == "user" and index + 1 < len(path) and path[index + 1][1] == "assistant":
+                chosen.add(path[index + 1][0])
+            elif role == "assistant" and index > 0 and path[index - 1][1] == "user":
+                chosen.add(path[index - 1][0])
+        return [ancestor for ancestor, _role, _pinned in path if ancestor in chosen]
 
     def messages_by_ids(self, ids: Sequence[int]) -> list[Message]:
         """These messages with their attachments, in the order given (unknown ids are left out)."""

@@ -387,6 +387,7 @@ class Composer(QFrame):
         width = self.editor.width() if width is None else width
         room = width - 2 * (self.editor.frameWidth() + self.editor.document().documentMargin()) - 4
         metrics = self.editor.fontMetrics()
+        choices: tuple[str, ...]
         if self._blocked:
             # "Choose a model to start chatting (Ctrl+O)": the words stay, the keys go first.
             short = self._blocked.split(" (", 1)[0]

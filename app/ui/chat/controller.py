@@ -33,6 +33,7 @@ SAVE_INTERVAL_MS = 500
 # How much of a chat may go to the worker at most, in contexts' worth of (estimated) tokens: it
 # chooses exactly what fits; this only spares it reading what it could never keep.
 SEND_LIMIT_CONTEXTS = 2
+MIN_TURN_TOKENS = 4
 ANSWER_KEPT = "the answer stays on screen and will be saved as soon as Hearth can"
 SETTINGS_KEPT = "your settings stay as you set them and will be saved as soon as Hearth can"
 
@@ -206,18 +207,25 @@ class ChatController(QObject):
         history: list[p.ChatTurn] = []
         if system_prompt.strip():
             history.append(p.ChatTurn(p.Role.SYSTEM, system_prompt.strip()))
-        path = self._store.path_ids(conversation_id, leaf_id=upto) if upto is not None else []
+        if upto is None:
+            return history
         # Only what the model may still see goes to it: from the start of its memory of the chat
-        # on, and the pinned exchanges before it. The rest is never read, rendered or sent, so a
-        # turn costs the same in a chat of ten messages or ten thousand.
+        # on, and the pinned exchanges before it. The rest is never read from the database, sent
+        # or rendered, so a turn costs the same in a chat of ten messages or ten thousand.
         conversation = self._store.get_conversation(conversation_id)
         memory_start = conversation.memory_start_id if conversation else None
-        start = path.index(memory_start) if memory_start in path else 0
         context = self._context_length(conversation.settings if conversation else GenerationSettings())
-        sizes = self._store.message_sizes(path)
-        sending = turns_to_send(sizes, start, SEND_LIMIT_CONTEXTS * context)
-        pinned = {path[i] for i in sending.indices if i < sending.start or sizes[i].pinned}
-        for message in map(self.as_shown, self._store.messages_by_ids([path[i] for i in sending.indices])):
+        limit = SEND_LIMIT_CONTEXTS * context
+        # Every turn takes a few tokens of the template's at least: this many cover the limit.
+        tail = self._store.path_tail(upto, memory_start, limit // MIN_TURN_TOKENS)
+        sizes = self._store.message_sizes(tail)
+        sending = turns_to_send(sizes, 0, limit) if len(sizes) == len(tail) else None
+        chosen = [tail[i] for i in sending.indices] if sending is not None else tail
+        first = chosen[0] if chosen else upto
+        pinned_before = [i for i in self._store.pinned_before(first) if i not in chosen]
+        pinned = set(pinned_before) | {tail[i] for i in (sending.pinned if sending else ())}
+        pinned |= {i for i, size in zip(tail, sizes, strict=False) if size.pinned}
+        for message in map(self.as_shown, self._store.messages_by_ids([*pinned_before, *chosen])):
             if message.role not in (p.Role.USER, p.Role.ASSISTANT) or message.status == MessageStatus.ERROR:
                 continue
             if message.role == "assistant" and not message.content.strip():

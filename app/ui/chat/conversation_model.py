@@ -22,7 +22,7 @@ from app.storage.chats import ChatStore, Message
 _Index = QModelIndex | QPersistentModelIndex
 
 PAGE = 20  # messages read at a time
-MAX_ROWS = 160  # messages held at once; the rest stay in the database
+MAX_ROWS = 120  # messages held at once; the rest stay in the database
 _revisions = itertools.count(1)
 
 

@@ -111,10 +111,11 @@ class _Delegate(QStyledItemDelegate):
         self._view = view
 
     def sizeHint(self, _option: QStyleOptionViewItem, index: _Index) -> QSize:
-        row = index.data(MessageRole.ROW)
+        # Qt asks for every row's size on each layout: straight to the row, no QVariant round trip.
+        row = self._view.row_at(index.row())
         if row is None:
             return QSize(0, 0)
-        return QSize(self._view.viewport().width(), math.ceil(self._view.layout_for(row).height))
+        return QSize(self._view.viewport().width(), self._view.row_height(row))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         row = index.data(MessageRole.ROW)
@@ -202,6 +203,16 @@ class ConversationView(QListView):
         width = self.viewport().width()
         column = max(120.0, min(float(READABLE_WIDTH), width - 2.0 * SIDE_MARGIN))
         return (width - column) / 2, column
+
+    def row_at(self, number: int) -> MessageRow | None:
+        return self._model.row_at(number)
+
+    def row_height(self, row: MessageRow) -> int:
+        """A row's height in pixels: from the kept layout when it still holds (most rows)."""
+        cached = self._layouts.get(row.message.id)
+        if cached is not None and cached[0] == (row.revision, self.column()[1], self._state_revision):
+            return math.ceil(cached[1].height)
+        return math.ceil(self.layout_for(row).height)
 
     def layout_for(self, row: MessageRow) -> MessageLayout:
         """The message's layout at the current width: kept while the row, the width and the view's
@@ -489,12 +500,12 @@ class ConversationView(QListView):
             return
         self._paging = True
         try:
+            anchor = self._anchor()  # before anything moves: one layout for the whole step
             self._model.load_newer()
             excess = self._model.rowCount() - MAX_ROWS
             if excess > 0:
-                anchor = self._anchor()
                 self._model.drop_older(excess)
-                self._restore(anchor)
+            self._restore(anchor)
         finally:
             self._paging = False
 
