@@ -140,6 +140,22 @@ def _stylesheet(c: Colors) -> str:
     QPushButton:focus {{ border-color: {c.accent}; }}
     QPushButton:disabled {{ color: {c.muted}; background: {c.surface}; }}
 
+    /* Dialogs: the presets editor, the shortcut overview */
+    #presetsDialog, #shortcutsDialog {{ background: {c.surface}; }}
+    #presetsDialog QLineEdit, #presetsDialog QPlainTextEdit {{ background: {c.window}; color: {c.text};
+        border: 1px solid {c.border}; border-radius: 6px; padding: 4px 6px;
+        selection-background-color: {c.accent}; selection-color: {c.accent_text}; }}
+    #presetsDialog QLineEdit:focus, #presetsDialog QPlainTextEdit:focus {{ border-color: {c.accent}; }}
+    #presetsDialog QListWidget, #shortcutsDialog QTableWidget {{ background: {c.window}; color: {c.text};
+        border: 1px solid {c.border}; border-radius: 8px; padding: 4px; outline: none; }}
+    #presetsDialog QListWidget::item {{ padding: 7px 8px; border-radius: 6px; margin: 1px 0; }}
+    #presetsDialog QListWidget::item:hover {{ background: {c.hover}; }}
+    #presetsDialog QListWidget::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    #shortcutsDialog QTableWidget::item {{ padding: 4px 6px; }}
+    #shortcutsDialog QTableWidget::item:selected {{ background: {c.selection}; color: {c.text}; }}
+    #shortcutsDialog QHeaderView::section {{ background: {c.surface}; color: {c.muted}; border: none;
+        border-bottom: 1px solid {c.border}; padding: 5px 6px; }}
+
     /* Sidebar */
     #sidebar {{ background: {c.surface}; border-right: 1px solid {c.border}; }}
     #brand {{ font-size: 17px; font-weight: 600; padding: 2px 6px 6px 6px; color: {c.text}; }}

@@ -96,6 +96,7 @@ class PresetsDialog(QDialog):
         right.addWidget(note)
 
         row = QHBoxLayout()
+        row.setSpacing(16)
         row.addLayout(left, 2)
         row.addLayout(right, 3)
         self.buttons = QDialogButtonBox(
@@ -103,7 +104,16 @@ class PresetsDialog(QDialog):
         )
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
+        title = QLabel("Presets")
+        title.setObjectName("panelTitle")
+        explain = QLabel("A system prompt with the settings that suit it, applied to a chat in one step.")
+        explain.setObjectName("composerHint")
+        explain.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 14)
+        layout.setSpacing(10)
+        layout.addWidget(title)
+        layout.addWidget(explain)
         layout.addLayout(row, 1)
         layout.addWidget(self.buttons)
 
