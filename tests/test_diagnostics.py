@@ -85,7 +85,7 @@ def test_copied_diagnostics_describe_the_setup_and_hold_no_chat(qtbot, start_app
     logging.getLogger("test").warning("A warning the diagnostics should repeat")
 
     with qtbot.waitSignal(window.diagnostics.copied, timeout=TIMEOUT) as copied:
-        window.copy_diagnostics_action.trigger()
+        window.menus.copy_diagnostics_action.trigger()
     text = copied.args[0]
 
     assert QGuiApplication.clipboard().text() == text
@@ -254,7 +254,7 @@ def test_open_logs_folder_opens_the_logs_folder(qtbot, start_app):
     # Qt's own hook for "open this URL": the desktop's file manager cannot run in a test.
     QDesktopServices.setUrlHandler("file", catcher, "open")
     try:
-        hearth.window.open_logs_action.trigger()
+        hearth.window.menus.open_logs_action.trigger()
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert [Path(url.toLocalFile()) for url in catcher.urls] == [hearth.paths.logs]

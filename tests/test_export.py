@@ -586,13 +586,13 @@ def test_export_all_and_import_through_the_window(qtbot, tmp_path, start_app):
     archive = tmp_path / "exports" / "everything"
     archive.parent.mkdir()
     window.export_actions.choose_export_target = lambda suggested: archive.with_suffix(".zip")
-    window.export_all_action.trigger()
+    window.menus.export_all_action.trigger()
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Exported"), timeout=10_000)
     assert window.statusBar().currentMessage() == f"Exported 2 chats to {archive.with_suffix('.zip')}."
 
     window.show_conversation(chat.id)
     window.export_actions.choose_export_target = lambda suggested: tmp_path / "exports" / suggested
-    window.export_chat_action.trigger()
+    window.menus.export_chat_action.trigger()
     one = tmp_path / "exports" / "What is this.zip"
     qtbot.waitUntil(
         lambda: window.statusBar().currentMessage() == f"Exported 1 chat to {one}.", timeout=10_000
@@ -603,7 +603,7 @@ def test_export_all_and_import_through_the_window(qtbot, tmp_path, start_app):
     second = start_app(home(tmp_path, "second"))
     assert second.window.list_model.rowCount() == 1  # its own empty chat
     second.window.export_actions.choose_archive = lambda: archive.with_suffix(".zip")
-    second.window.import_chats_action.trigger()
+    second.window.menus.import_chats_action.trigger()
     qtbot.waitUntil(lambda: second.window.statusBar().currentMessage() == "Imported 2 chats.", timeout=10_000)
     titles = {
         second.window.list_model.index(row).data() for row in range(second.window.list_model.rowCount())
@@ -611,7 +611,7 @@ def test_export_all_and_import_through_the_window(qtbot, tmp_path, start_app):
     assert titles == {"New chat", "What is this?", "A second chat"}
 
     second.window.export_actions.choose_archive = lambda: tmp_path / "photo.png"
-    second.window.import_chats_action.trigger()
+    second.window.menus.import_chats_action.trigger()
     qtbot.waitUntil(
         lambda: second.window.statusBar().currentMessage().startswith("Nothing was imported"), timeout=10_000
     )

@@ -96,7 +96,7 @@ def test_the_think_button_is_the_chats_setting(qtbot, start_app):
     assert not window.composer.think_button.isChecked()
     qtbot.mouseClick(window.composer.think_button, Qt.MouseButton.LeftButton)
     assert hearth.store.get_conversation(window.current_id).settings.think
-    assert window.settings_panel.think.isChecked() and window.think_action.isChecked()
+    assert window.settings_panel.think.isChecked() and window.menus.think_action.isChecked()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     assert not hearth.store.get_conversation(window.current_id).settings.think
@@ -116,11 +116,11 @@ def test_save_the_chats_settings_as_a_preset(qtbot, start_app, monkeypatch):
 def test_the_theme_chooser_applies_and_remembers(qtbot, start_app):
     hearth = start_app()
     window = hearth.window
-    dark = next(a for a in window.theme_actions.actions() if a.data() == "dark")
+    dark = next(a for a in window.menus.theme_actions.actions() if a.data() == "dark")
     dark.trigger()
     app = QApplication.instance()
     assert is_dark(app) and json.loads(hearth.paths.settings_file.read_text())["theme"] == "dark"
-    next(a for a in window.theme_actions.actions() if a.data() == "light").trigger()
+    next(a for a in window.menus.theme_actions.actions() if a.data() == "light").trigger()
     assert not is_dark(app)
 
 

@@ -19,8 +19,8 @@ from app.core.paths import resolve_paths
 from app.core.settings import SCHEMA_VERSION
 from app.storage.chats import MessageStatus
 from app.ui.application import Hearth, build
-from app.ui.chat.conversation_view import ShownMessage
 from app.ui.chat.message_layout import Action, Hit
+from app.ui.chat.view_probe import ShownMessage
 from app.ui.supervisor import WorkerState
 
 TIMEOUT = 60_000

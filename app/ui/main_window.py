@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -36,7 +36,7 @@ from app.core.paths import AppPaths
 from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
-from app.storage.chats import CURRENT_LEAF, ChatStore, Message, RemovedMessage
+from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.announcer import Announcer, describe_finished
 from app.ui.chat.attachments import ChatAttachments
@@ -46,11 +46,13 @@ from app.ui.chat.conversation_list import ConversationListModel, ConversationRol
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
 from app.ui.chat.export_actions import ChatExportActions
+from app.ui.chat.message_operations import MessageOperations
 from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
+from app.ui.main_menus import MainMenus
 from app.ui.saving import UNSAVED_KEPT, PendingSaves
 from app.ui.shortcuts_dialog import ShortcutsDialog
 from app.ui.supervisor import WorkerState, WorkerSupervisor
@@ -91,9 +93,7 @@ class MainWindow(QMainWindow):
         self.controller = ChatController(store, supervisor, self.saves, self)
         self.current_id: int | None = None
         self._pending_delete: int | None = None
-        self._removed_message: RemovedMessage | None = None
         self._splitter_sizes: list[int] = []
-        self._editing: Message | None = None  # the question being edited in the message box
         self._close_anyway = False
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
@@ -118,8 +118,10 @@ class MainWindow(QMainWindow):
         splitter.setSizes([260, 760, 280])
         self.setCentralWidget(splitter)
         self._build_status_bar()
-        self._build_actions()
-        self._build_menus()
+        self.export_actions = ChatExportActions(
+            self, self.paths, self._chat_to_export, self.show_notice, self._after_import
+        )
+        self.menus = MainMenus(self)
         self._restore_window_state()
 
         supervisor.state_changed.connect(self._on_worker_state)
@@ -220,20 +222,24 @@ class MainWindow(QMainWindow):
             self.conversation, thumbnails=lambda path, done: self.attachments.thumbnail(path, done)
         )
         self.chat_view.set_empty_text(EMPTY_TITLE, EMPTY_HINT)
-        self.chat_view.regenerate_requested.connect(self._regenerate)
-        self.chat_view.edit_requested.connect(self._edit)
         self.chat_view.delete_requested.connect(self._delete_message)
-        self.chat_view.pin_requested.connect(self._pin_message)
-        self.chat_view.alternative_requested.connect(self._show_alternative)
         self.chat_view.attachment_opened.connect(lambda path: self.attachments.open(path))
         self.chat_view.notice.connect(lambda text: self.show_notice(text))
         self.composer = Composer()
         self.composer.send_requested.connect(self._send)
         self.composer.stop_requested.connect(self.controller.stop)
-        self.composer.edit_cancelled.connect(self._edit_cancelled)
-        self.composer.think_toggled.connect(self._on_think_toggled)
+        self.composer.think_toggled.connect(self.set_think)
         self.attachments: ChatAttachments = ChatAttachments(
             self, self.composer, self.paths.attachments, self.show_notice
+        )
+        self.messages = MessageOperations(
+            self.store,
+            self.controller,
+            self.conversation,
+            self.chat_view,
+            self.composer,
+            self.show_notice,
+            self,
         )
         layout = QVBoxLayout(self.center)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -272,128 +278,6 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.state_label)
         self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_DELETE_MS)
         self._undo_timer.timeout.connect(self._commit_delete)
-
-    def _build_actions(self) -> None:
-        def action(
-            text: str,
-            shortcut: QKeySequence | QKeySequence.StandardKey | str,
-            slot,
-            context=Qt.ShortcutContext.WindowShortcut,
-        ) -> QAction:
-            act = QAction(text, self)
-            act.setShortcut(QKeySequence(shortcut))
-            act.setShortcutContext(context)
-            act.triggered.connect(slot)
-            self.addAction(act)
-            return act
-
-        self.new_action = action("New chat", QKeySequence.StandardKey.New, self.new_conversation)
-        self.open_action = action("Open model file…", QKeySequence.StandardKey.Open, self.choose_model_file)
-        self.models_action = action("Models…", "Ctrl+M", self.show_models)
-        self.models_action.setEnabled(self.models is not None)
-        self.settings_action = action("Chat settings", "Ctrl+,", self.settings_button.toggle)
-        self.settings_action.setCheckable(True)
-        self.settings_button.toggled.connect(self.settings_action.setChecked)
-        self.rename_action = action("Rename chat…", "F2", self.rename_current)
-        delete = action(
-            "Delete chat",
-            QKeySequence.StandardKey.Delete,
-            self.delete_current,
-            Qt.ShortcutContext.WidgetShortcut,
-        )
-        self.list_view.addAction(delete)
-        self.delete_chat_action = action("Delete chat", "", self.delete_current)
-        self.focus_action = action("Focus message box", "Ctrl+L", self.composer.focus_input)
-        self.next_pane_action = action("Next pane", "F6", lambda: self.cycle_pane(1))
-        self.previous_pane_action = action("Previous pane", "Shift+F6", lambda: self.cycle_pane(-1))
-        self.attach_action = action(
-            "Attach pictures or sounds…", "Ctrl+Shift+A", self.composer.request_attach
-        )
-        self.record_action = action("Record a voice message", "Ctrl+Shift+R", self.composer.toggle_recording)
-        self.think_action = action(
-            "Think first", "Ctrl+T", lambda: self._on_think_toggled(not self.think_on())
-        )
-        self.think_action.setCheckable(True)
-        self.stop_action = action("Stop the answer", "Ctrl+.", self.controller.stop)
-        self.presets_action = action("Presets…", "", self.manage_presets)
-        self.sidebar_action = action("Chat list", "Ctrl+Shift+L", self.toggle_sidebar)
-        self.sidebar_action.setCheckable(True)
-        self.sidebar_action.setChecked(True)
-        self.quit_action = action("Quit", "Ctrl+Q", self._quit)
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.shortcuts_action = action("Keyboard shortcuts", "Ctrl+/", self.show_shortcuts)
-        self.about_action = action(f"About {APP_NAME}", "", self.show_about)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.find_action = action(
-            "Find in this chat", QKeySequence.StandardKey.Find, lambda: self.search.start(True)
-        )
-        self.find_all_action = action("Search all chats", "Ctrl+Shift+F", lambda: self.search.start(False))
-
-    def _build_menus(self) -> None:
-        """The menu bar; Help stays the last menu."""
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for item in (self.new_action, None, self.open_action, self.models_action, None):
-            file_menu.addAction(item) if item else file_menu.addSeparator()
-        self.file_menu = file_menu
-        self.export_actions = ChatExportActions(
-            self, self.paths, self._chat_to_export, self.show_notice, self._after_import
-        )
-        self.export_chat_action = file_menu.addAction("Export this chat…", self.export_actions.export_current)
-        self.export_all_action = file_menu.addAction("Export all chats…", self.export_actions.export_all)
-        file_menu.addSeparator()
-        self.import_chats_action = file_menu.addAction("Import chats…", self.export_actions.import_archive)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        for item in (
-            self.find_action,
-            self.find_all_action,
-            None,
-            self.rename_action,
-            self.delete_chat_action,
-        ):
-            edit_menu.addAction(item) if item else edit_menu.addSeparator()
-        view_menu = bar.addMenu("&View")
-        view_menu.addAction(self.sidebar_action)
-        view_menu.addAction(self.settings_action)
-        theme_menu = view_menu.addMenu("&Theme")
-        self.theme_actions = QActionGroup(self)
-        for mode, label in (("system", "Like the system"), ("light", "Light"), ("dark", "Dark")):
-            choice = theme_menu.addAction(label)
-            choice.setCheckable(True)
-            choice.setChecked(self.settings.theme == mode)
-            choice.setData(mode)
-            self.theme_actions.addAction(choice)
-        self.theme_actions.triggered.connect(lambda choice: self.choose_theme(choice.data()))
-        view_menu.addSeparator()
-        view_menu.addAction(self.focus_action)
-        view_menu.addAction(self.next_pane_action)
-        view_menu.addAction(self.previous_pane_action)
-        chat_menu = bar.addMenu("&Chat")
-        for item in (
-            self.think_action,
-            self.presets_action,
-            None,
-            self.attach_action,
-            self.record_action,
-            None,
-        ):
-            chat_menu.addAction(item) if item else chat_menu.addSeparator()
-        chat_menu.addAction(self.stop_action)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.shortcuts_action)
-        help_menu.addSeparator()
-        self.open_logs_action = help_menu.addAction("Open logs folder", self.diagnostics.open_logs_folder)
-        self.copy_diagnostics_action = help_menu.addAction(
-            "Copy diagnostics", self.diagnostics.copy_to_clipboard
-        )
-        self.copy_diagnostics_action.setToolTip(
-            "Copy versions, this computer's details and recent errors for a bug report (no chat content)"
-        )
-        self.diagnostics.notice.connect(self.show_notice)
-        help_menu.addSeparator()
-        help_menu.addAction(self.about_action)
 
     def _chat_to_export(self) -> tuple[int, str] | None:
         """The chat on show, with a settings edit still pending saved first so it is exported."""
@@ -445,7 +329,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
         self._show_think(conversation.settings.think)
         self._apply_context(conversation.settings.context_length)
-        self._edit_cancelled()
+        self.messages.cancel_edit()
         self.composer.end_edit()
         self.conversation.open(conversation_id)
         self._select_in_list(conversation_id)
@@ -532,19 +416,11 @@ class MainWindow(QMainWindow):
         self._undo_timer.start()
 
     def _undo_delete(self) -> None:
-        if self._removed_message is not None:
+        if self.messages.removed is not None:
             self._undo_timer.stop()
-            try:
-                self.store.restore_message(self._removed_message)
-            except StorageError as error:
-                self.show_notice(error.explain("the message is still deleted, so press Undo again then"))
-                return
-            removed, self._removed_message = self._removed_message, None
-            self.undo_button.setVisible(False)
-            if removed.message.conversation_id == self.current_id:
-                self.conversation.reload(around=removed.message.id)
-                self.chat_view.show_message(removed.message.id, highlight=False)
-            self.statusBar().showMessage("Message restored.", 3000)
+            if self.messages.undo_delete():
+                self.undo_button.setVisible(False)
+                self.statusBar().showMessage("Message restored.", 3000)
             return
         if self._pending_delete is None:
             return
@@ -564,8 +440,8 @@ class MainWindow(QMainWindow):
     def _commit_delete(self) -> None:
         self.undo_button.setVisible(False)
         self._undo_timer.stop()
-        if self._removed_message is not None:
-            self._removed_message = None
+        if self.messages.removed is not None:
+            self.messages.removed = None
             self.attachments.forget_unused(self.store.referenced_attachment_paths())
         if self._pending_delete is not None:
             self._pending_delete = None
@@ -584,94 +460,20 @@ class MainWindow(QMainWindow):
             self.composer.set_text(text)  # nothing is lost
             return
         assert self.current_id is not None
-        editing = self._editing
-        parent = editing.parent_id if editing is not None else CURRENT_LEAF
+        parent = self.messages.parent_for_send()
         if not self.controller.send(self.current_id, text, self.attachments.pending(), parent_id=parent):
             self.composer.set_text(text)  # nothing is lost, the attachments stay too
             return
-        if editing is not None:
-            self._editing = None
-            self.composer.end_edit()
+        self.messages.sent()
         self.attachments.sent()
         self._after_title_change(self.current_id)
 
-    def _regenerate(self, message_id: int) -> None:
-        if self.current_id is None or self.controller.busy:
-            return
-        self.controller.regenerate(self.current_id, message_id)
-
-    def _edit(self, message_id: int) -> None:
-        """Put an earlier question in the message box; sending it asks again as a new version."""
-        message = self.store.get_message(message_id)
-        if message is None or message.role != "user":
-            return
-        if self.composer.text().strip() and not self.composer.editing:
-            self.show_notice("Send or clear what is in the message box before editing a question.")
-            return
-        self._editing = message
-        self.composer.begin_edit(message.content)
-        if message.attachments:
-            self.show_notice("The pictures and sounds of that question are not sent again with the edit.")
-
-    def _edit_cancelled(self) -> None:
-        self._editing = None
-
-    def _show_alternative(self, message_id: int, step: int) -> None:
-        """Show the previous or next version of a question or answer, and what followed it."""
-        if self.current_id is None or self.controller.busy:
-            if self.controller.busy:
-                self.show_notice("Wait for the answer to finish, or stop it, before switching versions.")
-            return
-        siblings = self.store.siblings([message_id]).get(message_id, ())
-        if message_id not in siblings:
-            return
-        position = siblings.index(message_id) + step
-        if not 0 <= position < len(siblings):
-            return
-        target = siblings[position]
-        try:
-            self.store.show_branch(self.current_id, target)
-        except StorageError as error:
-            self.show_notice(error.explain("the chat stays as it was"))
-            return
-        self.conversation.reload(around=target)
-        self.chat_view.show_message(target, highlight=False)
-
-    def _pin_message(self, message_id: int, pinned: bool) -> None:
-        try:
-            self.store.set_pinned(message_id, pinned)
-        except StorageError as error:
-            self.show_notice(error.explain("the message is as it was"))
-            return
-        message = self.store.get_message(message_id)
-        if message is not None:
-            self.conversation.replace(message)
-        self.show_notice(
-            "Pinned: the model always reads this message and its answer, however long the chat grows."
-            if pinned
-            else "Unpinned."
-        )
-
     def _delete_message(self, message_id: int) -> None:
-        if self.controller.answering_message == message_id:
-            self.show_notice("Stop the answer before deleting it.")
-            return
         self._commit_delete()
-        try:
-            removed = self.store.delete_message(message_id)
-        except StorageError as error:
-            self.show_notice(error.explain("the message is still there"))
-            return
-        if removed is None:
-            return
-        self._removed_message = removed
-        neighbours = self.conversation.path
-        index = neighbours.index(message_id) if message_id in neighbours else -1
-        around = neighbours[index - 1] if index > 0 else None
-        self.conversation.reload(around=around)
-        self.undo_button.setVisible(True)
-        self.statusBar().showMessage("Message deleted.", UNDO_DELETE_MS)
-        self._undo_timer.start()
+        if self.messages.delete(message_id):
+            self.undo_button.setVisible(True)
+            self.statusBar().showMessage("Message deleted.", UNDO_DELETE_MS)
+            self._undo_timer.start()
 
     def _on_memory_moved(self, conversation_id: int, message_id: int) -> None:
         if conversation_id == self.current_id:
@@ -730,8 +532,8 @@ class MainWindow(QMainWindow):
             act.setToolTip(recent.path)
         if self.settings.recent_models:
             menu.addSeparator()
-        menu.addAction(self.models_action)
-        menu.addAction(self.open_action)
+        menu.addAction(self.menus.models_action)
+        menu.addAction(self.menus.open_action)
         unload = menu.addAction("Unload model", self.supervisor.unload_model)
         unload.setEnabled(loaded is not None and not self.controller.busy)
 
@@ -902,9 +704,9 @@ class MainWindow(QMainWindow):
 
     def _show_think(self, on: bool) -> None:
         self.composer.set_think(on)
-        self.think_action.setChecked(on)
+        self.menus.think_action.setChecked(on)
 
-    def _on_think_toggled(self, on: bool) -> None:
+    def set_think(self, on: bool) -> None:
         """ "Think first" from the button by the message box, the Chat menu or Ctrl+T."""
         if self.current_id is None:
             return
@@ -971,7 +773,7 @@ class MainWindow(QMainWindow):
 
     def toggle_sidebar(self) -> None:
         self.sidebar.setVisible(not self.sidebar.isVisible())
-        self.sidebar_action.setChecked(self.sidebar.isVisible())
+        self.menus.sidebar_action.setChecked(self.sidebar.isVisible())
 
     def choose_theme(self, mode: str) -> None:
         app = QApplication.instance()
@@ -995,7 +797,7 @@ class MainWindow(QMainWindow):
             "application that runs Gemma models.</p>",
         )
 
-    def _quit(self) -> None:
+    def quit_app(self) -> None:
         app = QApplication.instance()
         self.close()
         if app is not None:
@@ -1026,19 +828,8 @@ class MainWindow(QMainWindow):
 
     def open_search_result(self, conversation_id: int, message_id: int) -> None:
         """Show a found message: its chat, on the branch that holds it, scrolled to and marked."""
-        if message_id not in self.store.path_ids(conversation_id):
-            if self.controller.answering_conversation == conversation_id:
-                self.show_notice(
-                    "That message is on another version of this chat: wait for the answer first."
-                )
-                return
-            try:
-                self.store.show_branch(conversation_id, message_id)
-            except StorageError as error:
-                self.show_notice(error.explain("the chat stays as it was"))
-                return
-            if conversation_id == self.current_id:
-                self.conversation.reload(around=message_id)
+        if not self.messages.bring_to_branch(conversation_id, message_id):
+            return
         if conversation_id != self.current_id:
             self.show_conversation(conversation_id)
         self.chat_view.show_message(message_id)

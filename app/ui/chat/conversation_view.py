@@ -14,7 +14,6 @@ import collections
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -28,7 +27,6 @@ from PySide6.QtCore import (
     QSize,
     Qt,
     QTimer,
-    QUrl,
     Signal,
 )
 from PySide6.QtGui import (
@@ -55,12 +53,15 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from app.ui.chat import view_probe
 from app.ui.chat.conversation_model import MAX_ROWS, ConversationModel, MessageRole, MessageRow
+from app.ui.chat.message_actions import COPY_SELECTION, KEYS, message_actions
 from app.ui.chat.message_docs import MessageDocs, chat_font
-from app.ui.chat.message_layout import Action, Hit, Layouter, MessageLayout, RowFacts
+from app.ui.chat.message_layout import Action, Hit, Layouter, MessageLayout, RowFacts, describe_stats
 from app.ui.chat.message_painter import MessagePainter, PaintState
-from app.ui.chat.rich_text import open_link
-from app.ui.chat.text_selection import TextSelection, word_at
+from app.ui.chat.view_paging import Paging
+from app.ui.chat.view_pointer import PointerInput
+from app.ui.chat.view_probe import ShownMessage
 from app.ui.theme import colors_for
 
 READABLE_WIDTH = 820  # lines longer than this are tiring to read: wider windows get wider margins
@@ -71,38 +72,9 @@ MAX_RENDER_INTERVAL_MS = 400
 RENDER_BUDGET = 0.25  # of the UI thread's time, at most, spent re-rendering a streaming answer
 TYPING_FRAME_MS = 160
 HIGHLIGHT_MS = 4000
-AUTOSCROLL_MS = 30
 CACHED_MESSAGES = MAX_ROWS + 60
 ThumbnailSource = Callable[[Path, Callable[[bytes], None]], None]
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def describe_stats(stats: dict) -> str:
-    parts = []
-    if stats.get("completion_tokens"):
-        parts.append(f"{stats['completion_tokens']} tokens")
-    if stats.get("tokens_per_s"):
-        parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
-    if stats.get("ttft_ms"):
-        parts.append(f"first token {stats['ttft_ms'] / 1000:.2f} s")
-    if stats.get("stop_reason") == "length":
-        parts.append("reached the length limit")
-    return " · ".join(parts)
-
-
-@dataclass(frozen=True)
-class ShownMessage:
-    """What the view paints for a message, in words: for tests and for reading it aloud."""
-
-    role: str
-    text: str  # the message itself as shown (Markdown rendered), in reading order
-    reasoning: str  # the reasoning, when its section is open
-    code: tuple[str, ...]  # the code blocks' languages
-    note: str  # a status note (error, interrupted, stopped)
-    stats: str
-    buttons: tuple[str, ...]  # the labels of the buttons that can be clicked now
-    toggle: str  # the reasoning's line, if there is reasoning
-    tiles: tuple[str, ...]  # attachment names
 
 
 class _Delegate(QStyledItemDelegate):
@@ -169,11 +141,7 @@ class ConversationView(QListView):
         self._asked_thumbnails: set[Path] = set()
         self._empty_title, self._empty_hint = "", ""
         self._follow = True
-        self._hover: tuple[int, Hit | None] | None = None  # (message id, what is under the pointer)
-        self._pressed: tuple[int, Hit] | None = None
-        self._selection: TextSelection | None = None
-        self._selecting = False
-        self._press_point = QPoint()
+        self.pointer = PointerInput(self)
         self._highlighted: int | None = None
         self._typing_frame = 0
         self._pending: dict[int, tuple[str, str]] = {}
@@ -183,12 +151,7 @@ class ConversationView(QListView):
         self._typing_timer.timeout.connect(self._advance_typing)
         self._highlight_timer = QTimer(self, singleShot=True, interval=HIGHLIGHT_MS)
         self._highlight_timer.timeout.connect(self._end_highlight)
-        self._autoscroll = QTimer(self, interval=AUTOSCROLL_MS)
-        self._autoscroll.timeout.connect(self._autoscroll_step)
-        self._paging = False
-        # Pages are read between frames, never inside a scroll event; stopped when the view hides.
-        self._page_timer = QTimer(self, singleShot=True, interval=0)
-        self._page_timer.timeout.connect(self._read_pages)
+        self.paging = Paging(self, model)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._keep_following)
@@ -203,6 +166,10 @@ class ConversationView(QListView):
         width = self.viewport().width()
         column = max(120.0, min(float(READABLE_WIDTH), width - 2.0 * SIDE_MARGIN))
         return (width - column) / 2, column
+
+    @property
+    def conversation(self) -> ConversationModel:
+        return self._model
 
     def row_at(self, number: int) -> MessageRow | None:
         return self._model.row_at(number)
@@ -257,12 +224,15 @@ class ConversationView(QListView):
         layout = self.layout_for(row)
         left, _width = self.column()
         message_id = row.message.id
-        hovered = self._hover is not None and self._hover[0] == message_id
-        selection = self._selection if self._selection and self._selection.message_id == message_id else None
+        pointer = self.pointer
+        hovered = pointer.hover is not None and pointer.hover[0] == message_id
+        selection = (
+            pointer.selection if pointer.selection and pointer.selection.message_id == message_id else None
+        )
         state = PaintState(
             hovered=hovered,
-            hover_hit=self._hover[1] if hovered and self._hover else None,
-            pressed_hit=self._pressed[1] if self._pressed and self._pressed[0] == message_id else None,
+            hover_hit=pointer.hover[1] if hovered and pointer.hover else None,
+            pressed_hit=pointer.pressed[1] if pointer.pressed and pointer.pressed[0] == message_id else None,
             current=self.currentIndex().row() == row_number,
             focused=self.hasFocus(),
             highlighted=self._highlighted == message_id,
@@ -341,62 +311,16 @@ class ConversationView(QListView):
         return [row.message.id for row in self._model.rows()]
 
     def shown(self, message_id: int) -> ShownMessage | None:
-        row = self._model.row_at(self._model.row_of(message_id))
-        if row is None:
-            return None
-        layout = self.layout_for(row)
-        return ShownMessage(
-            role=row.message.role,
-            text="\n".join(box.doc.toPlainText() for box in layout.texts if box.part == "content"),
-            reasoning="\n".join(box.doc.toPlainText() for box in layout.texts if box.part == "reasoning"),
-            code=tuple(frame.language for frame in layout.codes),
-            note=layout.note_text,
-            stats=layout.stats[1] if layout.stats else "",
-            buttons=tuple(b.label for b in layout.buttons if b.hit is not None and b.enabled),
-            toggle=layout.toggle_text,
-            tiles=tuple(tile.name for tile in layout.tiles),
-        )
+        """What is painted for a message, in words (see ``view_probe``)."""
+        return view_probe.shown(self, message_id)
 
     def button_point(self, message_id: int, hit: Hit) -> QPoint | None:
-        """Where to click a message's button, in viewport coordinates (scrolled into view first)."""
-        row_number = self._model.row_of(message_id)
-        row = self._model.row_at(row_number)
-        if row is None:
-            return None
-        layout = self.layout_for(row)
-        target: QRectF | None
-        if hit.action == Action.THINKING:
-            target = layout.toggle
-        elif hit.action == Action.OPEN_ATTACHMENT:
-            target = next((t.rect for t in layout.tiles if t.index == hit.index), None)
-        else:
-            target = next((b.rect for b in layout.buttons if b.hit == hit), None)
-        if target is None:
-            return None
-        index = self._model.index(row_number)
-        self.scrollTo(index)
-        rect = self.visualRect(index)
-        left, _width = self.column()
-        center = target.center()
-        return QPoint(int(rect.left() + left + center.x()), int(rect.top() + center.y()))
+        """Where a message's button is on screen (see ``view_probe``)."""
+        return view_probe.button_point(self, message_id, hit)
 
     def text_point(self, message_id: int, box: int, position: int) -> QPoint | None:
-        """Where character ``position`` of a message's text box ``box`` is drawn (viewport)."""
-        row_number = self._model.row_of(message_id)
-        row = self._model.row_at(row_number)
-        if row is None:
-            return None
-        layout = self.layout_for(row)
-        if not 0 <= box < len(layout.texts):
-            return None
-        text = layout.texts[box]
-        block = text.doc.findBlock(position)
-        line = block.layout().lineForTextPosition(position - block.position())
-        x = float(line.cursorToX(position - block.position())[0])  # type: ignore[index]
-        y = text.doc.documentLayout().blockBoundingRect(block).top() + line.y() + line.height() / 2
-        rect = self.visualRect(self._model.index(row_number))
-        left, _width = self.column()
-        return QPoint(int(rect.left() + left + text.origin.x() + x), int(rect.top() + text.origin.y() + y))
+        """Where a character of a message is on screen (see ``view_probe``)."""
+        return view_probe.text_point(self, message_id, box, position)
 
     def has_thumbnail(self, path: Path) -> bool:
         """Whether a sent picture's thumbnail has arrived (it is asked for when first painted)."""
@@ -433,8 +357,7 @@ class ConversationView(QListView):
             self.scheduleDelayedItemsLayout()
 
     def _on_reset(self) -> None:
-        self._selection = None
-        self._hover = self._pressed = None
+        self.pointer.reset()
         self._pending.clear()
         self._follow = True
         self._update_typing()
@@ -451,63 +374,7 @@ class ConversationView(QListView):
     def _on_scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._follow = bar.maximum() - value <= NEAR_BOTTOM_PX and not self._model.can_load_newer()
-        if not self._paging:
-            self._page_timer.start()
-
-    def _read_pages(self) -> None:
-        if not self.isVisible():
-            return
-        bar = self.verticalScrollBar()
-        if bar.value() < self.viewport().height() and self._model.can_load_older():
-            self._load_older()
-        elif bar.maximum() - bar.value() < self.viewport().height() and self._model.can_load_newer():
-            self._load_newer()
-
-    def _anchor(self) -> tuple[int, int] | None:
-        """The message at the top of the view and how far its top is above the view's top."""
-        index = self.indexAt(QPoint(self.viewport().width() // 2, 1))
-        if not index.isValid():
-            return None
-        return index.data(MessageRole.ID), self.visualRect(index).top()
-
-    def _restore(self, anchor: tuple[int, int] | None) -> None:
-        if anchor is None:
-            return
-        row = self._model.row_of(anchor[0])
-        if row < 0:
-            return
-        self.executeDelayedItemsLayout()
-        top = self.visualRect(self._model.index(row)).top()
-        bar = self.verticalScrollBar()
-        bar.setValue(bar.value() + top - anchor[1])
-
-    def _load_older(self) -> None:
-        if self._paging or not self._model.can_load_older():
-            return
-        self._paging = True
-        try:
-            anchor = self._anchor()
-            self._model.load_older()
-            self._restore(anchor)
-            excess = self._model.rowCount() - MAX_ROWS
-            if excess > 0:
-                self._model.drop_newer(excess)  # below the view: nothing moves
-        finally:
-            self._paging = False
-
-    def _load_newer(self) -> None:
-        if self._paging or not self._model.can_load_newer():
-            return
-        self._paging = True
-        try:
-            anchor = self._anchor()  # before anything moves: one layout for the whole step
-            self._model.load_newer()
-            excess = self._model.rowCount() - MAX_ROWS
-            if excess > 0:
-                self._model.drop_older(excess)
-            self._restore(anchor)
-        finally:
-            self._paging = False
+        self.paging.scrolled()
 
     def _keep_following(self, _minimum: int, maximum: int) -> None:
         if self._follow:
@@ -519,15 +386,15 @@ class ConversationView(QListView):
             self._render_timer.start()  # text that streamed in while the view was hidden
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self._page_timer.stop()
+        self.paging.stop()
         self._render_timer.stop()
         super().hideEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        anchor = self._anchor()
+        anchor = self.paging.anchor()
         super().resizeEvent(event)
         if not self._follow:
-            self._restore(anchor)
+            self.paging.restore(anchor)
 
     # --- pointer ---------------------------------------------------------------------------
 
@@ -544,7 +411,7 @@ class ConversationView(QListView):
         left, _width = self.column()
         return index.row(), row, layout, QPointF(point.x() - rect.left() - left, point.y() - rect.top())
 
-    def _local_in(self, message_id: int, point: QPoint) -> tuple[MessageLayout, QPointF] | None:
+    def local_in(self, message_id: int, point: QPoint) -> tuple[MessageLayout, QPointF] | None:
         """``point`` relative to message ``message_id``, even when the pointer has left it."""
         row_number = self._model.row_of(message_id)
         row = self._model.row_at(row_number)
@@ -554,127 +421,32 @@ class ConversationView(QListView):
         left, _width = self.column()
         return self.layout_for(row), QPointF(point.x() - rect.left() - left, point.y() - rect.top())
 
+    def row_under(self, point: QPoint) -> tuple[int, MessageRow, MessageLayout, QPointF] | None:
+        return self._row_at(point)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
-        found = self._row_at(event.position().toPoint())
-        if found is None or event.button() != Qt.MouseButton.LeftButton:
-            if event.button() == Qt.MouseButton.LeftButton:
-                self._set_selection(None)
-            return
-        row_number, row, layout, local = found
-        self.setCurrentIndex(self._model.index(row_number))
-        hit = layout.hit_at(local)
-        self._press_point = event.position().toPoint()
-        if hit is not None:
-            self._pressed = (row.message.id, hit)
-            self.viewport().update()
-            return
-        place = layout.text_at(local)
-        if place is None:
-            self._set_selection(None)
-            return
-        self._set_selection(TextSelection(row.message.id, place, place))
-        self._selecting = True
+        self.pointer.press(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        found = self._row_at(event.position().toPoint())
-        if found is None or event.button() != Qt.MouseButton.LeftButton:
-            return
-        _row_number, row, layout, local = found
-        place = layout.text_at(local)
-        if place is not None and layout.hit_at(local) is None:
-            start, end = word_at(layout, place)
-            self._set_selection(TextSelection(row.message.id, start, end))
+        self.pointer.double_click(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        point = event.position().toPoint()
-        if self._selecting and self._selection is not None:
-            self._extend_selection(point)
-            margin = 24
-            near_edge = point.y() < margin or point.y() > self.viewport().height() - margin
-            if near_edge and not self._autoscroll.isActive():
-                self._autoscroll.start()
-            elif not near_edge:
-                self._autoscroll.stop()
-            return
-        found = self._row_at(point)
-        hover: tuple[int, Hit | None] | None = None
-        cursor = Qt.CursorShape.ArrowCursor
-        if found is not None:
-            _row_number, row, layout, local = found
-            hit = layout.hit_at(local)
-            hover = (row.message.id, hit)
-            if hit is not None or layout.link_at(local):
-                cursor = Qt.CursorShape.PointingHandCursor
-            elif layout.text_at(local) is not None:
-                cursor = Qt.CursorShape.IBeamCursor
-        self.viewport().setCursor(cursor)
-        if hover != self._hover:
-            self._hover = hover
-            self.viewport().update()
+        self.pointer.move(event)
 
     def leaveEvent(self, event: QEvent) -> None:
-        if self._hover is not None:
-            self._hover = None
-            self.viewport().update()
+        self.pointer.leave()
         super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        point = event.position().toPoint()
-        self._autoscroll.stop()
-        if self._selecting:
-            self._selecting = False
-            if self._selection is not None and self._selection.empty:
-                self._set_selection(None)
-                found = self._row_at(point)
-                if found is not None and (point - self._press_point).manhattanLength() < 4:
-                    link = found[2].link_at(found[3])
-                    if link:
-                        open_link(QUrl(link))
-            return
-        pressed, self._pressed = self._pressed, None
-        self.viewport().update()
-        if pressed is None:
-            return
-        found = self._row_at(point)
-        if (
-            found is not None
-            and found[1].message.id == pressed[0]
-            and found[2].hit_at(found[3]) == pressed[1]
-        ):
-            self.trigger(pressed[0], pressed[1])
-
-    def _extend_selection(self, point: QPoint) -> None:
-        assert self._selection is not None
-        found = self._local_in(self._selection.message_id, point)
-        if found is None:
-            return
-        layout, local = found
-        place = layout.text_at(local, exact=False)
-        if place is not None and place != self._selection.cursor:
-            self._selection.cursor = place
-            self.viewport().update()
-
-    def _autoscroll_step(self) -> None:
-        point = self.viewport().mapFromGlobal(self.cursor().pos())
-        bar = self.verticalScrollBar()
-        if point.y() < 24:
-            bar.setValue(bar.value() - max(4, (24 - point.y()) // 2))
-        elif point.y() > self.viewport().height() - 24:
-            bar.setValue(bar.value() + max(4, (point.y() - self.viewport().height() + 24) // 2))
-        if self._selection is not None:
-            self._extend_selection(point)
-
-    def _set_selection(self, selection: TextSelection | None) -> None:
-        if selection != self._selection:
-            self._selection = selection
-            self.viewport().update()
+        self.pointer.release(event)
 
     def selected_text(self) -> str:
-        if self._selection is None or self._selection.empty:
+        selection = self.pointer.selection
+        if selection is None or selection.empty:
             return ""
-        row = self._model.row_at(self._model.row_of(self._selection.message_id))
-        return self._selection.text(self.layout_for(row)) if row is not None else ""
+        row = self._model.row_at(self._model.row_of(selection.message_id))
+        return selection.text(self.layout_for(row)) if row is not None else ""
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -720,45 +492,16 @@ class ConversationView(QListView):
     def message_actions(self, row: MessageRow) -> list[tuple[str, str, Hit]]:
         """What can be done to a message: (label, shortcut, action), for the menu and the keys."""
         message = row.message
-        actions: list[tuple[str, str, Hit]] = []
-        if (
-            self._selection is not None
-            and self._selection.message_id == message.id
-            and not self._selection.empty
-        ):
-            actions.append(("Copy selected text", "Ctrl+C", Hit(Action.COPY, -1)))
-        actions.append(("Copy message", "" if actions else "Ctrl+C", Hit(Action.COPY)))
-        docs = self._docs_for(message.id, message.role)
-        codes = [part.block for part in docs.blocks if part.block.kind == "code"]
-        for number, block in enumerate(codes):
-            actions.append(
-                (
-                    f"Copy code block {number + 1} ({block.language or 'code'})",
-                    "",
-                    Hit(Action.COPY_CODE, number),
-                )
-            )
-        if docs.reasoning.strip():
-            shown = message.id in self._thinking_open
-            actions.append(
-                ("Hide the reasoning" if shown else "Show the reasoning", "Enter", Hit(Action.THINKING))
-            )
-        if message.role == "user":
-            actions.append(("Edit and ask again…", "Ctrl+E", Hit(Action.EDIT)))
-        elif self._can_regenerate and message.status != "streaming":
-            actions.append(("Regenerate", "Ctrl+R", Hit(Action.REGENERATE)))
-        if len(row.alternatives) > 1:
-            if row.alternative > 1:
-                actions.append(("Previous version", "Alt+Left", Hit(Action.PREVIOUS)))
-            if row.alternative < len(row.alternatives):
-                actions.append(("Next version", "Alt+Right", Hit(Action.NEXT)))
-        for number, attachment in enumerate(message.attachments):
-            actions.append((f"Open “{attachment.name}”", "", Hit(Action.OPEN_ATTACHMENT, number)))
-        if message.status != "streaming":
-            pin = "Unpin" if message.pinned else "Pin: always read by the model"
-            actions.append((pin, "Ctrl+P", Hit(Action.PIN)))
-            actions.append(("Delete message", "Delete", Hit(Action.DELETE)))
-        return actions
+        selection = self.pointer.selection
+        return message_actions(
+            row,
+            self._docs_for(message.id, message.role),
+            has_selection=selection is not None
+            and selection.message_id == message.id
+            and not selection.empty,
+            thinking_open=message.id in self._thinking_open,
+            can_regenerate=self._can_regenerate,
+        )
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         row: MessageRow | None
@@ -783,7 +526,7 @@ class ConversationView(QListView):
             if shortcut:
                 action.setShortcut(QKeySequence(shortcut))
             message_id = row.message.id
-            if hit == Hit(Action.COPY, -1):
+            if hit == COPY_SELECTION:
                 action.triggered.connect(lambda: self._copy(self.selected_text(), "Copied."))
             else:
                 action.triggered.connect(lambda _=False, h=hit, m=message_id: self.trigger(m, h))
@@ -817,17 +560,7 @@ class ConversationView(QListView):
                 self.setCurrentIndex(index)
             return
         if row is not None:
-            shortcuts = {
-                (Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier): Hit(Action.THINKING),
-                (Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier): Hit(Action.THINKING),
-                (Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier): Hit(Action.EDIT),
-                (Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier): Hit(Action.REGENERATE),
-                (Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier): Hit(Action.DELETE),
-                (Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier): Hit(Action.PIN),
-                (Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier): Hit(Action.PREVIOUS),
-                (Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier): Hit(Action.NEXT),
-            }
-            hit = shortcuts.get((Qt.Key(key), modifiers))
+            hit = KEYS.get((Qt.Key(key), modifiers))
             if hit is not None and any(h == hit for _, _, h in self.message_actions(row)):
                 self.trigger(row.message.id, hit)
                 return
@@ -840,13 +573,17 @@ class ConversationView(QListView):
         """Move to the previous or next message, reading more of the chat at the window's ends."""
         current = self.currentIndex().row() if self.currentIndex().isValid() else self._model.rowCount()
         target = current + step
-        if target < 0 and self._model.can_load_older():
-            added = self._model.load_older()
-            target += added
+        if not 0 <= target < self._model.rowCount():
+            # At an end of the window: read the next page there, then find the message again (the
+            # window may have let go of rows at its other end).
+            row = self._model.row_at(current)
+            if target < 0:
+                self.paging.load_older()
+            else:
+                self.paging.load_newer()
             self.executeDelayedItemsLayout()
-        elif target >= self._model.rowCount() and self._model.can_load_newer():
-            self._model.load_newer()
-            self.executeDelayedItemsLayout()
+            if row is not None:
+                target = self._model.row_of(row.message.id) + step
         if not 0 <= target < self._model.rowCount():
             return
         index = self._model.index(target)

@@ -392,3 +392,16 @@ class Layouter:
             )
             out.stats = (stats_rect, text)
         return y + FOOTER_HEIGHT
+
+
+def describe_stats(stats: dict) -> str:
+    parts = []
+    if stats.get("completion_tokens"):
+        parts.append(f"{stats['completion_tokens']} tokens")
+    if stats.get("tokens_per_s"):
+        parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
+    if stats.get("ttft_ms"):
+        parts.append(f"first token {stats['ttft_ms'] / 1000:.2f} s")
+    if stats.get("stop_reason") == "length":
+        parts.append("reached the length limit")
+    return " · ".join(parts)

@@ -1,0 +1,139 @@
+"""The main window's actions and menu bar: File, Edit, View, Chat and Help, with the usual keys.
+Each action is also a shortcut of the window, so it works with the menu closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from app import APP_NAME
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+THEMES = (("system", "Like the system"), ("light", "Light"), ("dark", "Dark"))
+
+
+class MainMenus(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._make_actions(window)
+        self._make_menus(window)
+
+    def _action(
+        self,
+        text: str,
+        keys: QKeySequence | QKeySequence.StandardKey | str,
+        slot: Callable[[], object],
+        context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
+    ) -> QAction:
+        action = QAction(text, self._window)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(context)
+        action.triggered.connect(slot)
+        self._window.addAction(action)
+        return action
+
+    def _make_actions(self, window: MainWindow) -> None:
+        action = self._action
+        self.new_action = action("New chat", QKeySequence.StandardKey.New, window.new_conversation)
+        self.open_action = action("Open model file…", QKeySequence.StandardKey.Open, window.choose_model_file)
+        self.models_action = action("Models…", "Ctrl+M", window.show_models)
+        self.models_action.setEnabled(window.models is not None)
+        self.settings_action = action("Chat settings", "Ctrl+,", window.settings_button.toggle)
+        self.settings_action.setCheckable(True)
+        window.settings_button.toggled.connect(self.settings_action.setChecked)
+        self.rename_action = action("Rename chat…", "F2", window.rename_current)
+        # Delete in the chat list deletes the chat; elsewhere Delete belongs to whoever has focus.
+        delete_in_list = action(
+            "Delete chat",
+            QKeySequence.StandardKey.Delete,
+            window.delete_current,
+            Qt.ShortcutContext.WidgetShortcut,
+        )
+        window.list_view.addAction(delete_in_list)
+        self.delete_chat_action = action("Delete chat", "", window.delete_current)
+        self.focus_action = action("Focus message box", "Ctrl+L", window.composer.focus_input)
+        self.next_pane_action = action("Next pane", "F6", lambda: window.cycle_pane(1))
+        self.previous_pane_action = action("Previous pane", "Shift+F6", lambda: window.cycle_pane(-1))
+        self.attach_action = action(
+            "Attach pictures or sounds…", "Ctrl+Shift+A", window.composer.request_attach
+        )
+        self.record_action = action(
+            "Record a voice message", "Ctrl+Shift+R", window.composer.toggle_recording
+        )
+        self.think_action = action("Think first", "Ctrl+T", lambda: window.set_think(not window.think_on()))
+        self.think_action.setCheckable(True)
+        self.stop_action = action("Stop the answer", "Ctrl+.", window.controller.stop)
+        self.presets_action = action("Presets…", "", window.manage_presets)
+        self.sidebar_action = action("Chat list", "Ctrl+Shift+L", window.toggle_sidebar)
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(True)
+        self.quit_action = action("Quit", "Ctrl+Q", window.quit_app)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.shortcuts_action = action("Keyboard shortcuts", "Ctrl+/", window.show_shortcuts)
+        self.about_action = action(f"About {APP_NAME}", "", window.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.find_action = action(
+            "Find in this chat", QKeySequence.StandardKey.Find, lambda: window.search.start(True)
+        )
+        self.find_all_action = action("Search all chats", "Ctrl+Shift+F", lambda: window.search.start(False))
+
+    def _make_menus(self, window: MainWindow) -> None:
+        """The menu bar; Help stays the last menu."""
+        bar = window.menuBar()
+        exports = window.export_actions
+        file_menu = bar.addMenu("&File")
+        _fill(file_menu, [self.new_action, None, self.open_action, self.models_action, None])
+        self.export_chat_action = file_menu.addAction("Export this chat…", exports.export_current)
+        self.export_all_action = file_menu.addAction("Export all chats…", exports.export_all)
+        file_menu.addSeparator()
+        self.import_chats_action = file_menu.addAction("Import chats…", exports.import_archive)
+        _fill(file_menu, [None, self.quit_action])
+        edit_menu = bar.addMenu("&Edit")
+        _fill(
+            edit_menu,
+            [self.find_action, self.find_all_action, None, self.rename_action, self.delete_chat_action],
+        )
+        view_menu = bar.addMenu("&View")
+        _fill(view_menu, [self.sidebar_action, self.settings_action])
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions = QActionGroup(self)
+        for mode, label in THEMES:
+            choice = theme_menu.addAction(label)
+            choice.setCheckable(True)
+            choice.setChecked(window.settings.theme == mode)
+            choice.setData(mode)
+            self.theme_actions.addAction(choice)
+        self.theme_actions.triggered.connect(lambda choice: window.choose_theme(choice.data()))
+        _fill(view_menu, [None, self.focus_action, self.next_pane_action, self.previous_pane_action])
+        chat_menu = bar.addMenu("&Chat")
+        _fill(
+            chat_menu,
+            [self.think_action, self.presets_action, None, self.attach_action, self.record_action, None],
+        )
+        chat_menu.addAction(self.stop_action)
+        help_menu = bar.addMenu("&Help")
+        _fill(help_menu, [self.shortcuts_action, None])
+        diagnostics = window.diagnostics
+        self.open_logs_action = help_menu.addAction("Open logs folder", diagnostics.open_logs_folder)
+        self.copy_diagnostics_action = help_menu.addAction("Copy diagnostics", diagnostics.copy_to_clipboard)
+        self.copy_diagnostics_action.setToolTip(
+            "Copy versions, this computer's details and recent errors for a bug report (no chat content)"
+        )
+        diagnostics.notice.connect(window.show_notice)
+        _fill(help_menu, [None, self.about_action])
+
+
+def _fill(menu: QMenu, items: list[QAction | None]) -> None:
+    """Add actions in order; None is a separator."""
+    for item in items:
+        if item is None:
+            menu.addSeparator()
+        else:
+            menu.addAction(item)
