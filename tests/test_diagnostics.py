@@ -235,7 +235,8 @@ def test_a_crash_in_the_worker_leaves_its_python_stack_in_the_log(qtbot, logs):
     written = "".join(line.partition(" worker: ")[2] for line in log_text(logs).splitlines())
     compact = re.sub(r"\s+", "", written)
     assert "FatalPythonerror:Segmentationfault" in compact
-    assert 'worker.py",line' in compact and "inserve" in compact
+    # The main thread is in the worker's loop, or just before it if the signal came that early.
+    assert 'worker.py",line' in compact and ("inserve" in compact or "inmain" in compact)
 
 
 class _UrlCatcher(QObject):
