@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -23,6 +24,18 @@ def hearth_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "hearth-home"
     monkeypatch.setenv("HEARTH_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def short_answers(hearth_home) -> None:
+    """New chats answer in at most 300 tokens: enough for any test, and a sampled answer cannot
+    run to the default 2,048 tokens (a minute or more on a busy machine)."""
+    from app.core.paths import resolve_paths
+    from app.core.settings import SCHEMA_VERSION
+
+    defaults = {"schema_version": SCHEMA_VERSION, "defaults": {"max_tokens": 300}}
+    settings_file = resolve_paths(hearth_home).ensure().settings_file
+    settings_file.write_text(json.dumps(defaults), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

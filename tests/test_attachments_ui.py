@@ -21,7 +21,7 @@ TIMEOUT = 60_000
 
 
 @pytest.fixture
-def start_app(qtbot, hearth_home):
+def start_app(qtbot, hearth_home, short_answers):
     apps: list[Hearth] = []
 
     def start(model: Path) -> Hearth:

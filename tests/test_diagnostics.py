@@ -44,7 +44,7 @@ def logs(hearth_home):
 
 
 @pytest.fixture
-def start_app(qtbot, hearth_home, logs):
+def start_app(qtbot, hearth_home, logs, short_answers):
     started = []
 
     def start(model: Path | None = None):

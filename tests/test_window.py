@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -16,7 +15,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.paths import resolve_paths
-from app.core.settings import SCHEMA_VERSION
 from app.storage.chats import MessageStatus
 from app.ui.application import Hearth, build
 from app.ui.chat.message_layout import Action, Hit
@@ -28,13 +26,9 @@ LONG_PROMPT = "Write a long story about a lighthouse keeper. Use many paragraphs
 
 
 @pytest.fixture
-def start_app(qtbot, hearth_home):
+def start_app(qtbot, hearth_home, short_answers):
     apps: list[Hearth] = []
     paths = resolve_paths(hearth_home).ensure()
-    # New chats answer in at most 300 tokens: enough for every test here, and a sampled answer can
-    # not run to the default 2,048 tokens (a minute on a busy machine).
-    defaults = {"schema_version": SCHEMA_VERSION, "defaults": {"max_tokens": 300}}
-    paths.settings_file.write_text(json.dumps(defaults), encoding="utf-8")
 
     def start(model: Path | None = None, wait_for_model: bool = True) -> Hearth:
         hearth = build(paths, model=str(model) if model else None, theme="light")
