@@ -5,11 +5,14 @@ pinned turns stay; only the tail of a long chat is ever read, sent or tokenized.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
 from app.core.generation import GenerationSettings
-from app.engine.protocol import ChatTurn, Role
+from app.engine.protocol import ChatTurn, Role, StopReason
+
+TINY_GEMMA4 = Path(__file__).resolve().parent / "fixtures" / "tiny-gemma4.gguf"
 
 SETTINGS = GenerationSettings(temperature=0.0, max_tokens=16, context_length=512)
 
@@ -59,11 +62,40 @@ def test_an_overflow_moves_the_start_once_and_the_next_turns_reuse_the_cache(run
     assert 2 <= len(moves) <= 10, moves
     assert all(b - a >= 3 for a, b in itertools.pairwise(moves)), moves
     quiet = [n for n in range(moves[0] + 1, 40) if n not in moves]
-    # Between moves a turn reads only the new question and the answer before it (the test stores
-    # another answer than the model wrote), never the whole prompt again.
-    assert quiet and all(evaluated[n] < prompts[n] / 3 for n in quiet), [
-        (evaluated[n], prompts[n]) for n in quiet
-    ]
+    # Between moves a turn reads only what is new since the last one (the answer before it, which
+    # the test stores differently from what the model wrote, and the question), never the whole
+    # prompt again; and a move reads no more than that: what remains of the cache is moved down
+    # over the exchanges left out.
+    new = {n: prompts[n] - prompts[n - 1] for n in quiet}
+    assert quiet and all(evaluated[n] <= new[n] for n in quiet), [(evaluated[n], new[n]) for n in quiet]
+    assert all(evaluated[n] <= max(new.values()) for n in moves), (moves, evaluated)
+
+
+def test_a_cut_in_gemma_4_moves_its_sliding_window_cache_and_the_chat_goes_on():
+    from app.engine.runner import ModelRunner
+
+    runner = ModelRunner()
+    runner.load(str(TINY_GEMMA4), 512, 0, lambda _f: None)
+    try:
+        assert runner._model is not None and runner._model.can_shift
+        chat, results = [ChatTurn(Role.SYSTEM, "You are terse.")], []
+        for number in range(30):
+            chat.append(exchange(number)[0])
+            result = ask(runner, chat)
+            chat.append(exchange(number)[1])
+            if result.memory_start_id:
+                first = next(i for i, turn in enumerate(chat) if turn.id == result.memory_start_id)
+                chat = [chat[0], *chat[first:]]
+            results.append(result)
+    finally:
+        runner.unload()
+    moves = [n for n, result in enumerate(results) if result.memory_start_id]
+    assert moves and moves[-1] < 29, "the chat never outgrew the context"
+    evaluated = [result.prompt_tokens_evaluated for result in results]
+    for n in moves:  # a move reads what the quiet turn after it does: the last answer and a question
+        assert results[n].completion_tokens > 0 and results[n].stop_reason != StopReason.CANCELLED
+        assert evaluated[n] <= evaluated[n + 1] + 2, evaluated
+        assert results[n].prompt_tokens - evaluated[n] > 64  # kept: more than the system prompt
 
 
 def test_pinned_turns_stay_when_the_start_moves(runner):

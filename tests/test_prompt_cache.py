@@ -1,6 +1,7 @@
-"""Prefix reuse: text by tokens, media by content hash, never a stale or empty evaluation."""
+"""Prefix reuse: text by tokens, media by content hash, never a stale or empty evaluation; and
+after a cut, the runs of the cache that remain, found to be moved down over the holes."""
 
-from app.engine.prompt_cache import MediaSegment, Reuse, TextSegment, find_reuse
+from app.engine.prompt_cache import MediaSegment, Move, Reuse, TextSegment, find_reuse, plan_moves
 
 A = MediaSegment("a" * 64, n_pos=10, n_tokens=10)
 B = MediaSegment("b" * 64, n_pos=10, n_tokens=10)
@@ -53,3 +54,41 @@ def test_the_generated_answer_is_reused_across_the_segment_boundary():
 
 def test_empty_segments_are_skipped():
     assert find_reuse([text(1), text(), text(2)], [text(1, 2, 3)]) == Reuse(2, 0, 2)
+
+
+def run(start: int, length: int) -> tuple[int, ...]:
+    return tuple(range(start, start + length))
+
+
+def test_after_a_cut_the_kept_turns_are_moved_down_and_only_the_question_is_left():
+    system, dropped, kept, question = run(1000, 5), run(2000, 300), run(3000, 400), run(4000, 20)
+    cached = [text(*system, *dropped, *kept[:-40]), text(*kept[-40:])]  # a prompt, then its answer
+    moves = plan_moves(cached, [text(*system, *kept, *question)])
+    assert moves == [Move(0, 0, 5), Move(305, 5, 400)]
+
+
+def test_pinned_turns_before_the_cut_move_with_the_tail():
+    system, old, pinned, more, tail = (
+        run(1000, 5),
+        run(2000, 100),
+        run(3000, 50),
+        run(4000, 200),
+        run(5000, 80),
+    )
+    cached = [text(*system, *old, *pinned, *more, *tail)]
+    moves = plan_moves(cached, [text(*system, *pinned, *tail, 7)])
+    assert moves == [Move(0, 0, 5), Move(105, 5, 50), Move(355, 55, 80)]
+
+
+def test_a_whole_prompt_found_in_the_cache_keeps_one_token_to_evaluate():
+    system, dropped, kept = run(1000, 5), run(2000, 100), run(3000, 64)
+    moves = plan_moves([text(*system, *dropped, *kept)], [text(*system, *kept)])
+    assert moves == [Move(0, 0, 5), Move(105, 5, 63)]
+
+
+def test_nothing_moves_for_short_runs_media_or_a_plain_follow_up():
+    system, dropped = run(1000, 5), run(2000, 100)
+    assert plan_moves([text(*system, *dropped, *run(3000, 31))], [text(*system, *run(3000, 31), 9)]) == []
+    assert plan_moves([text(*system, *dropped)], [text(*system, *dropped, 9)]) == []  # nothing to move
+    kept = run(3000, 64)
+    assert plan_moves([text(*system, *dropped), A, text(*kept)], [text(*system), A, text(*kept, 9)]) == []

@@ -80,6 +80,9 @@ class NativeModel:
         self.ctx = context
         self.n_ctx = int(lib.llama_n_ctx(context))
         self.memory = lib.llama_get_memory(context)
+        # Whether cached positions can be moved (RoPE shifted); the sliding-window cache is full
+        # size (above), so Gemma's can.
+        self.can_shift = bool(lib.llama_memory_can_shift(self.memory))
         self._pieces: dict[int, bytes] = {}
         self._progress = progress  # keep the C callbacks alive as long as the model
 
@@ -138,6 +141,27 @@ class NativeModel:
         elif not self._lib.llama_memory_seq_rm(self.memory, 0, position, -1):
             self._lib.llama_memory_clear(self.memory, True)
             raise DecodeError("the cache could not be truncated")
+
+    def keep_runs(self, runs: list[tuple[int, int, int]]) -> bool:
+        """Keep only these runs of the cache, each ``(old_start, new_start, length)`` in order,
+        moved down to their new positions; everything else is dropped. False (and an empty
+        cache) if llama.cpp refused."""
+        lib, memory = self._lib, self.memory
+        position = 0
+        for old_start, _new_start, length in runs:
+            if old_start > position and not lib.llama_memory_seq_rm(memory, 0, position, old_start):
+                break
+            position = old_start + length
+        else:
+            if lib.llama_memory_seq_rm(memory, 0, position, -1):
+                for old_start, new_start, length in runs:
+                    if new_start != old_start:
+                        lib.llama_memory_seq_add(
+                            memory, 0, old_start, old_start + length, new_start - old_start
+                        )
+                return True
+        lib.llama_memory_clear(memory, True)
+        return False
 
     def decode(self, tokens: list[int], start: int) -> None:
         """Evaluate ``tokens`` at positions ``start``...; logits are kept for the last one."""

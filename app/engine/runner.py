@@ -39,7 +39,15 @@ from app.engine.model_check import (
 from app.engine.multimodal import Attachment, AttachmentIndex, MediaError, Projector
 from app.engine.native_model import DecodeAborted, NativeModel
 from app.engine.output_parser import OutputParser, ParsedPiece
-from app.engine.prompt_cache import MediaSegment, Segment, TextSegment, find_reuse, prompt_positions
+from app.engine.prompt_cache import (
+    MediaSegment,
+    Reuse,
+    Segment,
+    TextSegment,
+    find_reuse,
+    plan_moves,
+    prompt_positions,
+)
 from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead
 from app.engine.protocol import ChatTurn, StopReason, ToolCall, TurnTokens
 from app.gguf.reader import GGUFInfo
@@ -356,6 +364,8 @@ class ModelRunner:
         model = self._model
         assert model is not None
         reuse = find_reuse(self._cached, prompt.segments)
+        if prompt.plan.memory_start_id and model.can_shift:
+            reuse = self._move_cache(prompt, reuse)
         model.forget_from(reuse.n_past)
         self._cached = [*prompt.segments[: reuse.segment]]
         n_past = reuse.n_past
@@ -380,6 +390,27 @@ class ModelRunner:
             model.forget_from(prompt_positions(self._cached))
             raise
         return n_past, n_past - reuse.n_past
+
+    def _move_cache(self, prompt: _Prompt, reuse: Reuse) -> Reuse:
+        """The oldest exchanges were just left out: keep what remains of the cache by moving it
+        down over them, as llama.cpp's context shift does, instead of reading it all again. The
+        moved positions were computed with the left-out text in view, so they are close to, not
+        the same as, a fresh read; only a cut made for room does this, never an edit or a delete
+        the user asked for. Text only: llama.cpp does not shift media positions."""
+        model = self._model
+        assert model is not None
+        moves = plan_moves(self._cached, prompt.segments)
+        kept = sum(move.length for move in moves)
+        if kept <= reuse.n_past:
+            return reuse
+        if not model.keep_runs([(m.old_start, m.new_start, m.length) for m in moves]):
+            log.warning("llama.cpp could not move the cache; the prompt is read again")
+            self._cached = []
+            return Reuse(0, 0, 0)
+        head = prompt.segments[0]
+        assert isinstance(head, TextSegment) and len(prompt.segments) == 1
+        self._cached = [TextSegment(head.tokens[:kept])]
+        return Reuse(kept, 0, kept)
 
     def _fit_prompt(self, messages: list[ChatTurn], settings: GenerationSettings) -> _Prompt:
         """The prompt for the turns that fit the context with room left for an answer: chosen from
