@@ -13,6 +13,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="keep all data, settings and models under this folder")
     parser.add_argument("--model", help="load this GGUF model file at start")
     parser.add_argument("--theme", choices=("system", "light", "dark"), help="colour theme")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        help="pictures or sounds to attach to a new chat, or a GGUF model to load; given to the "
+        "running Hearth if there is one",
+    )
     # For bench/startup.py: print when the window is up and how much memory the UI uses, then quit.
     parser.add_argument("--report-startup", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -27,6 +27,7 @@ from app.ui.diagnostics import DiagnosticsReport
 from app.ui.library.manager import ModelManager
 from app.ui.logging_setup import LogSetup, setup_logging
 from app.ui.main_window import MainWindow
+from app.ui.single_instance import SingleInstance
 from app.ui.supervisor import WorkerSupervisor
 from app.ui.theme import apply_theme
 
@@ -159,17 +160,57 @@ class _FirstPaintProbe(QObject):
         QApplication.quit()
 
 
+def open_launch(window: MainWindow, arguments: dict) -> None:
+    """What a launch asked for (``hearth FILE...``, "Open with Hearth"), in the running window:
+    it comes to the front, loads a GGUF model it was given, and attaches pictures and sounds to
+    a new chat."""
+    window.setWindowState(
+        (window.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive
+    )
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    files = [Path(name) for name in arguments.get("files") or [] if isinstance(name, str)]
+    model = arguments.get("model")
+    models = [str(path) for path in files if path.suffix.lower() == ".gguf"]
+    if isinstance(model, str) and model:
+        models.insert(0, model)
+    if models:
+        window.load_model(models[0])
+    attached = [path for path in files if path.suffix.lower() != ".gguf"]
+    if attached:
+        window.new_conversation()
+        window.attachments.intake.add_paths(attached)
+
+
+def serve_launches(instance: SingleInstance, window: MainWindow) -> None:
+    instance.launched.connect(lambda arguments: open_launch(window, arguments))
+
+
 def run(args: argparse.Namespace) -> int:
     paths = resolve_paths(args.data_dir).ensure()
     logs = setup_logging(paths)
-    log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data)
     app = QApplication(sys.argv[:1])
+    files = [str(Path(name).resolve()) for name in args.files]
+    instance = SingleInstance(paths.data)
+    if not instance.claim():
+        if instance.hand_over({"files": files, "model": args.model}):
+            log.info("%s is already running for %s; this launch was handed to it", APP_NAME, paths.data)
+            return 0
+        print(f"{APP_NAME} is already running for {paths.data} but does not answer.", file=sys.stderr)
+        return 1
+    log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data)
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("hearth")
     if ICON.is_file():
         app.setWindowIcon(QIcon(str(ICON)))
-    hearth = build(paths, model=args.model, theme=args.theme, probe=args.report_startup, logs=logs)
+    model = args.model or next((name for name in files if name.lower().endswith(".gguf")), None)
+    hearth = build(paths, model=model, theme=args.theme, probe=args.report_startup, logs=logs)
+    serve_launches(instance, hearth.window)
+    attached = [name for name in files if not name.lower().endswith(".gguf")]
+    if attached:
+        QTimer.singleShot(0, lambda: open_launch(hearth.window, {"files": attached}))
     app.aboutToQuit.connect(hearth.supervisor.stop)
     app.aboutToQuit.connect(hearth.window.diagnostics.shutdown)
     app.aboutToQuit.connect(hearth.models.shutdown)
@@ -181,4 +222,5 @@ def run(args: argparse.Namespace) -> int:
     heartbeat.start()
     code = app.exec()
     hearth.close_database()
+    instance.release()
     return code
