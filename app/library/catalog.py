@@ -1,4 +1,4 @@
-"""The curated catalog of Gemma 4 builds, read from ``resources/catalog.json``.
+"""The curated catalog of Gemma 4 builds, read from ``app/resources/catalog.json``.
 
 The catalog is data, not code: each entry names the repository, a pinned revision, the exact
 model and projector files with their sizes and sha256, the context length and what the model
@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.resources import resource
 from app.library.remote import HubFile
 
-CATALOG_FILE = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+CATALOG_FILE = resource("catalog.json")
 
 
 @dataclass(frozen=True)

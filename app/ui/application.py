@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
 from app.core.paths import AppPaths, resolve_paths
+from app.core.resources import resource
 from app.core.settings import RecentModel, Settings, load_settings
 from app.storage.chats import ChatStore
 from app.storage.daily_backup import DailyBackup, DailyResult
@@ -32,7 +33,7 @@ from app.ui.supervisor import WorkerSupervisor
 from app.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "hearth.svg"
+ICON = resource("icons", "hearth.svg")
 
 
 @dataclass
@@ -203,8 +204,7 @@ def run(args: argparse.Namespace) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("hearth")
-    if ICON.is_file():
-        app.setWindowIcon(QIcon(str(ICON)))
+    app.setWindowIcon(QIcon(str(ICON)))
     model = args.model or next((name for name in files if name.lower().endswith(".gguf")), None)
     hearth = build(paths, model=model, theme=args.theme, probe=args.report_startup, logs=logs)
     serve_launches(instance, hearth.window)
