@@ -16,6 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     from app.cli import parse_args
 
     args = parse_args(argv)
+    if args.self_test:
+        from app.ui.self_test import run_self_test
+
+        if not args.model:
+            print("--self-test needs --model PATH", file=sys.stderr)
+            return 2
+        return run_self_test(args.model)
     from app.ui.application import run
 
     return run(args)

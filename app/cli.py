@@ -19,6 +19,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="pictures or sounds to attach to a new chat, or a GGUF model to load; given to the "
         "running Hearth if there is one",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="with --model: start the worker, load the model, generate a few tokens, print one line "
+        "of JSON and exit 0 if all of that worked (no window)",
+    )
     # For bench/startup.py: print when the window is up and how much memory the UI uses, then quit.
     parser.add_argument("--report-startup", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

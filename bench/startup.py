@@ -1,6 +1,6 @@
-"""Time from launching `python -m app` to its window being painted, and the UI process's memory
-once the engine has started (no model loaded). Median of several launches.
-Prints one JSON object as its last line."""
+"""Time from launching `python -m app` (or the bundle, with ``--executable dist/Hearth/Hearth``)
+to its window being painted, and the UI process's memory once the engine has started (no model
+loaded). Median of several launches. Prints one JSON object as its last line."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def launch_once() -> tuple[float, float]:
+def launch_once(command: list[str]) -> tuple[float, float]:
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     with tempfile.TemporaryDirectory(prefix="hearth-startup-") as home:
         started = time.time()
         out = subprocess.run(
-            [sys.executable, "-m", "app", "--data-dir", home, "--report-startup"],
+            [*command, "--data-dir", home, "--report-startup"],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -37,14 +37,17 @@ def launch_once() -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--executable", help="a frozen Hearth to launch instead of `python -m app`")
     args = parser.parse_args()
-    launch_once()  # warm the OS file cache, as a second launch of an installed app would be
-    results = [launch_once() for _ in range(args.runs)]
+    command = [args.executable] if args.executable else [sys.executable, "-m", "app"]
+    launch_once(command)  # warm the OS file cache, as a second launch of an installed app would be
+    results = [launch_once(command) for _ in range(args.runs)]
     window_ms = [r[0] for r in results]
     rss = [r[1] for r in results]
     print(
         json.dumps(
             {
+                "launched": "bundle" if args.executable else "python -m app",
                 "runs": args.runs,
                 "window_ms_all": [round(v) for v in window_ms],
                 "window_ms": round(statistics.median(window_ms)),

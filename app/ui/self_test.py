@@ -1,0 +1,69 @@
+"""``hearth --self-test --model PATH``: proof that an installed or frozen Hearth works end to end.
+
+It starts the real worker the way the app does (the same executable, ``--worker``), loads the
+model, generates a few tokens, and prints one line of JSON. It exits 0 only if all of that
+worked, so a build pipeline can trust a bundle it never opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QTimer
+
+from app import __version__
+from app.core.generation import GenerationSettings
+from app.engine import protocol as p
+from app.ui.supervisor import WorkerSupervisor
+
+DEADLINE_S = 300  # a cold disk and a big model load slowly, but never this slowly
+QUESTION = "Say hello in one short sentence."
+ANSWER_TOKENS = 8
+
+
+def run_self_test(model: str, context_length: int = 2048) -> int:
+    app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    report: dict[str, Any] = {"hearth": __version__, "frozen": bool(getattr(sys, "frozen", False))}
+    started = time.perf_counter()
+    supervisor = WorkerSupervisor()
+    pieces: list[str] = []
+
+    def finish(ok: bool, **facts: Any) -> None:
+        report.update(facts, ok=ok, total_ms=round((time.perf_counter() - started) * 1000))
+        app.exit(0 if ok else 1)
+
+    def loaded(model_loaded: p.ModelLoaded) -> None:
+        report.update(model=model_loaded.name, architecture=model_loaded.architecture)
+        report.update(
+            load_ms=round(model_loaded.load_ms), vision=model_loaded.vision, audio=model_loaded.audio
+        )
+        settings = GenerationSettings(
+            temperature=0.0, max_tokens=ANSWER_TOKENS, context_length=context_length
+        )
+        supervisor.generate("self-test", [p.ChatTurn(p.Role.USER, QUESTION)], settings)
+
+    def done(result: p.Done) -> None:
+        finish(
+            result.completion_tokens > 0,
+            tokens=result.completion_tokens,
+            ttft_ms=round(result.ttft_ms, 1),
+            text="".join(pieces),
+        )
+
+    supervisor.model_loaded.connect(loaded)
+    supervisor.delta.connect(lambda _request, text, _reasoning: pieces.append(text))
+    supervisor.finished.connect(done)
+    supervisor.load_failed.connect(lambda _path, message: finish(False, error=message))
+    supervisor.generation_failed.connect(lambda _request, message: finish(False, error=message))
+    supervisor.failed.connect(lambda message: finish(False, error=message))
+    supervisor.crashed.connect(lambda message: finish(False, error=f"the worker crashed: {message}"))
+    QTimer.singleShot(DEADLINE_S * 1000, lambda: finish(False, error=f"no answer within {DEADLINE_S} s"))
+    supervisor.start()
+    supervisor.load_model(model, context_length, projector_path="auto")
+    code = app.exec()
+    supervisor.stop()
+    print(json.dumps(report), flush=True)
+    return code
