@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import APP_NAME, __version__
+from app import APP_NAME
 from app.core.generation import GenerationSettings
 from app.core.paths import AppPaths
 from app.core.presets import Preset, find_preset
@@ -38,6 +38,7 @@ from app.core.settings import RecentModel, Settings, WindowState, remember_model
 from app.engine import protocol as p
 from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
+from app.ui.about import show_about
 from app.ui.announcer import Announcer, describe_finished
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.composer import Composer
@@ -788,14 +789,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME} {__version__}</b><p>A private, offline assistant: models run on this computer "
-            "and nothing you write leaves it.</p><p>Runs models through llama.cpp (MIT licence) and "
-            "PySide6 / Qt (LGPLv3).</p><p>Gemma is a trademark of Google LLC. Hearth is an independent "
-            "application that runs Gemma models.</p>",
-        )
+        show_about(self)
 
     def quit_app(self) -> None:
         app = QApplication.instance()
