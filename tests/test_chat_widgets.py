@@ -191,3 +191,26 @@ def test_the_settings_panel_keeps_the_picture_detail_of_a_chat(qtbot):
     with qtbot.waitSignal(panel.settings_edited) as edited:
         panel.temperature.setValue(0.7)  # another edit keeps the picture detail
     assert edited.args[0].image_budget == 1120
+
+
+def test_a_new_placeholder_is_painted_at_once(composer, qtbot):
+    # Qt repaints a plain-text box when its placeholder appears or goes, not when its words change:
+    # "Loading the model…" stayed on screen after the model was ready.
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        paints = 0
+
+        def eventFilter(self, _watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    composer.set_blocked("Loading the model…")
+    qtbot.waitExposed(composer)
+    counter = PaintCounter()
+    composer.editor.viewport().installEventFilter(counter)
+    qtbot.wait(50)
+    counter.paints = 0
+    composer.set_blocked(None)
+    qtbot.waitUntil(lambda: counter.paints > 0, timeout=2000)

@@ -395,7 +395,10 @@ class Composer(QFrame):
         else:
             choices = (PLACEHOLDER, SHORT_PLACEHOLDER, TINY_PLACEHOLDER)
         text = next((t for t in choices if metrics.horizontalAdvance(t) <= room), choices[-1])
-        self.editor.setPlaceholderText(text)
+        if text != self.editor.placeholderText():
+            self.editor.setPlaceholderText(text)
+            # Qt repaints the box when a placeholder appears or goes, not when its words change.
+            self.editor.viewport().update()
 
     def _update_button(self) -> None:
         if self._busy:
