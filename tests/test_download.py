@@ -21,8 +21,8 @@ from app.library.errors import (
     OfflineError,
     Paused,
 )
+from app.library.hub_file import HubFile
 from app.library.progress import ProgressMeter
-from app.library.remote import HubFile
 from app.library.retry import Backoff, RetryPolicy
 from app.library.transfer import Transfer, TransferOptions
 from tests.hub.server import HubServer

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from app.library.errors import ChecksumError, DiskFullError, ErrorKind, NetworkError, Paused
+from app.library.hub_file import HubFile
 from app.library.partial import PartialFile
-from app.library.remote import HubFile
 from app.library.retry import RetryPolicy
 from app.library.transfer import Transfer, TransferOptions
 from tests.hub.server import HubServer

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from app.library.errors import ErrorKind, Paused
+from app.library.hub_file import HubFile
 from app.library.jobs import DownloadJob, JobFile, JobState, describe_job
-from app.library.remote import HubFile
 from app.library.retry import Backoff, RetryNotice, RetryPolicy
 from app.library.transfer import Transfer, TransferOptions
 from tests.hub.server import HubServer

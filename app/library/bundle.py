@@ -14,9 +14,9 @@ from typing import Any
 from app.gguf.manifest import write_manifest
 from app.library.disk import check_free_space, disk_error
 from app.library.errors import Paused
+from app.library.hub_file import HubFile
 from app.library.partial import PartialFile
 from app.library.progress import ProgressCallback
-from app.library.remote import HubFile
 from app.library.retry import RetryCallback
 from app.library.stop import StopCheck, StopControl
 from app.library.transfer import Transfer, TransferOptions

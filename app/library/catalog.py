@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.resources import resource
-from app.library.remote import HubFile
+from app.library.hub_file import HubFile
 
 CATALOG_FILE = resource("catalog.json")
 

@@ -22,23 +22,12 @@ from app.library.errors import (
     NotFoundError,
     OfflineError,
 )
+from app.library.hub_file import HubFile
 from app.library.partial import PartialRecord
 from app.library.verify import ExpectedDigest
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 OFFLINE_MESSAGE = "Hearth is set to work offline (HF_HUB_OFFLINE), so it cannot download models."
-
-
-@dataclass(frozen=True)
-class HubFile:
-    """A file to download. ``sha256`` and ``size`` come from the catalog when it knows them; the
-    Hub's own values are used otherwise."""
-
-    repo_id: str
-    filename: str
-    revision: str = "main"
-    sha256: str | None = None
-    size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def list_gguf_files(repo_id: str, *, endpoint: str | None, token: str | None) ->
     from huggingface_hub.hf_api import RepoFile as HubRepoFile
 
     from app.library.errors import NotFoundError, OfflineError
-    from app.library.remote import OFFLINE_MESSAGE, HubFile, offline_mode, translate
+    from app.library.hub_file import HubFile
+    from app.library.remote import OFFLINE_MESSAGE, offline_mode, translate
 
     repo_id = repo_id.strip().strip("/")
     if offline_mode():

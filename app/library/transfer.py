@@ -23,9 +23,10 @@ import httpx2
 
 from app.library.disk import check_free_space, disk_error
 from app.library.errors import ChecksumError, ErrorKind, NetworkError
+from app.library.hub_file import HubFile
 from app.library.partial import PartialFile, PartialPaths
 from app.library.progress import ProgressCallback, ProgressMeter
-from app.library.remote import HubFile, ResolvedFile, resolve
+from app.library.remote import ResolvedFile, resolve
 from app.library.retry import Backoff, RetryCallback, RetryNotice, RetryPolicy
 from app.library.stop import StopCheck, StopControl
 from app.library.stream import receive

@@ -282,7 +282,7 @@ class DownloadQueue(QObject):
         try:
             # Imported here, not at the top: huggingface_hub and its HTTP stack stay out of start-up.
             from app.library.bundle import BundleDownload
-            from app.library.remote import HubFile
+            from app.library.hub_file import HubFile
 
             def hub(file: JobFile) -> HubFile:
                 return HubFile(job.repo_id, file.name, job.revision, sha256=file.sha256, size=file.size)
