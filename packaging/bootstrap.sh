@@ -140,7 +140,7 @@ install_python_packages() {
     shift
     local stamp="$VENV/.bootstrap-$mode"
     local want
-    want="$(cat pyproject.toml "$SELF" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)"
+    want="$(cat pyproject.toml "$SELF" "$CONSTRAINTS" | { sha256sum 2>/dev/null || shasum -a 256; } | cut -d' ' -f1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         say "Python packages up to date (pyproject.toml unchanged since the last install)"
         return 0
@@ -216,7 +216,7 @@ build_bundle() {
     [[ -x "$executable" ]] || executable="$ROOT/dist/Hearth.app/Contents/MacOS/Hearth"
     [[ -x "$executable" ]] || executable="$ROOT/dist/Hearth/Hearth.exe"
     say "$("$executable" --version)"
-    for model in "${self_test[@]}"; do
+    for model in ${self_test[@]+"${self_test[@]}"}; do  # (an empty array trips bash 3.2's set -u)
         say "Self-test of the bundle with $(basename "$model")"
         "$executable" --self-test --model "$model" || die "the bundle's self-test failed with $model"
     done

@@ -401,14 +401,13 @@ class ModelRunner:
         assert model is not None
         moves = plan_moves(self._cached, prompt.segments)
         kept = sum(move.length for move in moves)
-        if kept <= reuse.n_past:
-            return reuse
+        head = prompt.segments[0]
+        if kept <= reuse.n_past or len(prompt.segments) != 1 or not isinstance(head, TextSegment):
+            return reuse  # (a text-only prompt is one segment; plan_moves takes no other)
         if not model.keep_runs([(m.old_start, m.new_start, m.length) for m in moves]):
             log.warning("llama.cpp could not move the cache; the prompt is read again")
             self._cached = []
             return Reuse(0, 0, 0)
-        head = prompt.segments[0]
-        assert isinstance(head, TextSegment) and len(prompt.segments) == 1
         self._cached = [TextSegment(head.tokens[:kept])]
         return Reuse(kept, 0, kept)
 

@@ -190,27 +190,32 @@ def serve_launches(instance: SingleInstance, window: MainWindow) -> None:
 
 def run(args: argparse.Namespace) -> int:
     paths = resolve_paths(args.data_dir).ensure()
-    logs = setup_logging(paths)
     app = QApplication(sys.argv[:1])
     files = [str(Path(name).resolve()) for name in args.files]
+    given_model = str(Path(args.model).resolve()) if args.model else None
+    launch = {"files": files, "model": given_model}
     instance = SingleInstance(paths.data)
-    if not instance.claim():
-        if instance.hand_over({"files": files, "model": args.model}):
-            log.info("%s is already running for %s; this launch was handed to it", APP_NAME, paths.data)
+    # Before the log is set up: a launch handed to the running Hearth leaves its log alone.
+    while not instance.claim():
+        if instance.hand_over(launch):
             return 0
-        print(f"{APP_NAME} is already running for {paths.data} but does not answer.", file=sys.stderr)
-        return 1
+        if instance.holder_alive():
+            print(f"{APP_NAME} is already running for {paths.data} but does not answer.", file=sys.stderr)
+            return 1
+        # The running Hearth went away meanwhile: this launch becomes Hearth.
+    logs = setup_logging(paths)
     log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data)
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("hearth")
     app.setWindowIcon(QIcon(str(ICON)))
-    model = args.model or next((name for name in files if name.lower().endswith(".gguf")), None)
+    model = given_model or next((name for name in files if name.lower().endswith(".gguf")), None)
     hearth = build(paths, model=model, theme=args.theme, probe=args.report_startup, logs=logs)
     serve_launches(instance, hearth.window)
     attached = [name for name in files if not name.lower().endswith(".gguf")]
     if attached:
         QTimer.singleShot(0, lambda: open_launch(hearth.window, {"files": attached}))
+    app.aboutToQuit.connect(instance.stop_listening)  # a launch now waits, then takes over
     app.aboutToQuit.connect(hearth.supervisor.stop)
     app.aboutToQuit.connect(hearth.window.diagnostics.shutdown)
     app.aboutToQuit.connect(hearth.models.shutdown)

@@ -32,6 +32,8 @@ def run_self_test(model: str, context_length: int = 2048) -> int:
     pieces: list[str] = []
 
     def finish(ok: bool, **facts: Any) -> None:
+        if "ok" in report:  # the first outcome stands (a crash while loading also fails the load)
+            return
         report.update(facts, ok=ok, total_ms=round((time.perf_counter() - started) * 1000))
         app.exit(0 if ok else 1)
 
@@ -63,7 +65,8 @@ def run_self_test(model: str, context_length: int = 2048) -> int:
     QTimer.singleShot(DEADLINE_S * 1000, lambda: finish(False, error=f"no answer within {DEADLINE_S} s"))
     supervisor.start()
     supervisor.load_model(model, context_length, projector_path="auto")
-    code = app.exec()
+    # The worker may fail to start at once, before the loop runs (exit() does nothing then).
+    code = app.exec() if "ok" not in report else (0 if report["ok"] else 1)
     supervisor.stop()
     print(json.dumps(report), flush=True)
     return code

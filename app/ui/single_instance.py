@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -32,8 +33,10 @@ class SingleInstance(QObject):
     def __init__(self, data_folder: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         folder = data_folder.resolve()
-        # Per folder, so two data folders (HEARTH_HOME, --data-dir) run side by side.
-        self.server_name = "hearth-" + hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:16]
+        # Per folder, so two data folders (HEARTH_HOME, --data-dir) run side by side; one folder
+        # spelled two ways on a case-blind file system is still one Hearth.
+        key = os.path.normcase(str(folder)).encode("utf-8")
+        self.server_name = "hearth-" + hashlib.sha256(key).hexdigest()[:16]
         self._lock = QLockFile(str(folder / LOCK_FILE))
         self._lock.setStaleLockTime(0)  # stale only when its process is gone, however old
         self._server: QLocalServer | None = None
@@ -43,7 +46,16 @@ class SingleInstance(QObject):
         """Become the Hearth of this folder, and listen for later launches; False if another
         running Hearth has it."""
         if not self._lock.tryLock(0):
-            return False
+            if self._lock.error() == QLockFile.LockError.LockFailedError:
+                return False  # another Hearth holds it
+            # The folder refuses the lock file (read-only, full): run without one rather than not
+            # at all; the app says what is wrong with the folder when it writes there.
+            log.warning(
+                "could not create %s (%s); a second Hearth would not be kept out",
+                LOCK_FILE,
+                self._lock.error(),
+            )
+            return True
         QLocalServer.removeServer(self.server_name)  # left behind by a Hearth that crashed
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
@@ -56,11 +68,24 @@ class SingleInstance(QObject):
         self._server = server
         return True
 
-    def release(self) -> None:
+    def stop_listening(self) -> None:
+        """Closing down: later launches wait for the lock instead of talking to a Hearth that
+        no longer answers."""
         if self._server is not None:
             self._server.close()
             self._server = None
-        self._lock.unlock()
+
+    def release(self) -> None:
+        self.stop_listening()
+        if self._lock.isLocked():
+            self._lock.unlock()
+
+    def holder_alive(self) -> bool:
+        """Whether the Hearth holding the lock still runs (False once it has gone)."""
+        if self._lock.tryLock(0):
+            self._lock.unlock()
+            return False
+        return True
 
     def hand_over(self, arguments: dict, timeout_s: float = HAND_OVER_S) -> bool:
         """Give the running Hearth this launch's arguments; True once it has them."""
@@ -81,10 +106,9 @@ class SingleInstance(QObject):
                 socket.abort()
                 if answer.startswith(RECEIVED):
                     return True
-            if self._lock.tryLock(0):  # the running Hearth went away meanwhile
-                self._lock.unlock()
+            if not self.holder_alive():  # the running Hearth went away meanwhile
                 return False
-            time.sleep(0.2)  # still starting: not listening yet
+            time.sleep(0.2)  # still starting, or closing: not answering yet
         return False
 
     def _accept(self) -> None:
