@@ -10,7 +10,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 
@@ -26,6 +26,29 @@ def wait_for(predicate, timeout_s: float = 120.0) -> None:
             raise TimeoutError("benchmark step timed out")
         QTimer.singleShot(5, loop.quit)
         loop.exec()
+
+
+class LoopGaps:
+    """The gaps between the ticks of a 1 ms timer on the UI thread, in ms: how long the event
+    loop was kept from running while the timer ran."""
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        self._last = time.perf_counter()
+        self._timer = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=1)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self._last) * 1000)
+        self._last = now
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
 
 
 def start_worker_with_model(

@@ -25,8 +25,8 @@ import time
 import zlib
 from pathlib import Path
 
-from _harness import LONG_PROMPT, median, wait_for
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from _harness import LONG_PROMPT, LoopGaps, median, wait_for
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -188,30 +188,21 @@ def stream_gaps(hearth, chat_id: int, tokens: int) -> tuple[list[float], dict]:
     hearth.window.show_conversation(chat_id)
     context = hearth.store.get_conversation(chat_id).settings.context_length
     hearth.store.set_settings(chat_id, GenerationSettings(context_length=context, max_tokens=tokens))
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    timer = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=1)
-    timer.timeout.connect(tick)
+    meter = LoopGaps()
     done: list = []
     hearth.supervisor.finished.connect(done.append)
     written = answers = 0
     while written < tokens:
         hearth.window.composer.set_text(LONG_PROMPT if not answers else "Continue the story.")
         hearth.window.composer.submit()
-        last[0] = time.perf_counter()
-        timer.start()
+        meter.start()
         wait_for(lambda count=answers: len(done) > count, timeout_s=900)
-        timer.stop()
+        meter.stop()
         written += done[-1].completion_tokens
         answers += 1
     rates = [d.tokens_per_s for d in done if d.tokens_per_s]
-    return gaps, {"tokens": written, "answers": answers, "tok_s": round(median(rates), 1) if rates else 0.0}
+    tok_s = round(median(rates), 1) if rates else 0.0
+    return meter.gaps, {"tokens": written, "answers": answers, "tok_s": tok_s}
 
 
 def replay_gaps(hearth, chat_id: int, tokens_per_s: float) -> tuple[list[float], dict]:
@@ -226,17 +217,8 @@ def replay_gaps(hearth, chat_id: int, tokens_per_s: float) -> tuple[list[float],
     placeholder = hearth.store.add_message(chat_id, "assistant", "", status=MessageStatus.STREAMING)
     window.conversation.append(placeholder)
     chunk = max(4, int(tokens_per_s * REPLAY_FLUSH_S * 4))
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    timer = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=1)
-    timer.timeout.connect(tick)
-    timer.start()
+    meter = LoopGaps()
+    meter.start()
     shown = 0
     next_at = time.perf_counter()
     while shown < len(answer):
@@ -246,8 +228,8 @@ def replay_gaps(hearth, chat_id: int, tokens_per_s: float) -> tuple[list[float],
         next_at += REPLAY_FLUSH_S
     window.chat_view.flush()
     QApplication.processEvents()
-    timer.stop()
-    return gaps, {"characters": len(answer), "code_blocks": answer.count("```python")}
+    meter.stop()
+    return meter.gaps, {"characters": len(answer), "code_blocks": answer.count("```python")}
 
 
 def main() -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 
-from _harness import LONG_PROMPT, wait_for
-from PySide6.QtCore import Qt, QTimer
+from _harness import LONG_PROMPT, LoopGaps, wait_for
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -32,17 +30,8 @@ def main() -> None:
     settings = GenerationSettings(max_tokens=args.tokens, temperature=1.0, context_length=4096)
     hearth.store.set_settings(window.current_id, settings)
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    timer = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=1)
-    timer.timeout.connect(tick)
-    timer.start()
+    meter = LoopGaps()
+    meter.start()
     window.load_model(args.model)
     wait_for(lambda: hearth.supervisor.loaded_model is not None)
     streamed = 0
@@ -55,8 +44,9 @@ def main() -> None:
         last_message = hearth.store.messages(window.current_id)[-1]
         streamed += int(last_message.stats.get("completion_tokens", 0))
         answers += 1
-    timer.stop()
+    meter.stop()
     hearth.shutdown()
+    gaps = meter.gaps
     ordered = sorted(gaps)
     p99 = ordered[int(len(ordered) * 0.99)]
     print(
