@@ -118,35 +118,34 @@ _SELECT_MESSAGES = (
     "SELECT id, conversation_id, role, content, reasoning, status, created_at, updated_at, stats_json,"
     " parent_id, pinned, token_count FROM messages"
 )
+
+
+def _walk_up(limit: str = "") -> str:
+    """``path(id, parent_id, depth)``: a message (depth 0) and its ancestors, up to the root or
+    while ``limit`` (a condition on the step) holds."""
+    return f"""
+    WITH RECURSIVE path(id, parent_id, depth) AS (
+        SELECT id, parent_id, 0 FROM messages WHERE id = ?
+        UNION ALL
+        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
+        {limit}
+    )"""
+
+
 # The path from the root to a message, root first.
-_PATH_TO = """
-    WITH RECURSIVE path(id, parent_id, depth) AS (
-        SELECT id, parent_id, 0 FROM messages WHERE id = ?
-        UNION ALL
-        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
-    )
-    SELECT id FROM path ORDER BY depth DESC
-"""
+_PATH_TO = _walk_up() + " SELECT id FROM path ORDER BY depth DESC"
 # The end of that path: back from a message until ``stop`` (kept) or ``limit`` messages.
-_PATH_TAIL = """
-    WITH RECURSIVE path(id, parent_id, depth) AS (
-        SELECT id, parent_id, 0 FROM messages WHERE id = ?
-        UNION ALL
-        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
-        WHERE path.id != ? AND path.depth + 1 < ?
-    )
-    SELECT id FROM path ORDER BY depth DESC
-"""
+_PATH_TAIL = (
+    _walk_up("WHERE path.id != ? AND path.depth + 1 < ?") + " SELECT id FROM path ORDER BY depth DESC"
+)
 # The pinned messages before a message on its path, with the turns next to them.
-_PINNED_BEFORE = """
-    WITH RECURSIVE path(id, parent_id, depth) AS (
-        SELECT id, parent_id, 0 FROM messages WHERE id = ?
-        UNION ALL
-        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
-    )
+_PINNED_BEFORE = (
+    _walk_up()
+    + """
     SELECT path.id, m.role, m.pinned FROM path JOIN messages AS m ON m.id = path.id
     WHERE path.depth > 0 ORDER BY path.depth DESC
 """
+)
 # A message and everything that follows it, on every branch.
 _SUBTREE_OF = """
     WITH RECURSIVE subtree(id) AS (
