@@ -117,3 +117,44 @@ def test_sigterm_closes_hearth_as_quit_does(qtbot, hearth_home):
     instance = SingleInstance(paths.data)
     assert instance.claim()  # the lock was let go
     instance.release()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_garbage_on_the_socket_is_ignored_and_a_real_launch_still_gets_through(qtbot, hearth_home, picture):
+    from PySide6.QtNetwork import QLocalSocket
+
+    paths = resolve_paths(hearth_home).ensure()
+    instance = SingleInstance(paths.data)
+    assert instance.claim()
+    hearth = build(paths, theme="light")
+    qtbot.addWidget(hearth.window)
+    try:
+        serve_launches(instance, hearth.window)
+        junk = [
+            b"\x00\xff\xfe not json\n",
+            b"[1, 2, 3]\n",
+            b'{"files": "abc", "model": 7}\n',
+            b'{"files": [1, null, {"a": 1}]}\n',
+            b"{" + b"x" * (2 << 20),  # past the size limit, and no end of line
+            b'{"files": [',  # a line that never ends
+        ]
+        sockets = []
+        for payload in junk:
+            socket = QLocalSocket()
+            socket.connectToServer(instance.server_name)
+            assert socket.waitForConnected(2000)
+            socket.write(payload)
+            socket.flush()
+            sockets.append(socket)
+        qtbot.wait(300)
+        assert hearth.window.composer.pending() == [] and hearth.supervisor.loaded_model is None
+
+        second = launch(str(picture("harbour.png")))
+        qtbot.waitUntil(lambda: second.poll() is not None, timeout=TIMEOUT)
+        assert second.returncode == 0, second.communicate()
+        qtbot.waitUntil(lambda: len(hearth.window.composer.pending()) == 1, timeout=TIMEOUT)
+        for socket in sockets:
+            socket.abort()
+    finally:
+        hearth.shutdown()
+        instance.release()

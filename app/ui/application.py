@@ -171,7 +171,8 @@ def open_launch(window: MainWindow, arguments: dict) -> None:
     window.show()
     window.raise_()
     window.activateWindow()
-    files = [Path(name) for name in arguments.get("files") or [] if isinstance(name, str)]
+    given = arguments.get("files")
+    files = [Path(name) for name in given if isinstance(name, str)] if isinstance(given, list) else []
     model = arguments.get("model")
     models = [str(path) for path in files if path.suffix.lower() == ".gguf"]
     if isinstance(model, str) and model:

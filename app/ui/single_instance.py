@@ -71,6 +71,15 @@ class SingleInstance(QObject):
     def stop_listening(self) -> None:
         """Closing down: later launches wait for the lock instead of talking to a Hearth that
         no longer answers."""
+        # Launches still talking (a line that never ends) are cut off now, while Hearth is whole:
+        # left to the sockets' destructors, their "disconnected" would call back into a Hearth
+        # being torn down.
+        for socket in list(self._buffers):
+            socket.readyRead.disconnect()
+            socket.disconnected.disconnect()
+            socket.abort()
+            socket.deleteLater()
+        self._buffers.clear()
         if self._server is not None:
             self._server.close()
             self._server = None
