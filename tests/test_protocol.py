@@ -19,9 +19,22 @@ SAMPLES = [
         messages=[
             p.ChatTurn(p.Role.SYSTEM, "Be brief."),
             p.ChatTurn(p.Role.USER, "hé ✓\nwhat is this?", [PICTURE, MIC]),
-            p.ChatTurn(p.Role.ASSISTANT, "A cat."),
+            p.ChatTurn(
+                p.Role.ASSISTANT,
+                "A cat, 3 years old.",
+                tool_steps=[
+                    p.ToolStep(
+                        [p.ToolCall("age", {"born": "2023-05-01", "precise": True})],
+                        [p.ToolResponse("age", {"result": 3})],
+                        reasoning="I should ask the clock.",
+                    )
+                ],
+            ),
         ],
         settings=GenerationSettings(temperature=0.2, top_k=3, think=True, seed=7, image_budget=560),
+        tools=[p.ToolSpec("age", "How old", {"type": "object", "properties": {"born": {"type": "string"}}})],
+        tool_choice=p.ToolChoice.REQUIRED,
+        response_schema={"type": "object"},
     ),
     p.Cancel(request_id="r"),
     p.Shutdown(),
@@ -38,6 +51,7 @@ SAMPLES = [
         vision=True,
         audio=True,
         projector_path="/mmproj.gguf",
+        tools=True,
     ),
     p.ModelUnloaded(),
     p.LoadFailed(model_path="x", reason="not_gguf", message="no"),

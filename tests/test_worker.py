@@ -336,12 +336,17 @@ WRONG = {
 }
 
 
+# Fields that hold any JSON (a tool's arguments, a schema): nothing inside them is wrong or unknown.
+FREE_FORM = {"arguments", "parameters", "response", "response_schema"}
+
+
 def objects_in(data):
-    """Every JSON object within ``data``, itself included."""
+    """Every JSON object within ``data`` that is a record of the protocol, itself included."""
     if isinstance(data, dict):
         yield data
-        for value in data.values():
-            yield from objects_in(value)
+        for key, value in data.items():
+            if key not in FREE_FORM:
+                yield from objects_in(value)
     elif isinstance(data, list):
         for value in data:
             yield from objects_in(value)

@@ -38,6 +38,8 @@ FALLBACK_TEMPLATES = {"gemma": _GEMMA_TURNS, "gemma2": _GEMMA_TURNS, "gemma3": _
 # Gemma 4 with thinking off: the generation prompt opens an empty reasoning channel.
 MODEL_TURN = "<|turn>model\n"
 EMPTY_THOUGHT = "<|channel>thought\n<channel|>"
+CALL_OPEN = "<|tool_call>call:"
+_PROBE_TOOL = "hearth_probe_tool"
 _MARK = "\ue000"  # a private-use character: never in a template, and not trimmed as whitespace
 
 
@@ -127,25 +129,34 @@ class ChatFormatter:
         except TemplateRenderError:
             probe = ""  # it may refuse only this conversation: later ones say why in its words
         self.replays_empty_thought = probe.endswith(MODEL_TURN + EMPTY_THOUGHT)
+        self.describes_tools = self._describes_tools()
 
-    def render(self, messages: list[dict[str, Any]], think: bool = False) -> str:
+    def _describes_tools(self) -> bool:
+        """Whether the template tells the model about the tools it is given."""
+        tool = {"type": "function", "function": {"name": _PROBE_TOOL, "description": "", "parameters": {}}}
+        try:
+            return _PROBE_TOOL in self._render([{"role": "user", "content": "?"}], False, [tool])
+        except TemplateRenderError:
+            return False
+
+    def render(
+        self, messages: list[dict[str, Any]], think: bool = False, tools: list[dict[str, Any]] | None = None
+    ) -> str:
         if not (self.replays_empty_thought and not think):
-            return self._render(messages, think)
+            return self._render(messages, think, tools)
         # Gemma 4's template prompts each answer with an empty reasoning channel, then writes
         # earlier answers without it. Kept in, the model reads each earlier turn exactly as it
         # wrote it, and the KV cache, which holds those tokens, stays valid: otherwise every
         # follow-up re-evaluates the whole previous answer (seconds per turn on a CPU). A mark
-        # rides at the start of each earlier answer, so nothing a user typed is ever touched.
-        marked = [
-            {**m, "content": _MARK + m["content"].strip()}
-            if m.get("role") == "assistant" and isinstance(m.get("content"), str)
-            else m
-            for m in messages
-        ]
-        text = self._render(marked, think)
+        # rides at the start of each earlier answer (or its first tool call, which comes first),
+        # so nothing a user typed is ever touched.
+        text = self._render([_marked(m) for m in messages], think, tools)
+        text = text.replace(MODEL_TURN + CALL_OPEN + _MARK, MODEL_TURN + EMPTY_THOUGHT + CALL_OPEN)
         return text.replace(MODEL_TURN + _MARK, MODEL_TURN + EMPTY_THOUGHT).replace(_MARK, "")
 
-    def _render(self, messages: list[dict[str, Any]], think: bool) -> str:
+    def _render(
+        self, messages: list[dict[str, Any]], think: bool, tools: list[dict[str, Any]] | None = None
+    ) -> str:
         given = sum(len(m["content"]) for m in messages if isinstance(m.get("content"), str))
         self._env.output_limit = max(self._budget.min_output_chars, sandbox.OUTPUT_PER_INPUT_CHAR * given)
         variables = {
@@ -154,7 +165,7 @@ class ChatFormatter:
             "enable_thinking": think,
             "bos_token": self.bos,
             "eos_token": self.eos,
-            "tools": None,
+            "tools": tools or None,
         }
         try:
             seconds = self._budget.seconds_for(len(messages))
@@ -177,6 +188,18 @@ class ChatFormatter:
     @staticmethod
     def _runaway(why: object) -> TemplateRunawayError:
         return TemplateRunawayError(f"This model's chat template does not finish: {why}. {_DAMAGED_HINT}")
+
+
+def _marked(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("role") != "assistant":
+        return message
+    calls = message.get("tool_calls")
+    if calls:
+        first = calls[0]
+        function = {**first["function"], "name": _MARK + first["function"]["name"]}
+        return {**message, "tool_calls": [{**first, "function": function}, *calls[1:]]}
+    content = message.get("content")
+    return {**message, "content": _MARK + content.strip()} if isinstance(content, str) else message
 
 
 def _raise(message: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.core.gemma4 import TEXT_BATCH
 from app.core.generation import GenerationSettings
+from app.engine.tool_grammar import Grammar, GrammarError
 
 
 class DecodeError(RuntimeError):
@@ -207,9 +208,13 @@ class NativeModel:
 
     # --- sampling --------------------------------------------------------------------------
 
-    def sampler(self, settings: GenerationSettings, seed: int) -> Any:
+    def sampler(self, settings: GenerationSettings, seed: int, grammar: Grammar | None = None) -> Any:
         lib = self._lib
         chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if grammar is not None:
+            # First in the chain: what the grammar rules out must be gone before top-k and top-p
+            # choose among the rest, or they could keep only tokens it forbids.
+            lib.llama_sampler_chain_add(chain, self._grammar_sampler(grammar, chain))
         if settings.temperature <= 0:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
             return chain
@@ -219,6 +224,23 @@ class NativeModel:
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(settings.temperature))
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
         return chain
+
+    def _grammar_sampler(self, grammar: Grammar, chain: Any) -> Any:
+        lib = self._lib
+        text = grammar.text.encode("utf-8")
+        if grammar.lazy:
+            triggers = [self.tokenize(word, add_bos=False) for word in grammar.trigger_tokens]
+            ids = [ids[0] for ids in triggers if len(ids) == 1]
+            tokens = (lib.llama_token * len(ids))(*ids)
+            sampler = lib.llama_sampler_init_grammar_lazy_patterns(
+                self.vocab, text, b"root", None, 0, tokens, len(ids)
+            )
+        else:
+            sampler = lib.llama_sampler_init_grammar(self.vocab, text, b"root")
+        if not sampler:
+            lib.llama_sampler_free(chain)
+            raise GrammarError("llama.cpp could not read the grammar for this answer")
+        return sampler
 
     def sample(self, chain: Any) -> int:
         return int(self._lib.llama_sampler_sample(chain, self.ctx, -1))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from app.core.gemma4 import IMAGE_BUDGETS
 from app.engine.context_window import TurnSize, choose_window
 from app.engine.protocol import ChatTurn, MediaEncoding, MediaKind, MediaRef, Role, TurnTokens
+from app.engine.tool_turns import steps_text
 
 DEFAULT_IMAGE_TOKENS = IMAGE_BUDGETS[2]  # what Gemma 4 gives a picture when left to choose
 AUDIO_TOKENS_PER_S = 25
@@ -79,7 +80,10 @@ def plan_fit(
             tokens = turn.tokens
         else:
             tokens = (
-                count(turn.content) + overhead + sum(media_tokens(a, image_budget) for a in turn.attachments)
+                count(turn.content)
+                + overhead
+                + sum(media_tokens(a, image_budget) for a in turn.attachments)
+                + (count(steps_text(turn)) if turn.tool_steps else 0)
             )
             if turn.id:
                 counted.append(TurnTokens(turn.id, tokens))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from app.core.generation import GenerationSettings
 from app.engine.json_records import RecordError, describe, from_json
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 # Room for a context length the bundled llama.cpp accepts, and for any machine's thread count.
 LOAD_LIMITS: dict[str, tuple[float, float]] = {
@@ -56,6 +56,12 @@ class StopReason(StrEnum):
     TOOL_CALL = "tool_call"  # the model called a tool and waits for its response
 
 
+class ToolChoice(StrEnum):
+    AUTO = "auto"  # the model may call a tool; a call it starts is kept well-formed
+    REQUIRED = "required"  # this turn must be a tool call
+    NONE = "none"  # the tools stay described (the prompt does not change) but none may be called
+
+
 @dataclass(frozen=True)
 class MediaRef:
     """A picture or sound the worker reads from disk."""
@@ -66,10 +72,43 @@ class MediaRef:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]  # whatever JSON the model wrote
+
+
+@dataclass(frozen=True)
+class ToolResponse:
+    name: str
+    response: dict[str, Any]  # what the tool gave, as the template writes it back to the model
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One round of an answer: the calls the model made and what the tools answered."""
+
+    calls: list[ToolCall]
+    responses: list[ToolResponse]
+    reasoning: str = ""  # what the model thought before calling (with thinking on)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: its parameters are a JSON schema of type "object"."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ChatTurn:
     role: Role
     content: str
     attachments: list[MediaRef] = field(default_factory=list)
+    # An answer's tool rounds, before its ``content``; an answer still under way has its latest
+    # round here and no content yet, and the model goes on from the tools' responses.
+    tool_steps: list[ToolStep] = field(default_factory=list)
     id: int = 0  # the stored message's id (0: none, e.g. the system prompt)
     pinned: bool = False  # never left out when the chat outgrows the context
     tokens: int = 0  # its size as the model counted it before (0: not known yet)
@@ -81,12 +120,6 @@ class TurnTokens:
 
     id: int
     tokens: int
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    name: str
-    arguments: dict[str, Any]  # whatever JSON the model wrote
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -148,6 +181,10 @@ class Generate(Message):
     request_id: str
     messages: list[ChatTurn]
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: ToolChoice = ToolChoice.AUTO
+    # A JSON schema the answer must follow (JSON output mode); empty: free text.
+    response_schema: dict[str, Any] = field(default_factory=dict)
 
 
 @_register
@@ -196,6 +233,7 @@ class ModelLoaded(Message):
     vision: bool = False
     audio: bool = False
     projector_path: str = ""
+    tools: bool = False  # its chat template describes tools to the model
 
 
 @_register

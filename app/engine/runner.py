@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -49,7 +49,9 @@ from app.engine.prompt_cache import (
     prompt_positions,
 )
 from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead
-from app.engine.protocol import ChatTurn, StopReason, ToolCall, TurnTokens
+from app.engine.protocol import ChatTurn, StopReason, ToolCall, ToolChoice, ToolSpec, TurnTokens
+from app.engine.tool_grammar import Grammar, json_grammar, tool_call_grammar
+from app.engine.tool_turns import template_messages
 from app.gguf.reader import GGUFInfo
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,29 @@ FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a 
 
 class PromptTooLongError(ValueError):
     """Even the latest message alone does not fit the context."""
+
+
+@dataclass(frozen=True)
+class AnswerShape:
+    """What the answer may or must be: tools on offer and whether one must be called, or a JSON
+    schema it must follow."""
+
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: ToolChoice = ToolChoice.AUTO
+    response_schema: dict[str, Any] = field(default_factory=dict)
+
+    def grammar(self, think: bool) -> Grammar | None:
+        if self.response_schema:
+            return json_grammar(self.response_schema)
+        if self.tools and self.tool_choice is not ToolChoice.NONE:
+            return tool_call_grammar(self.tools, self.tool_choice is ToolChoice.REQUIRED, think)
+        return None
+
+
+NO_SHAPE = AnswerShape()
+# Tokens Gemma 4's tool syntax is made of: a model whose vocabulary lacks one cannot call tools
+# the way the parser and the grammars read them, whatever its template says.
+TOOL_TOKENS = ("<|tool_call>", "<tool_call|>", '<|"|>', "<|channel>", "<channel|>")
 
 
 @dataclass
@@ -127,6 +152,7 @@ class ModelRunner:
         self._cached: list[Segment] = []  # what the KV cache holds, in order
         self._attachments = AttachmentIndex()
         self.info: GGUFInfo | None = None
+        self._tools = False  # the loaded model can call tools
         self._overhead: tuple[tuple[int, bool], int] = ((0, False), 0)  # per template and thinking
 
     @property
@@ -140,7 +166,11 @@ class ModelRunner:
     @property
     def capabilities(self) -> dict[str, bool]:
         projector = self._projector
-        return {"vision": bool(projector and projector.vision), "audio": bool(projector and projector.audio)}
+        return {
+            "vision": bool(projector and projector.vision),
+            "audio": bool(projector and projector.audio),
+            "tools": self._tools,
+        }
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -173,6 +203,9 @@ class ModelRunner:
             )
             self.info, self._threads = info, threads
             self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
+            self._tools = self._formatter.describes_tools and all(
+                len(model.tokenize(token, add_bos=False)) == 1 for token in TOOL_TOKENS
+            )
             if projector_path:
                 self._open_projector(projector_path, image_budget=0)
         except BaseException as exc:
@@ -236,6 +269,7 @@ class ModelRunner:
         settings: GenerationSettings,
         should_stop: Callable[[], bool],
         on_text: Callable[[str, str], None],
+        shape: AnswerShape = NO_SHAPE,
     ) -> GenerationResult:
         """Stream an answer; ``on_text(answer, reasoning)`` gets coalesced pieces."""
         model = self._model
@@ -250,13 +284,15 @@ class ModelRunner:
             if first_media is not None:
                 self._cached = self._cached[:first_media]
         encodes_before = self._projector.encodes if self._projector else 0
-        prompt = self._fit_prompt(messages, settings)
+        tools = shape.tools if self._tools else []
+        grammar = AnswerShape(tools, shape.tool_choice, shape.response_schema).grammar(settings.think)
+        prompt = self._fit_prompt(messages, settings, tools)
         try:
             n_past, evaluated = self._evaluate_prompt(prompt)
         except DecodeAborted:
             return self._result(StopReason.CANCELLED, prompt, 0, started, 0.0, started, 0, encodes_before)
         return self._sample(
-            prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before
+            prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before, grammar
         )
 
     def _sample(
@@ -269,12 +305,13 @@ class ModelRunner:
         on_text: Callable[[str, str], None],
         started: float,
         encodes_before: int,
+        grammar: Grammar | None,
     ) -> GenerationResult:
         model = self._model
         assert model is not None
         max_tokens = max(1, min(settings.max_tokens, model.n_ctx - n_past))
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
-        chain = model.sampler(settings, seed)
+        chain = model.sampler(settings, seed, grammar)
         batch = model.single_token_batch()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parser = OutputParser()
@@ -325,7 +362,9 @@ class ModelRunner:
         ]
         self._emit(parser.feed("".join(pending) + decoder.decode(b"", final=True)), on_text, calls, problems)
         self._emit(parser.finish(), on_text, calls, problems)
-        if parser.stopped:
+        # Gemma 4 ends a call with <|tool_response>, which llama.cpp counts as an end of generation:
+        # the turn ended on the calls either way.
+        if parser.stopped or (stop_reason is StopReason.END and (calls or problems)):
             stop_reason = StopReason.TOOL_CALL
         result = self._result(
             stop_reason, prompt, len(generated), started, first_at, ended, evaluated, encodes_before
@@ -411,7 +450,9 @@ class ModelRunner:
         self._cached = [TextSegment(head.tokens[:kept])]
         return Reuse(kept, 0, kept)
 
-    def _fit_prompt(self, messages: list[ChatTurn], settings: GenerationSettings) -> _Prompt:
+    def _fit_prompt(
+        self, messages: list[ChatTurn], settings: GenerationSettings, tools: Sequence[ToolSpec] = ()
+    ) -> _Prompt:
         """The prompt for the turns that fit the context with room left for an answer: chosen from
         each turn's size (``prompt_fit``), then tokenized once. Sizes are estimates (a template
         may add a little); should the prompt still be too long, less is kept and it is built again."""
@@ -426,13 +467,13 @@ class ModelRunner:
                 plan = plan_fit(messages, room, self._count_tokens, overhead, budget)
             except ContextFullError:
                 break
-            prompt = self._tokenize(plan.turns, settings.think)
+            prompt = self._tokenize(plan.turns, settings.think, tools)
             used = prompt_positions(prompt.segments)
             if used + reserve <= model.n_ctx:
                 prompt.plan = plan
                 return prompt
             room -= used + reserve - model.n_ctx + overhead
-        latest = self._tokenize(messages[-1:], settings.think)
+        latest = self._tokenize(messages[-1:], settings.think, tools)
         raise PromptTooLongError(
             f"This message is too long for the model's context ({prompt_positions(latest.segments)} "
             f"tokens with the pinned ones; the context holds {model.n_ctx}). Shorten it, unpin "
@@ -454,7 +495,7 @@ class ModelRunner:
             )
         return self._overhead[1]
 
-    def _tokenize(self, messages: list[ChatTurn], think: bool) -> _Prompt:
+    def _tokenize(self, messages: list[ChatTurn], think: bool, tools: Sequence[ToolSpec]) -> _Prompt:
         model, formatter = self._model, self._formatter
         assert model is not None and formatter is not None
         media: list[Attachment] = []
@@ -469,8 +510,8 @@ class ModelRunner:
                     self._attachments.identify(attachment.kind, attachment.path, attachment.encoding)
                 )
                 markers += self._projector.marker + "\n" if self._projector else ""
-            rendered.append({"role": str(message.role), "content": markers + message.content})
-        text = formatter.render(rendered, think=think)
+            rendered.extend(template_messages(message, markers + message.content))
+        text = formatter.render(rendered, think=think, tools=[_as_template_tool(t) for t in tools])
         # Templates write the BOS text themselves; let the tokenizer add it exactly once,
         # and only if the model asks for it.
         if formatter.bos and text.startswith(formatter.bos):
@@ -491,6 +532,12 @@ class ModelRunner:
             on_text(piece.answer, piece.reasoning)
         calls.extend(ToolCall(call.name, call.arguments) for call in piece.tool_calls)
         problems.extend(piece.problems)
+
+
+def _as_template_tool(tool: ToolSpec) -> dict[str, Any]:
+    """As chat templates take a tool (the OpenAI function format Gemma 4's template reads)."""
+    function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return {"type": "function", "function": function}
 
 
 __all__ = ["GenerationResult", "MediaError", "MediaSegment", "ModelRunner", "PromptTooLongError"]

@@ -194,7 +194,8 @@ class Worker:
             log.exception("could not unload after a failed load")
 
     def _generate(self, message: p.Generate) -> None:
-        from app.engine.runner import MediaError, PromptTooLongError
+        from app.engine.runner import AnswerShape, MediaError, PromptTooLongError
+        from app.engine.tool_grammar import GrammarError
 
         request_id = message.request_id
         runner = self._runner
@@ -217,8 +218,9 @@ class Worker:
         if request_id in cancelled:  # a Cancel that raced with the start
             runner.request_stop()
         try:
-            result = runner.generate(message.messages, message.settings, should_stop, on_text)
-        except (PromptTooLongError, MediaError) as exc:
+            shape = AnswerShape(message.tools, message.tool_choice, message.response_schema)
+            result = runner.generate(message.messages, message.settings, should_stop, on_text, shape)
+        except (PromptTooLongError, MediaError, GrammarError) as exc:
             self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
             return
         finally:
