@@ -32,7 +32,14 @@ from app.storage.db import open_database
 from app.storage.export import export_chats
 from app.storage.import_chats import import_chats
 from app.storage.safe_zip import ArchiveLimits
+from app.storage.tool_records import CallState, ToolCallRecord
 
+CALLS = [
+    ToolCallRecord(0, "calculator", {"expression": "2**10"}, CallState.DONE, "1024", 0.4),
+    ToolCallRecord(
+        1, "read_file", {"path": "notes/a.txt"}, CallState.DENIED, "The user did not allow it.", 0
+    ),
+]
 CODE = "Here it is:\n\n```python\ndef greet(name):\n    return f'Hello, {name}!'\n```\n\nRun it."
 
 
@@ -94,7 +101,7 @@ def build_chats(paths: AppPaths, store: ChatStore, tmp_path: Path) -> dict[str, 
     store.update_message(second.id, status=MessageStatus.STOPPED, reasoning="Thinking **hard**.")
     store.add_message(chat.id, "user", "Describe the chart only.", parent_id=None, attachments=[chart])
     answer = store.add_message(chat.id, "assistant", CODE, reasoning="The chart is blue.")
-    store.update_message(answer.id, stats={"tokens_per_s": 12.0, "finish": "stop"})
+    store.update_message(answer.id, stats={"tokens_per_s": 12.0, "finish": "stop"}, tool_calls=CALLS)
     follow_up = store.add_message(chat.id, "user", "Thanks!")
     failed = store.add_message(chat.id, "assistant", "", status=MessageStatus.ERROR)
     store.add_message(
@@ -227,6 +234,11 @@ def test_the_markdown_reads_well_and_its_pictures_are_in_the_archive(tmp_path, s
     assert "Describe the chart only." in text and "What is in these pictures?" not in text
     assert CODE in text
     assert "<details>\n<summary>Reasoning</summary>\n\nThe chart is blue.\n\n</details>" in text
+    assert (
+        "<summary>Tool: calculator (done, 0 ms)</summary>\n\n"
+        'Arguments: `{"expression": "2**10"}`\n\n~~~\n1024\n~~~' in text
+    )
+    assert "<summary>Tool: read_file (denied, 0 ms)</summary>" in text
     assert "*(1 other version of this question is in hearth.json.)*" in text
     assert "*This answer failed.*\n\n*(1 other version of this answer is in hearth.json.)*" in text
     assert re.search(r"!\[chart \\\[v2\\\]\.png\]\(\.\./attachments/[0-9a-f]{64}\.png\)", text)

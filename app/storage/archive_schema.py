@@ -14,6 +14,7 @@ from app.core.generation import GenerationSettings
 from app.storage.archive_format import FORMAT, VERSION, ArchiveError
 from app.storage.attachment_files import KINDS
 from app.storage.chats import MessageStatus
+from app.storage.tool_records import ToolCallRecord, calls_from_items
 
 ROLES = ("system", "user", "assistant")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -40,6 +41,7 @@ class ArchivedMessage:
     updated_at: float
     stats: dict[str, Any]
     attachments: tuple[ArchivedAttachment, ...]
+    tool_calls: tuple[ToolCallRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ def _message(item: Any, where: str) -> ArchivedMessage:
         updated_at=_time(item, "updated_at", where),
         stats=_field(item, "stats", dict, where),
         attachments=attachments,
+        # Archives from before tools have none; a call that cannot be read is left out.
+        tool_calls=calls_from_items(item.get("tool_calls", [])),
     )
 
 

@@ -23,6 +23,7 @@ from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
 from app.storage.faults import storage_errors
 from app.storage.search import SearchHit, search
+from app.storage.tool_records import ToolCallRecord, calls_from_json, calls_to_json
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -76,6 +77,7 @@ class Message:
     parent_id: int | None = None
     pinned: bool = False  # always in what the model sees, however long the chat
     token_count: int | None = None  # its size in the model's tokens, once the model counted it
+    tool_calls: tuple[ToolCallRecord, ...] = ()  # an answer's calls, in the order it made them
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ _SELECT_CONVERSATIONS = (
 )
 _SELECT_MESSAGES = (
     "SELECT id, conversation_id, role, content, reasoning, status, created_at, updated_at, stats_json,"
-    " parent_id, pinned, token_count FROM messages"
+    " parent_id, pinned, token_count, tool_calls_json FROM messages"
 )
 
 
@@ -180,6 +182,7 @@ def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Messag
         parent_id,
         pinned,
         token_count,
+        tool_calls_json,
     ) = row
     status, stats = MessageStatus(status), _json_object(stats_json)
     return Message(
@@ -196,6 +199,7 @@ def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Messag
         parent_id,
         bool(pinned),
         token_count,
+        calls_from_json(tool_calls_json),
     )
 
 
@@ -408,11 +412,13 @@ class ChatStore:
         reasoning: str | None = None,
         status: MessageStatus | None = None,
         stats: dict[str, Any] | None = None,
+        tool_calls: Sequence[ToolCallRecord] | None = None,
     ) -> None:
         """Change only the given fields. Cheap enough to call on every streaming save:
         two indexed updates in one WAL commit, with no fsync under ``synchronous=NORMAL``."""
         given = {"content": content, "reasoning": reasoning, "status": status}
         given["stats_json"] = None if stats is None else json.dumps(stats)
+        given["tool_calls_json"] = None if tool_calls is None else calls_to_json(list(tool_calls))
         changes = {"updated_at": self._clock(), **{k: v for k, v in given.items() if v is not None}}
         assignments = ", ".join(f"{name} = ?" for name in changes)
         with self.atomic() as conn:
@@ -574,8 +580,8 @@ class ChatStore:
         with self.atomic() as conn:
             conn.execute(
                 "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, created_at,"
-                " updated_at, stats_json, parent_id, pinned, token_count)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " updated_at, stats_json, parent_id, pinned, token_count, tool_calls_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.id,
                     m.conversation_id,
@@ -589,6 +595,7 @@ class ChatStore:
                     m.parent_id,
                     int(m.pinned),
                     m.token_count,
+                    calls_to_json(m.tool_calls),
                 ),
             )
             for position, a in enumerate(m.attachments):

@@ -104,6 +104,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN token_count INTEGER;
     ALTER TABLE conversations ADD COLUMN memory_start_id INTEGER;
     """,
+    # 6: the tool calls an answer made (storage.tool_records), read and written with it.
+    """
+    ALTER TABLE messages ADD COLUMN tool_calls_json TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 

@@ -35,6 +35,7 @@ from app.storage.archive_format import (
 from app.storage.attachment_files import BLOCK_SIZE, AttachmentFiles
 from app.storage.chats import Attachment, ChatStore, Conversation, Message
 from app.storage.export_markdown import chat_file_name, render_chat
+from app.storage.tool_records import calls_as_items
 
 TEMP_PREFIX = ".hearth-export-"
 
@@ -195,6 +196,7 @@ class _ArchiveWriter:
             "created_at": message.created_at,
             "updated_at": message.updated_at,
             "stats": message.stats,
+            "tool_calls": calls_as_items(message.tool_calls),
             "attachments": [
                 {
                     "sha256": a.sha256,

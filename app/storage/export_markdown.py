@@ -3,12 +3,14 @@ away, pictures shown and sounds linked from the archive's attachments folder."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import PureWindowsPath
 
 from app.storage.chats import Attachment, Conversation, Message, MessageStatus
+from app.storage.tool_records import ToolCallRecord
 
 SPEAKERS = {"user": "You", "assistant": "Assistant", "system": "System"}
 STATUS_NOTES = {
@@ -71,6 +73,8 @@ def _message(message: Message, others: int, entries: Mapping[str, str | None], u
             "</details>",
         ]
         lines.append("")
+    for call in message.tool_calls:
+        lines += _tool_call(call)
     if message.content:
         lines += [*_closed(message.content), ""]
     for attachment in message.attachments:
@@ -86,6 +90,24 @@ def _message(message: Message, others: int, entries: Mapping[str, str | None], u
         verb = "is" if others == 1 else "are"
         lines += [f"*({versions} of this {what} {verb} in hearth.json.)*", ""]
     return lines
+
+
+def _tool_call(call: ToolCallRecord) -> list[str]:
+    arguments = json.dumps(call.arguments, ensure_ascii=False)
+    fence = "~~~~" if "~~~" in call.result else "~~~"
+    return [
+        "<details>",
+        f"<summary>Tool: {call.name} ({call.state}, {call.elapsed_ms:.0f} ms)</summary>",
+        "",
+        f"Arguments: `{arguments}`" if "`" not in arguments else f"Arguments: {arguments}",
+        "",
+        fence,
+        *call.result.rstrip("\n").split("\n"),
+        fence,
+        "",
+        "</details>",
+        "",
+    ]
 
 
 def _attachment_link(attachment: Attachment, entry: str | None, up: str) -> str:

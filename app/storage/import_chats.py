@@ -20,6 +20,7 @@ from app.storage.archive_schema import ArchivedAttachment, ArchivedConversation,
 from app.storage.attachment_files import AttachmentError, AttachmentFiles
 from app.storage.db import DatabaseTooNewError, open_database, transaction
 from app.storage.safe_zip import ArchiveLimits, CheckedZip
+from app.storage.tool_records import calls_to_json
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def _insert(
     for m in sorted(c.messages, key=lambda m: m.id):
         cursor = conn.execute(
             "INSERT INTO messages (conversation_id, role, content, reasoning, status, created_at,"
-            " updated_at, stats_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, stats_json, tool_calls_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 conversation_id,
                 m.role,
@@ -157,6 +158,7 @@ def _insert(
                 m.created_at,
                 m.updated_at,
                 json.dumps(m.stats),
+                calls_to_json(m.tool_calls),
             ),
         )
         assert cursor.lastrowid is not None
