@@ -24,6 +24,8 @@ class GenerationSettings:
     think: bool = False
     seed: int = -1
     image_budget: int = AUTO_IMAGE_BUDGET  # visual tokens per picture, one of IMAGE_BUDGETS
+    tools: bool = True  # offer the built-in tools (to a model that can call them)
+    max_tool_rounds: int = 8  # rounds of tool calls in one answer before it must answer in words
 
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
         "temperature": (0.0, 2.0),
@@ -32,6 +34,7 @@ class GenerationSettings:
         "max_tokens": (1, 131072),
         "context_length": (256, 262144),
         "image_budget": (AUTO_IMAGE_BUDGET, MAX_IMAGE_TOKENS),
+        "max_tool_rounds": (1, 32),
     }
 
     def to_dict(self) -> dict[str, Any]:

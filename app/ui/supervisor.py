@@ -173,9 +173,24 @@ class WorkerSupervisor(QObject):
         if self._state is not WorkerState.FAILED:  # no worker, no model: nothing to start for
             self._send(p.UnloadModel())
 
-    def generate(self, request_id: str, messages: list[p.ChatTurn], settings: GenerationSettings) -> None:
+    def generate(
+        self,
+        request_id: str,
+        messages: list[p.ChatTurn],
+        settings: GenerationSettings,
+        tools: list[p.ToolSpec] | None = None,
+        tool_choice: p.ToolChoice = p.ToolChoice.AUTO,
+    ) -> None:
         self._request_id = request_id
-        self._send(p.Generate(request_id=request_id, messages=messages, settings=settings))
+        self._send(
+            p.Generate(
+                request_id=request_id,
+                messages=messages,
+                settings=settings,
+                tools=tools or [],
+                tool_choice=tool_choice,
+            )
+        )
         self._enter(WorkerState.GENERATING)
 
     def cancel(self, request_id: str) -> None:

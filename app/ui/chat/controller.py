@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -24,6 +24,10 @@ from app.engine.context_window import turns_to_send
 from app.storage.attachment_files import StoredFile
 from app.storage.chats import CURRENT_LEAF, ChatStore, Conversation, Message, MessageStatus
 from app.storage.faults import NOTHING_LOST, StorageError
+from app.storage.tool_records import CallState, ToolCallRecord
+from app.tools.builtin import builtin_tools
+from app.tools.registry import ToolResult
+from app.ui.chat.tool_rounds import ToolRunner, rounds_to_send
 from app.ui.saving import PendingSaves
 from app.ui.supervisor import WorkerSupervisor
 
@@ -50,6 +54,13 @@ class _Answer:
     stats: dict[str, Any] | None = None
     dirty: bool = False
     started: float = field(default_factory=time.monotonic)
+    # The tool loop: what the answer was asked with, and the calls it made so far.
+    history: list[p.ChatTurn] = field(default_factory=list)
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    tools: list[p.ToolSpec] = field(default_factory=list)
+    calls: list[ToolCallRecord] = field(default_factory=list)
+    rounds: int = 0
+    tools_running: bool = False
 
     @property
     def message_id(self) -> int:
@@ -67,6 +78,7 @@ class _Answer:
             status=self.status,
             stats=self.stats or {},
             updated_at=time.time(),
+            tool_calls=tuple(self.calls),
         )
 
 
@@ -83,6 +95,8 @@ class ChatController(QObject):
     """The model of a long chat now reads from this message on: (conversation id, message id)."""
     notice = Signal(str)
     """Something the user should read in the status line (refused writes: ``PendingSaves.notice``)."""
+    tool_calls_changed = Signal(object)
+    """An answer's tool calls started or ended: the ``Message`` as it is now."""
 
     def __init__(
         self,
@@ -90,8 +104,11 @@ class ChatController(QObject):
         supervisor: WorkerSupervisor,
         saves: PendingSaves,
         parent: QObject | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         super().__init__(parent)
+        self.tools = tools or ToolRunner(builtin_tools(), parent=self)
+        self.tools.finished.connect(self._on_tools_done)
         self._store = store
         self._worker = supervisor
         self._saves = saves
@@ -126,11 +143,13 @@ class ChatController(QObject):
         text: str,
         attachments: Sequence[StoredFile] = (),
         parent_id: int | None = CURRENT_LEAF,
+        must_use_tool: bool = False,
     ) -> bool:
         """Store the user's message and start the answer. False (with a notice) if it can't: then
         nothing was stored, and the caller keeps the message for the user. ``parent_id`` places it
         elsewhere than at the end of the branch on show: an edited question goes where the one it
-        replaces was, as its alternative."""
+        replaces was, as its alternative. ``must_use_tool``: the answer starts with a tool call
+        (when the chat offers tools and the model can call them)."""
         if not text.strip() and not attachments:
             self.notice.emit("Type a message first.")
             return False
@@ -152,7 +171,7 @@ class ChatController(QObject):
             self.notice.emit(error.explain(NOTHING_LOST))
             return False
         self.message_added.emit(user)
-        self._start_answer(placeholder)
+        self._start_answer(placeholder, must_use_tool)
         return True
 
     def regenerate(self, conversation_id: int, message_id: int) -> bool:
@@ -174,8 +193,17 @@ class ChatController(QObject):
         return True
 
     def stop(self) -> None:
-        if self._answer is not None:
-            self._worker.cancel(self._answer.request_id)
+        answer = self._answer
+        if answer is None:
+            return
+        if answer.tools_running:  # the worker is idle: the answer stops here, its calls unanswered
+            answer.calls = [
+                replace(c, state=CallState.CANCELLED, result="Stopped.") if not c.finished else c
+                for c in answer.calls
+            ]
+            self._finish(MessageStatus.STOPPED, {**(answer.stats or {}), "stop_reason": "cancelled"})
+            return
+        self._worker.cancel(answer.request_id)
 
     # --- streaming -------------------------------------------------------------------------
 
@@ -189,17 +217,20 @@ class ChatController(QObject):
             conversation_id, "assistant", "", status=MessageStatus.STREAMING, parent_id=parent_id
         )
 
-    def _start_answer(self, placeholder: Message) -> None:
+    def _start_answer(self, placeholder: Message, must_use_tool: bool = False) -> None:
         """Answer the branch that ends at the placeholder's parent."""
         conversation = self.conversation(placeholder.conversation_id)
         settings = conversation.settings if conversation else GenerationSettings()
         system_prompt = conversation.system_prompt if conversation else ""
         history = self._prompt_messages(placeholder.conversation_id, system_prompt, placeholder.parent_id)
-        self._answer = _Answer(uuid.uuid4().hex, placeholder)
+        loaded = self._worker.loaded_model
+        tools = self.tools.specs() if settings.tools and loaded is not None and loaded.tools else []
+        self._answer = _Answer(uuid.uuid4().hex, placeholder, history=history, settings=settings, tools=tools)
         self.message_added.emit(placeholder)
         self.busy_changed.emit(True)
         self._save_timer.start()
-        self._worker.generate(self._answer.request_id, history, settings)
+        choice = p.ToolChoice.REQUIRED if must_use_tool else p.ToolChoice.AUTO
+        self._worker.generate(self._answer.request_id, history, settings, tools, choice)
 
     def _prompt_messages(
         self, conversation_id: int, system_prompt: str, upto: int | None
@@ -259,6 +290,7 @@ class ChatController(QObject):
             pinned=pinned,
             # A count from the text as stored; words added about missing attachments change it.
             tokens=(message.token_count or 0) if not missing else 0,
+            tool_steps=rounds_to_send(message.tool_calls),
         )
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:
@@ -290,12 +322,17 @@ class ChatController(QObject):
             reasoning=answer.reasoning,
             status=answer.status,
             stats=answer.stats,
+            tool_calls=answer.calls,
         )
 
     def _on_finished(self, done: p.Done) -> None:
         answer = self._answer
         if answer is None or answer.request_id != done.request_id:
             return
+        if done.stop_reason is p.StopReason.TOOL_CALL and answer.tools:
+            self._remember_sizes(answer.conversation_id, done)
+            if self._run_tools(answer, done):
+                return
         status = (
             MessageStatus.STOPPED if done.stop_reason is p.StopReason.CANCELLED else MessageStatus.COMPLETE
         )
@@ -308,6 +345,9 @@ class ChatController(QObject):
             "total_ms": round(done.total_ms, 1),
             "dropped_turns": done.dropped_turns,
         }
+        if answer.calls:
+            stats["tool_calls"] = len(answer.calls)
+            stats["total_ms"] = round((time.monotonic() - answer.started) * 1000, 1)
         loaded = self._worker.loaded_model
         if loaded is not None:
             stats["model"] = loaded.name
@@ -329,6 +369,53 @@ class ChatController(QObject):
                 "This chat is now longer than the model's context: it reads on from the marked "
                 "message. Pin messages it must always read (Ctrl+P)."
             )
+
+    # --- the tool loop ---------------------------------------------------------------------
+
+    def _run_tools(self, answer: _Answer, done: p.Done) -> bool:
+        """Start the round of calls the model just made; False if there is none to run (the
+        answer then ends as it is)."""
+        number = answer.rounds
+        unreadable = [
+            ToolCallRecord(number, "", {}, CallState.FAILED, f"Hearth could not read this call: {problem}")
+            for problem in done.tool_call_errors
+        ]
+        running = [ToolCallRecord(number, call.name, call.arguments) for call in done.tool_calls]
+        answer.calls += [*running, *unreadable]
+        answer.dirty = True
+        self.tool_calls_changed.emit(answer.as_message())
+        if not running:
+            return False
+        answer.tools_running = True
+        self.tools.run((answer.request_id, number), done.tool_calls)
+        return True
+
+    def _on_tools_done(self, ticket: tuple[str, int], results: list[ToolResult]) -> None:
+        answer = self._answer
+        request_id, number = ticket
+        if answer is None or answer.request_id != request_id or not answer.tools_running:
+            return  # stopped meanwhile
+        answer.tools_running = False
+        pending = iter(results)
+        answer.calls = [
+            self._with_result(call, next(pending)) if call.round == number and call.name else call
+            for call in answer.calls
+        ]
+        answer.rounds += 1
+        answer.dirty = True
+        self.tool_calls_changed.emit(answer.as_message())
+        # The last round allowed: the model must answer in words now.
+        choice = p.ToolChoice.NONE if answer.rounds >= answer.settings.max_tool_rounds else p.ToolChoice.AUTO
+        under_way = p.ChatTurn(p.Role.ASSISTANT, "", tool_steps=rounds_to_send(answer.calls))
+        answer.request_id = uuid.uuid4().hex
+        self._worker.generate(
+            answer.request_id, [*answer.history, under_way], answer.settings, answer.tools, choice
+        )
+
+    @staticmethod
+    def _with_result(call: ToolCallRecord, result: ToolResult) -> ToolCallRecord:
+        state = CallState.DONE if result.ok else CallState.FAILED
+        return replace(call, state=state, result=result.text, elapsed_ms=round(result.elapsed_ms, 1))
 
     def _on_failed(self, request_id: str, message: str) -> None:
         if self._answer is not None and self._answer.request_id == request_id:

@@ -1,0 +1,71 @@
+"""Running the tools an answer calls, off the UI thread and within a time limit, and turning the
+calls the chat keeps into the rounds the model reads again."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.engine import protocol as p
+from app.storage.tool_records import CallState, ToolCallRecord
+from app.tools.registry import ToolRegistry, ToolResult
+
+TOOL_TIME_LIMIT_S = 10.0  # a tool still running then is given up, and the model told so
+
+
+class ToolRunner(QObject):
+    """Runs one round of calls at a time on a thread of its own; a call past the time limit is
+    left to finish on its own (a thread cannot be stopped) and answered with a failure."""
+
+    finished = Signal(object, object)
+    """A round ended: (its ticket, a ``ToolResult`` for each call, in order)."""
+
+    def __init__(
+        self, registry: ToolRegistry, time_limit_s: float = TOOL_TIME_LIMIT_S, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.time_limit_s = time_limit_s
+
+    def specs(self) -> list[p.ToolSpec]:
+        return [p.ToolSpec(t.name, t.description, t.parameters) for t in self.registry.tools.values()]
+
+    def run(self, ticket: Any, calls: Sequence[p.ToolCall]) -> None:
+        threading.Thread(target=self._round, args=(ticket, list(calls)), daemon=True).start()
+
+    def _round(self, ticket: Any, calls: list[p.ToolCall]) -> None:
+        results = [self._call(call) for call in calls]
+        self.finished.emit(ticket, results)  # queued to the UI thread, where the receiver lives
+
+    def _call(self, call: p.ToolCall) -> ToolResult:
+        box: list[ToolResult] = []
+        worker = threading.Thread(
+            target=lambda: box.append(self.registry.call(call.name, call.arguments)), daemon=True
+        )
+        worker.start()
+        worker.join(self.time_limit_s)
+        if box:
+            return box[0]
+        limit = f"{self.time_limit_s:g}"
+        return ToolResult(
+            call.name,
+            False,
+            f"{call.name} took longer than {limit} s and was given up.",
+            self.time_limit_s * 1000,
+        )
+
+
+def rounds_to_send(calls: Sequence[ToolCallRecord]) -> list[p.ToolStep]:
+    """The finished rounds of an answer's calls, as the model reads them back."""
+    steps: dict[int, p.ToolStep] = {}
+    for call in calls:
+        if not call.name or not call.finished:
+            continue
+        response = {"result": call.result} if call.state is CallState.DONE else {"error": call.result}
+        step = steps.setdefault(call.round, p.ToolStep([], []))
+        step.calls.append(p.ToolCall(call.name, call.arguments))
+        step.responses.append(p.ToolResponse(call.name, response))
+    return [steps[number] for number in sorted(steps)]

@@ -1,0 +1,163 @@
+"""The tool loop in the real window, with the real worker and the tiny Gemma 4: a call the answer
+must make runs, its result goes back to the model, and the answer goes on; calls are stored and
+sent again with the chat; a tool that raises or runs too long is answered in words; Stop during a
+tool stops the answer; chats without tools, and models that cannot call them, are offered none.
+
+The tiny model's random weights never call a tool unaided: "must use a tool" (the grammar
+sampler) is what makes it call, as it is in the product."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+
+from app.core.paths import resolve_paths
+from app.engine import protocol as p
+from app.storage.chats import MessageStatus
+from app.storage.tool_records import CallState
+from app.tools.registry import Tool, ToolError, ToolRegistry
+from app.ui.application import Hearth, build
+
+TINY_GEMMA4 = Path(__file__).resolve().parent / "fixtures" / "tiny-gemma4.gguf"
+TIMEOUT = 60_000
+NUMBERS = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+    "required": ["a", "b"],
+}
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def refuse(a: int, b: int) -> int:
+    raise ToolError(f"{a} and {b} are not welcome")
+
+
+def slow(a: int, b: int) -> int:
+    time.sleep(1.5)
+    return a
+
+
+def registry(*functions) -> ToolRegistry:
+    tools = ToolRegistry()
+    for function in functions:
+        tools.register(Tool(function.__name__, f"{function.__name__} two numbers", NUMBERS, function))
+    return tools
+
+
+@pytest.fixture
+def start_app(qtbot, hearth_home, short_answers):
+    apps: list[Hearth] = []
+
+    def start(model: Path = TINY_GEMMA4, *functions, **settings) -> Hearth:
+        hearth = build(resolve_paths(hearth_home).ensure(), model=str(model), theme="light")
+        qtbot.addWidget(hearth.window)
+        apps.append(hearth)
+        qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
+        controller = hearth.window.controller
+        controller.tools.registry = registry(*functions)
+        chat = hearth.window.current_id
+        chosen = dataclasses.replace(controller.settings_for(chat), seed=7, max_tokens=40, **settings)
+        controller.set_chat_settings(chat, chosen, "")
+        return hearth
+
+    yield start
+    for hearth in apps:
+        hearth.shutdown()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What each request offered the model (the real worker still gets it)."""
+    requests: list[tuple[list[p.ChatTurn], list[p.ToolSpec], p.ToolChoice]] = []
+
+    def spy(hearth: Hearth) -> None:
+        real = hearth.supervisor.generate
+
+        def generate(request_id, messages, settings, tools=None, tool_choice=p.ToolChoice.AUTO):
+            requests.append((messages, tools or [], tool_choice))
+            real(request_id, messages, settings, tools, tool_choice)
+
+        monkeypatch.setattr(hearth.supervisor, "generate", generate)
+
+    return requests, spy
+
+
+def ask(qtbot, hearth: Hearth, text: str, must_use_tool: bool = True):
+    controller = hearth.window.controller
+    assert controller.send(hearth.window.current_id, text, must_use_tool=must_use_tool)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=TIMEOUT)
+    return hearth.store.messages(hearth.window.current_id)[-1]
+
+
+def test_a_call_runs_its_result_reaches_the_model_and_the_answer_goes_on(qtbot, start_app, sent):
+    hearth = start_app(TINY_GEMMA4, add)
+    requests, spy = sent
+    spy(hearth)
+    answer = ask(qtbot, hearth, "What is 2 + 3?")
+    assert answer.status is MessageStatus.COMPLETE
+    first = answer.tool_calls[0]
+    assert (first.round, first.name, first.state) == (0, "add", CallState.DONE)
+    assert first.result == str(first.arguments["a"] + first.arguments["b"])
+    assert answer.stats["tool_calls"] == len(answer.tool_calls)
+    # Round 1 was forced; round 2 reads the result back and may call again or answer.
+    assert [choice for _m, _t, choice in requests[:2]] == [p.ToolChoice.REQUIRED, p.ToolChoice.AUTO]
+    (step, *_) = requests[1][0][-1].tool_steps
+    assert step.responses == [p.ToolResponse("add", {"result": first.result})]
+    assert [t.name for t in requests[0][1]] == ["add"]
+
+    # A second question: the first answer's calls go back to the model with the chat.
+    second = ask(qtbot, hearth, "And 4 + 4?")
+    assert second.tool_calls[0].state is CallState.DONE
+    earlier = next(t for t in requests[-1][0] if t.id == answer.id)
+    assert earlier.tool_steps[0].calls == [p.ToolCall("add", first.arguments)]
+
+
+def test_a_tool_that_fails_or_runs_too_long_is_answered_in_words(qtbot, start_app):
+    hearth = start_app(TINY_GEMMA4, refuse)
+    answer = ask(qtbot, hearth, "Try it.")
+    assert answer.status is MessageStatus.COMPLETE
+    assert answer.tool_calls[0].state is CallState.FAILED and "are not welcome" in answer.tool_calls[0].result
+
+    hearth.window.controller.tools.registry = registry(slow)
+    hearth.window.controller.tools.time_limit_s = 0.2
+    answer = ask(qtbot, hearth, "Take your time.")
+    assert answer.tool_calls[0].state is CallState.FAILED
+    assert answer.tool_calls[0].result == "slow took longer than 0.2 s and was given up."
+
+
+def test_stop_during_a_tool_stops_the_answer(qtbot, start_app, sent):
+    hearth = start_app(TINY_GEMMA4, slow)
+    requests, spy = sent
+    spy(hearth)
+    controller = hearth.window.controller
+    running: list = []
+    controller.tool_calls_changed.connect(running.append)
+    assert controller.send(hearth.window.current_id, "Slowly.", must_use_tool=True)
+    qtbot.waitUntil(lambda: bool(running), timeout=TIMEOUT)
+    assert running[0].tool_calls[0].state is CallState.RUNNING
+    controller.stop()
+    assert not controller.busy
+    answer = hearth.store.messages(hearth.window.current_id)[-1]
+    assert answer.status is MessageStatus.STOPPED and answer.tool_calls[0].state is CallState.CANCELLED
+    qtbot.wait(2000)  # the tool ends meanwhile: nothing more is asked of the model
+    assert len(requests) == 1 and not controller.busy
+
+
+def test_no_tools_when_the_chat_turns_them_off_or_the_model_cannot_call(qtbot, start_app, sent, smollm2_path):
+    requests, spy = sent
+    hearth = start_app(TINY_GEMMA4, add, tools=False)
+    spy(hearth)
+    answer = ask(qtbot, hearth, "Hi", must_use_tool=False)
+    assert requests[-1][1] == [] and answer.tool_calls == ()
+    hearth.shutdown()
+
+    other = start_app(smollm2_path, add)
+    spy(other)
+    ask(qtbot, other, "Hi")
+    assert requests[-1][1] == [] and not other.supervisor.loaded_model.tools
