@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.core.paths import resolve_paths
 from app.engine import protocol as p
@@ -20,6 +21,7 @@ from app.storage.chats import MessageStatus
 from app.storage.tool_records import CallState
 from app.tools.registry import Tool, ToolError, ToolRegistry
 from app.ui.application import Hearth, build
+from app.ui.chat.message_layout import Action, Hit
 
 TINY_GEMMA4 = Path(__file__).resolve().parent / "fixtures" / "tiny-gemma4.gguf"
 TIMEOUT = 60_000
@@ -161,3 +163,28 @@ def test_no_tools_when_the_chat_turns_them_off_or_the_model_cannot_call(qtbot, s
     spy(other)
     ask(qtbot, other, "Hi")
     assert requests[-1][1] == [] and not other.supervisor.loaded_model.tools
+
+
+def test_ctrl_shift_enter_asks_for_a_tool_and_the_card_opens_with_a_click(qtbot, start_app):
+    hearth = start_app(TINY_GEMMA4, add)
+    window = hearth.window
+    editor = window.composer.editor
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Add 2 and 3")
+    modifiers = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(editor, Qt.Key.Key_Return, modifiers)
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=TIMEOUT)
+    answer = hearth.store.messages(window.current_id)[-1]
+    call = answer.tool_calls[0]
+    view = window.chat_view
+    shown = view.shown(answer.id)
+    assert shown.tools[0].startswith(f"add · a = {call.arguments['a']}, b = {call.arguments['b']} · Done")
+    assert shown.tool_details == ""
+    point = view.button_point(answer.id, Hit(Action.TOOL_CARD, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert f"Result\n{call.result}" in view.shown(answer.id).tool_details
+
+    # The chat's switch: off, and the next answer is offered no tools.
+    window.set_tools(False)
+    assert not window.controller.settings_for(window.current_id).tools
+    assert not window.settings_panel.tools.isChecked()

@@ -69,6 +69,14 @@ class MainMenus(QObject):
         )
         self.think_action = action("Think first", "Ctrl+T", lambda: window.set_think(not window.think_on()))
         self.think_action.setCheckable(True)
+        self.tools_action = action("Use tools", "", lambda: window.set_tools(self.tools_action.isChecked()))
+        self.tools_action.setCheckable(True)
+        self.tools_action.setToolTip("Let the model use the calculator, the clock and unit conversion")
+        self.tool_send_action = action(
+            "Send, answering with a tool",
+            "Ctrl+Shift+Return",
+            lambda: window.composer.submit(must_use_tool=True),
+        )
         self.stop_action = action("Stop the answer", "Ctrl+.", window.controller.stop)
         self.presets_action = action("Presets…", "", window.manage_presets)
         self.sidebar_action = action("Chat list", "Ctrl+Shift+L", window.toggle_sidebar)
@@ -115,7 +123,16 @@ class MainMenus(QObject):
         chat_menu = bar.addMenu("&Chat")
         _fill(
             chat_menu,
-            [self.think_action, self.presets_action, None, self.attach_action, self.record_action, None],
+            [
+                self.think_action,
+                self.tools_action,
+                self.presets_action,
+                None,
+                self.tool_send_action,
+                self.attach_action,
+                self.record_action,
+                None,
+            ],
         )
         chat_menu.addAction(self.stop_action)
         help_menu = bar.addMenu("&Help")

@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self.controller.memory_moved.connect(self._on_memory_moved)
         self.controller.answer_streamed.connect(self._on_answer_streamed)
         self.controller.answer_finished.connect(self._on_answer_finished)
+        self.controller.tool_calls_changed.connect(self._on_tool_calls_changed)
         self.controller.busy_changed.connect(self._on_busy_changed)
         self.controller.notice.connect(self.show_notice)
         self.saves.notice.connect(self.show_notice)
@@ -228,6 +229,7 @@ class MainWindow(QMainWindow):
         self.chat_view.notice.connect(lambda text: self.show_notice(text))
         self.composer = Composer()
         self.composer.send_requested.connect(self._send)
+        self.composer.send_with_tool_requested.connect(lambda text: self._send(text, must_use_tool=True))
         self.composer.stop_requested.connect(self.controller.stop)
         self.composer.think_toggled.connect(self.set_think)
         self.attachments: ChatAttachments = ChatAttachments(
@@ -456,13 +458,16 @@ class MainWindow(QMainWindow):
 
     # --- messages --------------------------------------------------------------------------
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, must_use_tool: bool = False) -> None:
         if self.current_id is None and not self._new_conversation(NOTHING_LOST):
             self.composer.set_text(text)  # nothing is lost
             return
         assert self.current_id is not None
         parent = self.messages.parent_for_send()
-        if not self.controller.send(self.current_id, text, self.attachments.pending(), parent_id=parent):
+        sent = self.controller.send(
+            self.current_id, text, self.attachments.pending(), parent_id=parent, must_use_tool=must_use_tool
+        )
+        if not sent:
             self.composer.set_text(text)  # nothing is lost, the attachments stay too
             return
         self.messages.sent()
@@ -491,6 +496,10 @@ class MainWindow(QMainWindow):
     ) -> None:
         if conversation_id == self.current_id:
             self.chat_view.set_streaming_text(message_id, content, reasoning)
+
+    def _on_tool_calls_changed(self, message: Message) -> None:
+        if message.conversation_id == self.current_id:
+            self.conversation.replace(message)
 
     def _on_answer_finished(self, message: Message) -> None:
         stats = message.stats
@@ -706,6 +715,17 @@ class MainWindow(QMainWindow):
     def _show_think(self, on: bool) -> None:
         self.composer.set_think(on)
         self.menus.think_action.setChecked(on)
+        self.menus.tools_action.setChecked(self._current_settings().tools)
+
+    def set_tools(self, on: bool) -> None:
+        """ "Use tools" from the Chat menu or the chat's settings."""
+        if self.current_id is None:
+            return
+        settings = replace(self._current_settings(), tools=on)
+        conversation = self.store.get_conversation(self.current_id)
+        prompt = conversation.system_prompt if conversation else ""
+        self.settings_panel.set_values(settings, prompt)
+        self._on_settings_edited(settings, prompt)
 
     def set_think(self, on: bool) -> None:
         """ "Think first" from the button by the message box, the Chat menu or Ctrl+T."""

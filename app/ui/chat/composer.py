@@ -65,6 +65,8 @@ class Composer(QFrame):
     """A message box that grows with its text, and a Send button that turns into Stop."""
 
     send_requested = Signal(str)
+    send_with_tool_requested = Signal(str)
+    """Send, and the answer must start with a tool call (Ctrl+Shift+Enter)."""
     """The user sent this text, with ``pending()`` attachments (the text box is already cleared;
     the attachments stay until ``clear_attachments()``, so a refused send loses nothing)."""
     attach_requested = Signal()
@@ -305,7 +307,7 @@ class Composer(QFrame):
         self._update_placeholder()
         self._update_button()
 
-    def submit(self) -> None:
+    def submit(self, must_use_tool: bool = False) -> None:
         """Send the text, if there is any and sending is possible (what Enter does)."""
         if self._busy:
             return
@@ -323,7 +325,7 @@ class Composer(QFrame):
             self._show_hint(EMPTY_HINT)
             return
         self.editor.clear()
-        self.send_requested.emit(text)
+        (self.send_with_tool_requested if must_use_tool else self.send_requested).emit(text)
 
     # --- behaviour -------------------------------------------------------------------------
 
@@ -340,7 +342,12 @@ class Composer(QFrame):
             assert isinstance(event, QKeyEvent)
             key = event.key()
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                modifiers = event.modifiers()
+                shift, control = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
+                if modifiers & shift and modifiers & control:
+                    self.submit(must_use_tool=True)
+                    return True
+                if modifiers & shift:
                     return False  # QPlainTextEdit inserts the new line
                 self.submit()  # Enter, and Ctrl+Enter too
                 return True

@@ -136,6 +136,7 @@ class ConversationView(QListView):
         self._layouts: dict[int, tuple[tuple, MessageLayout]] = {}
         self._state_revision = 0  # bumped when something every layout depends on changes
         self._thinking_open: set[int] = set()
+        self._open_cards: dict[int, frozenset[int]] = {}  # per message, its open tool cards
         self._can_regenerate = True
         self._thumbnails: dict[Path, QPixmap] = {}
         self._asked_thumbnails: set[Path] = set()
@@ -204,6 +205,7 @@ class ConversationView(QListView):
             error_text=str(message.stats.get("error", "")),
             pinned=message.pinned,
             memory_start=row.memory_start,
+            open_cards=self._open_cards.get(message.id, frozenset()),
         )
         layout = self._layouter.layout(message, docs, facts, width)
         self._layouts[message.id] = (key, layout)
@@ -468,6 +470,9 @@ class ConversationView(QListView):
                 self._copy(codes[hit.index], "Copied the code.")
         elif hit.action == Action.THINKING:
             self._thinking_open ^= {message.id}
+            self._state_changed()
+        elif hit.action == Action.TOOL_CARD and 0 <= hit.index < len(message.tool_calls):
+            self._open_cards[message.id] = self._open_cards.get(message.id, frozenset()) ^ {hit.index}
             self._state_changed()
         elif hit.action == Action.REGENERATE and message.role == "assistant" and self._can_regenerate:
             self.regenerate_requested.emit(message.id)

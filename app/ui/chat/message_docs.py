@@ -18,8 +18,10 @@ from PySide6.QtGui import (
     QTextOption,
 )
 
+from app.storage.tool_records import ToolCallRecord
 from app.ui.chat.markdown_blocks import Block, split_blocks, split_sections
 from app.ui.chat.rich_text import render_markdown, render_plain
+from app.ui.chat.tool_cards import details_document
 
 PROSE_PX = 15
 THINKING_PX = 14
@@ -73,6 +75,7 @@ class MessageDocs:
         self.blocks: list[BlockDoc] = []  # answers: prose sections and code blocks, in order
         self.user_doc: QTextDocument | None = None  # questions: the text as typed
         self.thinking_doc: QTextDocument | None = None  # made when first shown
+        self.tool_docs: dict[int, tuple[ToolCallRecord, QTextDocument]] = {}  # open tool cards
         self._palette_key = ""
 
     def set_content(self, text: str, palette: QPalette) -> None:
@@ -104,6 +107,16 @@ class MessageDocs:
             self.reasoning = text
             if self.thinking_doc is not None:
                 render_plain(self.thinking_doc, text.strip())
+
+    def tool_details(self, index: int, call: ToolCallRecord) -> QTextDocument:
+        """An open tool card's document, rendered again only when its call changed."""
+        kept = self.tool_docs.get(index)
+        if kept is not None and kept[0] == call:
+            return kept[1]
+        doc = new_document(code_font(), wrap_anywhere=True)
+        details_document(doc, call)
+        self.tool_docs[index] = (call, doc)
+        return doc
 
     def thinking(self) -> QTextDocument:
         """The reasoning's document, rendered the first time the reasoning is shown."""

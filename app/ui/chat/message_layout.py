@@ -15,6 +15,7 @@ from PySide6.QtGui import QFontMetricsF, QTextDocument
 from app.storage.chats import Message
 from app.ui.chat.message_docs import NOTE_PX, SMALL_PX, MessageDocs, chat_font, new_document
 from app.ui.chat.rich_text import render_plain
+from app.ui.chat.tool_cards import CARD_GAP, ToolCard, detail_origin, place_cards
 
 ROW_GAP = 22  # under an answer
 QUESTION_GAP = 8  # under a question: its buttons (shown on hover) already leave a gap
@@ -54,6 +55,7 @@ class Action(StrEnum):
     PIN = "pin"  # keep it in what the model sees, however long the chat grows (or stop)
     COPY_CODE = "copy_code"
     OPEN_ATTACHMENT = "open_attachment"
+    TOOL_CARD = "tool_card"  # open or close a tool call's card
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class TextBox:
     doc: QTextDocument
     origin: QPointF
     tone: str = "text"  # "text", "muted", "error" or "warning": the colour it is drawn in
-    part: str = "content"  # "content" (the message itself), "reasoning" or "note"
+    part: str = "content"  # "content" (the message itself), "reasoning", "tool" or "note"
 
     @property
     def rect(self) -> QRectF:
@@ -109,6 +111,7 @@ class MessageLayout:
     buttons: list[Button] = field(default_factory=list)
     tiles: list[Tile] = field(default_factory=list)
     codes: list[CodeFrame] = field(default_factory=list)
+    cards: list[ToolCard] = field(default_factory=list)
     bubble: QRectF | None = None
     thinking_rule: QRectF | None = None
     toggle: QRectF | None = None  # the reasoning's "Thought for…" line
@@ -130,6 +133,9 @@ class MessageLayout:
                 return Hit(Action.OPEN_ATTACHMENT, tile.index)
         if self.toggle is not None and self.toggle.contains(point):
             return Hit(Action.THINKING)
+        for card in self.cards:
+            if card.header.contains(point):
+                return Hit(Action.TOOL_CARD, card.index)
         return None
 
     def text_at(self, point: QPointF, exact: bool = True) -> tuple[int, int] | None:
@@ -181,6 +187,7 @@ class RowFacts:
     error_text: str = ""
     pinned: bool = False
     memory_start: bool = False  # the model no longer sees the messages above this one
+    open_cards: frozenset[int] = frozenset()  # the tool calls whose cards are open
 
 
 class Layouter:
@@ -256,6 +263,15 @@ class Layouter:
                 out.thinking_rule = QRectF(0, y, 2, height)
                 out.texts.append(TextBox(doc, QPointF(THINKING_INDENT, y), tone="muted", part="reasoning"))
                 y += height + BLOCK_GAP
+        if message.tool_calls:
+            details = {i: docs.tool_details(i, message.tool_calls[i]) for i in facts.open_cards}
+            out.cards, y = place_cards(message.tool_calls, facts.open_cards, details, width, y, streaming)
+            for card in out.cards:
+                if card.open:
+                    out.texts.append(
+                        TextBox(details[card.index], detail_origin(card), tone="muted", part="tool")
+                    )
+            y += BLOCK_GAP - CARD_GAP
         if message.attachments:
             y = self._tiles(message, width, y, out, align_right=False) + BLOCK_GAP
         for index, part in enumerate(docs.blocks):

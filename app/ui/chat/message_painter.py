@@ -24,6 +24,7 @@ from PySide6.QtGui import (
 
 from app.ui.chat.attachment_tiles import sound_glyph
 from app.ui.chat.message_layout import Action, Hit, MessageLayout, TextBox, Tile
+from app.ui.chat.tool_cards import paint_card
 from app.ui.theme import Colors
 
 Selection = tuple[int, int, int, int]  # (first text box, position, last text box, position)
@@ -49,6 +50,8 @@ class MessagePainter:
         self.small_font = small_font
         self.small_metrics = QFontMetricsF(small_font)
         self.toggle_font = toggle_font
+        self.bold_small_font = QFont(small_font)
+        self.bold_small_font.setWeight(QFont.Weight.DemiBold)
         self._glyphs: dict[tuple[int, str], QPixmap] = {}
 
     def paint(
@@ -74,6 +77,9 @@ class MessagePainter:
             self._toggle(painter, layout, colors, state)
         if layout.thinking_rule is not None:
             painter.fillRect(layout.thinking_rule, QColor(colors.scrollbar))
+        for card in layout.cards:
+            hovered = state.hover_hit == Hit(Action.TOOL_CARD, card.index)
+            paint_card(painter, card, self.small_font, self.bold_small_font, colors, hovered)
         for tile in layout.tiles:
             self._tile(painter, tile, colors, state)
         for index, box in enumerate(layout.texts):

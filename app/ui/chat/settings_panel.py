@@ -76,6 +76,15 @@ class ChatSettingsPanel(QFrame):
         self.think = QCheckBox("Think first")
         self.think.setToolTip("Let models that can reason (Gemma 4) think before answering.")
         self.think.setAccessibleName("Think first")
+        self.tools = QCheckBox("Use tools")
+        self.tools.setToolTip(
+            "Let Gemma 4 use the calculator, the clock and unit conversion while it answers.\n"
+            "Each call shows as a card above the answer."
+        )
+        self.tools.setAccessibleName("Use tools")
+        self.tool_rounds = self._int(
+            1, 32, 1, "Tool rounds per answer", "How many rounds of tool calls one answer may make"
+        )
         self.temperature = self._double(
             0.0, 2.0, 0.05, "Temperature", "Higher is more varied, 0 is deterministic"
         )
@@ -108,6 +117,7 @@ class ChatSettingsPanel(QFrame):
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Context", self.context_length)
         form.addRow("Pictures", self.image_budget)
+        form.addRow("Tool rounds", self.tool_rounds)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
@@ -119,12 +129,15 @@ class ChatSettingsPanel(QFrame):
         layout.addWidget(QLabel("System prompt"))
         layout.addWidget(self.system_prompt)
         layout.addWidget(self.think)
+        layout.addWidget(self.tools)
         layout.addLayout(form)
         layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
 
         self.system_prompt.textChanged.connect(self._edited)
         self.think.toggled.connect(self._edited)
+        self.tools.toggled.connect(self._edited)
+        self.tool_rounds.valueChanged.connect(self._edited)
         for box in (self.temperature, self.top_p, self.top_k, self.max_tokens, self.context_length):
             box.valueChanged.connect(self._edited)
         self.image_budget.currentIndexChanged.connect(self._edited)
@@ -180,6 +193,8 @@ class ChatSettingsPanel(QFrame):
             if self.system_prompt.toPlainText() != system_prompt:
                 self.system_prompt.setPlainText(system_prompt)
             self.think.setChecked(settings.think)
+            self.tools.setChecked(settings.tools)
+            self.tool_rounds.setValue(settings.max_tool_rounds)
             self.temperature.setValue(settings.temperature)
             self.top_p.setValue(settings.top_p)
             self.top_k.setValue(settings.top_k)
@@ -202,6 +217,8 @@ class ChatSettingsPanel(QFrame):
             max_tokens=self.max_tokens.value(),
             context_length=self.context_length.value(),
             think=self.think.isChecked(),
+            tools=self.tools.isChecked(),
+            max_tool_rounds=self.tool_rounds.value(),
             image_budget=int(self.image_budget.currentData()),
             seed=getattr(self, "_seed", -1),
         )

@@ -28,6 +28,8 @@ class ShownMessage:
     buttons: tuple[str, ...]  # the labels of the buttons that can be clicked now
     toggle: str  # the reasoning's line, if there is reasoning
     tiles: tuple[str, ...]  # attachment names
+    tools: tuple[str, ...] = ()  # the tool cards' lines: "name · arguments · state"
+    tool_details: str = ""  # what the open cards show
 
 
 def shown(view: ConversationView, message_id: int) -> ShownMessage | None:
@@ -45,6 +47,8 @@ def shown(view: ConversationView, message_id: int) -> ShownMessage | None:
         buttons=tuple(b.label for b in layout.buttons if b.hit is not None and b.enabled),
         toggle=layout.toggle_text,
         tiles=tuple(tile.name for tile in layout.tiles),
+        tools=tuple(" · ".join(filter(None, (c.name, c.summary, c.state))) for c in layout.cards),
+        tool_details="\n".join(box.doc.toPlainText() for box in layout.texts if box.part == "tool"),
     )
 
 
@@ -60,6 +64,8 @@ def button_point(view: ConversationView, message_id: int, hit: Hit) -> QPoint | 
         target = layout.toggle
     elif hit.action == Action.OPEN_ATTACHMENT:
         target = next((t.rect for t in layout.tiles if t.index == hit.index), None)
+    elif hit.action == Action.TOOL_CARD:
+        target = next((c.header for c in layout.cards if c.index == hit.index), None)
     else:
         target = next((b.rect for b in layout.buttons if b.hit == hit), None)
     if target is None:
