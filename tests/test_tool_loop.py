@@ -22,6 +22,7 @@ from app.storage.tool_records import CallState
 from app.tools.registry import Tool, ToolError, ToolRegistry
 from app.ui.application import Hearth, build
 from app.ui.chat.message_layout import Action, Hit
+from app.ui.chat.tool_rounds import Approval
 
 TINY_GEMMA4 = Path(__file__).resolve().parent / "fixtures" / "tiny-gemma4.gguf"
 TIMEOUT = 60_000
@@ -64,7 +65,7 @@ def start_app(qtbot, hearth_home, short_answers):
         controller = hearth.window.controller
         controller.tools.registry = registry(*functions)
         chat = hearth.window.current_id
-        chosen = dataclasses.replace(controller.settings_for(chat), seed=7, max_tokens=40, **settings)
+        chosen = dataclasses.replace(controller.settings_for(chat), seed=7, max_tokens=80, **settings)
         controller.set_chat_settings(chat, chosen, "")
         return hearth
 
@@ -188,3 +189,41 @@ def test_ctrl_shift_enter_asks_for_a_tool_and_the_card_opens_with_a_click(qtbot,
     window.set_tools(False)
     assert not window.controller.settings_for(window.current_id).tools
     assert not window.settings_panel.tools.isChecked()
+
+
+def peek(a: int, b: int) -> str:
+    return f"file {a} line {b}"
+
+
+def test_a_tool_that_reads_files_asks_first(qtbot, start_app, tmp_path):
+    hearth = start_app(TINY_GEMMA4)
+    window, controller = hearth.window, hearth.window.controller
+    controller.tools.registry = ToolRegistry()
+    controller.tools.registry.register(Tool("peek", "Read a file", NUMBERS, peek, reads_files=True))
+    window.settings_panel.shared_folders.share(str(tmp_path))
+    assert hearth.store.tool_access(window.current_id).folders == (str(tmp_path),)
+    bar = window.approval_bar
+
+    assert controller.send(window.current_id, "Peek.", must_use_tool=True)
+    qtbot.waitUntil(bar.isVisible, timeout=TIMEOUT)
+    assert str(tmp_path) in bar.question.text() and bar.details.text().startswith("peek(a=")
+    waiting = controller.as_shown(hearth.store.messages(window.current_id)[-1])
+    assert waiting.tool_calls[0].state is CallState.WAITING
+    qtbot.mouseClick(bar.buttons[Approval.DENY], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=TIMEOUT)
+    denied = hearth.store.messages(window.current_id)[-1].tool_calls[0]
+    assert denied.state is CallState.DENIED and not bar.isVisible()
+
+    assert controller.send(window.current_id, "Peek again.", must_use_tool=True)
+    qtbot.waitUntil(bar.isVisible, timeout=TIMEOUT)
+    qtbot.mouseClick(bar.buttons[Approval.ALWAYS], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=TIMEOUT)
+    call = hearth.store.messages(window.current_id)[-1].tool_calls[0]
+    assert call.state is CallState.DONE and call.result == peek(**call.arguments)
+    assert hearth.store.tool_access(window.current_id).always_read
+
+    # Always: no question any more in this chat.
+    assert controller.send(window.current_id, "And again.", must_use_tool=True)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=TIMEOUT)
+    assert hearth.store.messages(window.current_id)[-1].tool_calls[0].state is CallState.DONE
+    assert not bar.isVisible()

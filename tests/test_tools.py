@@ -19,7 +19,15 @@ def call(name, **arguments):
 
 def test_every_tool_is_described_as_chat_templates_take_it():
     schemas = TOOLS.schemas()
-    assert [s["function"]["name"] for s in schemas] == ["calculator", "date_time", "convert_units"]
+    assert [s["function"]["name"] for s in schemas] == [
+        "calculator",
+        "date_time",
+        "convert_units",
+        "search_chats",
+        "read_file",
+        "list_folder",
+        "find_in_files",
+    ]
     for schema in schemas:
         assert schema["type"] == "function" and schema["function"]["description"]
         assert schema["function"]["parameters"]["type"] == "object"

@@ -23,7 +23,7 @@ from app.storage.attachment_files import StoredFile
 from app.storage.db import transaction
 from app.storage.faults import storage_errors
 from app.storage.search import SearchHit, search
-from app.storage.tool_records import ToolCallRecord, calls_from_json, calls_to_json
+from app.storage.tool_records import ToolAccess, ToolCallRecord, calls_from_json, calls_to_json
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -310,6 +310,23 @@ class ChatStore:
         settings_json = json.dumps(settings.to_dict())
         self._write(
             "UPDATE conversations SET settings_json = ? WHERE id = ?", (settings_json, conversation_id)
+        )
+
+    @property
+    def database_path(self) -> Path | None:
+        """The database file (None in memory), for readers that need a connection of their own."""
+        row = self._conn.execute("PRAGMA database_list").fetchone()
+        return Path(row[2]) if row and row[2] else None
+
+    def tool_access(self, conversation_id: int) -> ToolAccess:
+        row = self._conn.execute(
+            "SELECT tool_access_json FROM conversations WHERE id = ?", (conversation_id,)
+        )
+        return ToolAccess.from_json((row.fetchone() or ("{}",))[0])
+
+    def set_tool_access(self, conversation_id: int, access: ToolAccess) -> None:
+        self._write(
+            "UPDATE conversations SET tool_access_json = ? WHERE id = ?", (access.to_json(), conversation_id)
         )
 
     def set_model(self, conversation_id: int, model_path: str) -> None:

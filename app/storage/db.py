@@ -108,6 +108,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN tool_calls_json TEXT NOT NULL DEFAULT '[]';
     """,
+    # 7: what a chat lets the model's tools read (storage.tool_records.ToolAccess).
+    """
+    ALTER TABLE conversations ADD COLUMN tool_access_json TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 

@@ -33,6 +33,32 @@ class ToolCallRecord:
         return self.state not in (CallState.RUNNING, CallState.WAITING)
 
 
+@dataclass(frozen=True)
+class ToolAccess:
+    """What one chat lets the tools read: the folders the user shared, and whether reading
+    files is allowed without asking each time."""
+
+    folders: tuple[str, ...] = ()
+    always_read: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps({"folders": list(self.folders), "always_read": self.always_read})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ToolAccess:
+        try:
+            data = json.loads(text or "{}")
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        folders = data.get("folders")
+        return cls(
+            tuple(str(f) for f in folders) if isinstance(folders, list) else (),
+            data.get("always_read") is True,
+        )
+
+
 def calls_as_items(calls: Sequence[ToolCallRecord]) -> list[dict[str, Any]]:
     return [asdict(call) for call in calls]
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.tools.context import ToolContext
+
 MAX_RESULT_CHARS = 8_000  # what one result may take of the context; the rest is cut, and said so
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -37,6 +39,7 @@ class Tool:
     parameters: dict[str, Any]  # a JSON schema of type "object"
     function: Callable[..., Any]
     reads_files: bool = False  # asks the user the first time in a chat
+    takes_context: bool = False  # called with the chat's ``ToolContext`` first
 
     def schema(self) -> dict[str, Any]:
         """As chat templates take it (the OpenAI function format Gemma 4's template reads)."""
@@ -68,7 +71,7 @@ class ToolRegistry:
         chosen = self.tools.values() if names is None else (self.tools[n] for n in names)
         return [tool.schema() for tool in chosen]
 
-    def call(self, name: str, arguments: Any) -> ToolResult:
+    def call(self, name: str, arguments: Any, context: ToolContext | None = None) -> ToolResult:
         tool = self.tools.get(name)
         if tool is None:
             known = ", ".join(sorted(self.tools)) or "none"
@@ -78,7 +81,10 @@ class ToolRegistry:
             return ToolResult(name, False, f"{name}: {problem}")
         started = time.perf_counter()
         try:
-            value = tool.function(**arguments)
+            if tool.takes_context:
+                value = tool.function(context or ToolContext(), **arguments)
+            else:
+                value = tool.function(**arguments)
         except ToolError as error:
             return ToolResult(name, False, f"{name}: {error}", _since(started))
         except Exception as error:  # a tool's own bug must not end the chat

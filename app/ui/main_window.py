@@ -40,6 +40,7 @@ from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.about import show_about
 from app.ui.announcer import Announcer, describe_finished
+from app.ui.chat.approval_bar import ApprovalBar
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import SETTINGS_KEPT, ChatController
@@ -51,6 +52,7 @@ from app.ui.chat.message_operations import MessageOperations
 from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
+from app.ui.chat.tool_access import ToolAccessGlue
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
 from app.ui.main_menus import MainMenus
@@ -108,6 +110,9 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_presets(settings.presets)
         self.settings_panel.save_preset_requested.connect(self.save_as_preset)
         self.settings_panel.manage_presets_requested.connect(self.manage_presets)
+        self.tool_access = ToolAccessGlue(
+            store, self.controller, self.approval_bar, self.settings_panel.shared_folders
+        )
 
         self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -235,6 +240,7 @@ class MainWindow(QMainWindow):
         self.attachments: ChatAttachments = ChatAttachments(
             self, self.composer, self.paths.attachments, self.show_notice
         )
+        self.approval_bar = ApprovalBar()
         self.messages = MessageOperations(
             self.store,
             self.controller,
@@ -249,6 +255,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         layout.addWidget(header)
         layout.addWidget(self.chat_view, 1)
+        layout.addWidget(self.approval_bar)
         layout.addWidget(self.composer)
 
     def _build_status_bar(self) -> None:
@@ -330,6 +337,7 @@ class MainWindow(QMainWindow):
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
+        self.tool_access.show_chat(conversation_id)
         self._show_think(conversation.settings.think)
         self._apply_context(conversation.settings.context_length)
         self.messages.cancel_edit()

@@ -234,6 +234,11 @@ def _stylesheet(c: Colors) -> str:
     #statusNote[kind="error"] {{ color: {c.error}; background: {c.error_bg};
         border-radius: 8px; padding: 8px 12px; }}
 
+    #approvalBar {{ background: {c.warning_bg}; border: 1px solid {c.border}; border-radius: 12px;
+        margin: 4px 24px; }}
+    #approvalQuestion {{ color: {c.text}; font-weight: 600; }}
+    #approvalDetails {{ color: {c.muted}; font-family: monospace; font-size: 12px; }}
+
     /* Composer */
     #composer {{ background: {c.window}; }}
     #composerBox {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 14px; }}

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -26,8 +27,9 @@ from app.storage.chats import CURRENT_LEAF, ChatStore, Conversation, Message, Me
 from app.storage.faults import NOTHING_LOST, StorageError
 from app.storage.tool_records import CallState, ToolCallRecord
 from app.tools.builtin import builtin_tools
+from app.tools.context import ToolContext
 from app.tools.registry import ToolResult
-from app.ui.chat.tool_rounds import ToolRunner, rounds_to_send
+from app.ui.chat.tool_rounds import DENIED, Approval, ToolRunner, rounds_to_send
 from app.ui.saving import PendingSaves
 from app.ui.supervisor import WorkerSupervisor
 
@@ -60,7 +62,9 @@ class _Answer:
     tools: list[p.ToolSpec] = field(default_factory=list)
     calls: list[ToolCallRecord] = field(default_factory=list)
     rounds: int = 0
-    tools_running: bool = False
+    round_calls: list[p.ToolCall] = field(default_factory=list)  # the round running or waiting
+    tools_running: bool = False  # (or waiting for the user's leave to read files)
+    files_allowed: bool = False  # the user allowed reading files for this answer
 
     @property
     def message_id(self) -> int:
@@ -97,6 +101,9 @@ class ChatController(QObject):
     """Something the user should read in the status line (refused writes: ``PendingSaves.notice``)."""
     tool_calls_changed = Signal(object)
     """An answer's tool calls started or ended: the ``Message`` as it is now."""
+    approval_needed = Signal(object, object)
+    """Calls that read files wait for the user's leave (``approve``): the ``Message``, and the
+    ``ToolCallRecord``s that read files."""
 
     def __init__(
         self,
@@ -373,22 +380,62 @@ class ChatController(QObject):
     # --- the tool loop ---------------------------------------------------------------------
 
     def _run_tools(self, answer: _Answer, done: p.Done) -> bool:
-        """Start the round of calls the model just made; False if there is none to run (the
-        answer then ends as it is)."""
+        """Start the round of calls the model just made (after asking the user, for calls that
+        read files); False if there is none to run (the answer then ends as it is)."""
         number = answer.rounds
         unreadable = [
             ToolCallRecord(number, "", {}, CallState.FAILED, f"Hearth could not read this call: {problem}")
             for problem in done.tool_call_errors
         ]
-        running = [ToolCallRecord(number, call.name, call.arguments) for call in done.tool_calls]
-        answer.calls += [*running, *unreadable]
+        asking = self._must_ask(answer, done.tool_calls)
+        state = CallState.WAITING if asking else CallState.RUNNING
+        made = [ToolCallRecord(number, call.name, call.arguments, state) for call in done.tool_calls]
+        answer.calls += [*made, *unreadable]
         answer.dirty = True
+        answer.round_calls = list(done.tool_calls)
         self.tool_calls_changed.emit(answer.as_message())
-        if not running:
+        if not made:
             return False
         answer.tools_running = True
-        self.tools.run((answer.request_id, number), done.tool_calls)
+        if asking:
+            self.approval_needed.emit(answer.as_message(), [c for c in made if self._reads_files(c.name)])
+        else:
+            self._start_round(answer, denied=False)
         return True
+
+    def _reads_files(self, name: str) -> bool:
+        tool = self.tools.registry.tools.get(name)
+        return tool is not None and tool.reads_files
+
+    def _must_ask(self, answer: _Answer, calls: list[p.ToolCall]) -> bool:
+        if answer.files_allowed or not any(self._reads_files(call.name) for call in calls):
+            return False
+        return not self._store.tool_access(answer.conversation_id).always_read
+
+    def approve(self, choice: Approval) -> None:
+        """The user's answer to ``approval_needed``: the waiting round runs (or its file calls
+        are refused and the rest run)."""
+        answer = self._answer
+        if answer is None or not any(c.state is CallState.WAITING for c in answer.calls):
+            return
+        if choice is Approval.ALWAYS:
+            access = self._store.tool_access(answer.conversation_id)
+            try:
+                self._store.set_tool_access(answer.conversation_id, replace(access, always_read=True))
+            except StorageError as error:
+                self.notice.emit(error.explain("reading files is allowed for this answer only"))
+        answer.files_allowed = choice is not Approval.DENY
+        answer.calls = [
+            replace(c, state=CallState.RUNNING) if c.state is CallState.WAITING else c for c in answer.calls
+        ]
+        self.tool_calls_changed.emit(answer.as_message())
+        self._start_round(answer, denied=choice is Approval.DENY)
+
+    def _start_round(self, answer: _Answer, denied: bool) -> None:
+        refused = {i for i, call in enumerate(answer.round_calls) if denied and self._reads_files(call.name)}
+        folders = tuple(Path(f) for f in self._store.tool_access(answer.conversation_id).folders)
+        context = ToolContext(answer.conversation_id, folders, self._store.database_path)
+        self.tools.run((answer.request_id, answer.rounds), answer.round_calls, context, refused)
 
     def _on_tools_done(self, ticket: tuple[str, int], results: list[ToolResult]) -> None:
         answer = self._answer
@@ -414,7 +461,9 @@ class ChatController(QObject):
 
     @staticmethod
     def _with_result(call: ToolCallRecord, result: ToolResult) -> ToolCallRecord:
-        state = CallState.DONE if result.ok else CallState.FAILED
+        state = (
+            CallState.DENIED if result.text == DENIED else CallState.DONE if result.ok else CallState.FAILED
+        )
         return replace(call, state=state, result=result.text, elapsed_ms=round(result.elapsed_ms, 1))
 
     def _on_failed(self, request_id: str, message: str) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.core.gemma4 import AUTO_IMAGE_BUDGET, IMAGE_BUDGETS
 from app.core.generation import GenerationSettings
 from app.core.presets import Preset, find_preset
+from app.ui.chat.shared_folders import SharedFolders
 
 EDIT_SETTLE_MS = 400
 # Gemma 4's visual token budgets, and the model's own choice.
@@ -82,6 +83,7 @@ class ChatSettingsPanel(QFrame):
             "Each call shows as a card above the answer."
         )
         self.tools.setAccessibleName("Use tools")
+        self.shared_folders = SharedFolders()
         self.tool_rounds = self._int(
             1, 32, 1, "Tool rounds per answer", "How many rounds of tool calls one answer may make"
         )
@@ -130,6 +132,7 @@ class ChatSettingsPanel(QFrame):
         layout.addWidget(self.system_prompt)
         layout.addWidget(self.think)
         layout.addWidget(self.tools)
+        layout.addWidget(self.shared_folders)
         layout.addLayout(form)
         layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)

@@ -4,16 +4,27 @@ calls the chat keeps into the rounds the model reads again."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from enum import StrEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from app.engine import protocol as p
 from app.storage.tool_records import CallState, ToolCallRecord
+from app.tools.context import ToolContext
 from app.tools.registry import ToolRegistry, ToolResult
 
 TOOL_TIME_LIMIT_S = 10.0  # a tool still running then is given up, and the model told so
+DENIED = "The user did not allow reading files for this answer."
+
+
+class Approval(StrEnum):
+    """The user's answer when a tool would read files."""
+
+    ONCE = "once"  # for this answer
+    ALWAYS = "always"  # in this chat, from now on
+    DENY = "deny"
 
 
 class ToolRunner(QObject):
@@ -33,17 +44,28 @@ class ToolRunner(QObject):
     def specs(self) -> list[p.ToolSpec]:
         return [p.ToolSpec(t.name, t.description, t.parameters) for t in self.registry.tools.values()]
 
-    def run(self, ticket: Any, calls: Sequence[p.ToolCall]) -> None:
-        threading.Thread(target=self._round, args=(ticket, list(calls)), daemon=True).start()
+    def run(
+        self,
+        ticket: Any,
+        calls: Sequence[p.ToolCall],
+        context: ToolContext | None = None,
+        refused: Collection[int] = (),
+    ) -> None:
+        """Run ``calls`` (but those at the positions ``refused``, which get ``DENIED``)."""
+        args = (ticket, list(calls), context or ToolContext(), set(refused))
+        threading.Thread(target=self._round, args=args, daemon=True).start()
 
-    def _round(self, ticket: Any, calls: list[p.ToolCall]) -> None:
-        results = [self._call(call) for call in calls]
+    def _round(self, ticket: Any, calls: list[p.ToolCall], context: ToolContext, refused: set[int]) -> None:
+        results = [
+            ToolResult(call.name, False, DENIED) if i in refused else self._call(call, context)
+            for i, call in enumerate(calls)
+        ]
         self.finished.emit(ticket, results)  # queued to the UI thread, where the receiver lives
 
-    def _call(self, call: p.ToolCall) -> ToolResult:
+    def _call(self, call: p.ToolCall, context: ToolContext) -> ToolResult:
         box: list[ToolResult] = []
         worker = threading.Thread(
-            target=lambda: box.append(self.registry.call(call.name, call.arguments)), daemon=True
+            target=lambda: box.append(self.registry.call(call.name, call.arguments, context)), daemon=True
         )
         worker.start()
         worker.join(self.time_limit_s)
