@@ -194,6 +194,7 @@ def _stylesheet(c: Colors) -> str:
     #modelButton {{ padding-right: 22px; }}
     #modelButton::menu-indicator {{ subcontrol-position: right center; right: 6px; }}
     #settingsPanel {{ background: {c.surface}; border-left: 1px solid {c.border}; }}
+    #settingsPanel QScrollArea, #settingsContent {{ background: {c.surface}; }}
     #panelTitle {{ font-size: 15px; font-weight: 600; }}
     #settingsPanel QPlainTextEdit {{ background: {c.window}; border: 1px solid {c.border};
         border-radius: 6px; padding: 3px; }}
@@ -234,8 +235,7 @@ def _stylesheet(c: Colors) -> str:
     #statusNote[kind="error"] {{ color: {c.error}; background: {c.error_bg};
         border-radius: 8px; padding: 8px 12px; }}
 
-    #approvalBar {{ background: {c.warning_bg}; border: 1px solid {c.border}; border-radius: 12px;
-        margin: 4px 24px; }}
+    #approvalBar {{ background: {c.warning_bg}; border: 1px solid {c.border}; border-radius: 12px; }}
     #approvalQuestion {{ color: {c.text}; font-weight: 600; }}
     #approvalDetails {{ color: {c.muted}; font-family: monospace; font-size: 12px; }}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.storage.tool_records import ToolCallRecord
 from app.ui.chat.tool_rounds import Approval
@@ -15,15 +15,16 @@ from app.ui.chat.tool_rounds import Approval
 MAX_LISTED = 3
 
 
-class ApprovalBar(QFrame):
+class ApprovalBar(QWidget):
     chosen = Signal(object)
     """The user answered: an ``Approval``."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("approvalBar")
         self.setAccessibleName("The model asks to read files")
-        self.question = QLabel()
+        box = QFrame()
+        box.setObjectName("approvalBar")
+        self.question = QLabel("The model wants to read your files.")
         self.question.setObjectName("approvalQuestion")
         self.question.setWordWrap(True)
         self.details = QLabel()
@@ -40,26 +41,29 @@ class ApprovalBar(QFrame):
             button = QPushButton(label)
             button.setToolTip(tip)
             button.setAccessibleName(label)
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _checked=False, c=choice: self._choose(c))
             self.buttons[choice] = button
             row.addWidget(button)
         self.buttons[Approval.ONCE].setDefault(True)
         row.addStretch(1)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(box)
         layout.setContentsMargins(14, 10, 14, 10)
         layout.setSpacing(2)
         layout.addWidget(self.question)
         layout.addWidget(self.details)
         layout.addLayout(row)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 4, 24, 4)
+        outer.addWidget(box)
         self.setVisible(False)
 
     def ask(self, calls: list[ToolCallRecord], folders: tuple[str, ...]) -> None:
-        shared = ", ".join(folders) if folders else "no folder yet (add one in the chat's settings)"
-        self.question.setText(f"The model wants to read your files. Shared in this chat: {shared}.")
+        shared = ", ".join(folders) if folders else "none yet (share one in the chat's settings)"
         lines = [f"{call.name}({_arguments(call)})" for call in calls[:MAX_LISTED]]
         if len(calls) > MAX_LISTED:
             lines.append(f"and {len(calls) - MAX_LISTED} more")
-        self.details.setText("\n".join(lines))
+        self.details.setText("\n".join([*lines, f"Shared in this chat: {shared}"]))
         self.setVisible(True)
         self.buttons[Approval.ONCE].setFocus()
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -48,7 +49,6 @@ class ChatSettingsPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsPanel")
-        self.setMinimumWidth(240)
         self._loading = False
         self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
         self._settle.timeout.connect(self._emit)
@@ -121,7 +121,18 @@ class ChatSettingsPanel(QFrame):
         form.addRow("Pictures", self.image_budget)
         form.addRow("Tool rounds", self.tool_rounds)
 
-        layout = QVBoxLayout(self)
+        # The settings scroll when the window is shorter than they are, rather than squeeze.
+        content = QWidget()
+        content.setObjectName("settingsContent")
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.setSpacing(10)
         layout.addWidget(title)
@@ -136,6 +147,9 @@ class ChatSettingsPanel(QFrame):
         layout.addLayout(form)
         layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
+        # As wide as the settings need: the scroll area only scrolls them up and down.
+        scrollbar = scroll.verticalScrollBar().sizeHint().width()
+        self.setMinimumWidth(max(240, content.minimumSizeHint().width() + scrollbar))
 
         self.system_prompt.textChanged.connect(self._edited)
         self.think.toggled.connect(self._edited)
