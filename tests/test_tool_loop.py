@@ -206,7 +206,9 @@ def test_a_tool_that_reads_files_asks_first(qtbot, start_app, tmp_path):
 
     assert controller.send(window.current_id, "Peek.", must_use_tool=True)
     qtbot.waitUntil(bar.isVisible, timeout=TIMEOUT)
-    assert bar.details.text().startswith("peek(a=") and bar.details.text().endswith(f"Shared in this chat: {tmp_path}")
+    assert bar.details.text().startswith("peek(a=") and bar.details.text().endswith(
+        f"Shared in this chat: {tmp_path}"
+    )
     waiting = controller.as_shown(hearth.store.messages(window.current_id)[-1])
     assert waiting.tool_calls[0].state is CallState.WAITING
     qtbot.mouseClick(bar.buttons[Approval.DENY], Qt.MouseButton.LeftButton)
