@@ -22,7 +22,7 @@ from app.storage.faults import StorageError, StorageFault
 
 log = logging.getLogger(__name__)
 
-KINDS = ("image", "audio")
+KINDS = ("image", "audio", "document")
 BLOCK_SIZE = 1 << 20
 TEMP_PREFIX = ".incoming-"
 # A file written or reused this recently may be a copy still in progress, or an attachment on its
@@ -168,7 +168,7 @@ def _blocks(reader: Readable, name: str) -> Iterator[bytes]:
 
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
-        raise AttachmentError(f"Hearth can only attach images and sound clips, not “{kind}”.")
+        raise AttachmentError(f"Hearth can only attach pictures, sounds and documents, not “{kind}”.")
 
 
 def _clean_suffix(suffix: str) -> str:

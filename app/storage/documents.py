@@ -159,14 +159,19 @@ class DocumentLibrary:
     # --- the slow part, off the UI thread ---------------------------------------------------
 
     def prepare(
-        self, sha256: str, source: Path, name: str, max_scans: int = MAX_SCANNED_PAGES
+        self,
+        sha256: str,
+        source: Path,
+        name: str,
+        max_scans: int = MAX_SCANNED_PAGES,
+        read: DocumentText | None = None,
     ) -> PreparedDocument:
-        """Read, index and picture the document ``source`` (once per content); ``DocumentError``
-        in words if it cannot be read."""
+        """Read (unless ``read`` holds its text already), index and picture the document
+        ``source``, once per content; ``DocumentError`` in words if it cannot be read."""
         folder = self._dir(sha256)
         text = self.load(sha256)
         if text is None:
-            text = read_document(source, name)
+            text = read or read_document(source, name)
             folder.mkdir(parents=True, exist_ok=True)
             self._build_index(folder / "index.sqlite", split_passages(text))
             temp = folder / "text.json.part"

@@ -116,7 +116,8 @@ def _attachment_link(attachment: Attachment, entry: str | None, up: str) -> str:
         return f"*({label} was missing when this chat was exported.)*"
     if attachment.kind == "image":
         return f"![{label}]({up}{entry})"
-    return f"[Sound: {label}]({up}{entry})"
+    what = "Sound" if attachment.kind == "audio" else "Document"
+    return f"[{what}: {label}]({up}{entry})"
 
 
 def _closed(text: str) -> list[str]:

@@ -49,6 +49,7 @@ from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
 from app.ui.chat.export_actions import ChatExportActions
 from app.ui.chat.message_operations import MessageOperations
+from app.ui.chat.page_viewer import PageViewer
 from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
@@ -240,6 +241,9 @@ class MainWindow(QMainWindow):
         self.attachments: ChatAttachments = ChatAttachments(
             self, self.composer, self.paths.attachments, self.show_notice
         )
+        self.attachments.context_of = self._context_now
+        self.controller.documents = self.attachments.documents
+        self.chat_view.page_requested.connect(self.show_cited_page)
         self.approval_bar = ApprovalBar()
         self.messages = MessageOperations(
             self.store,
@@ -745,6 +749,30 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_values(settings, prompt)
         self._on_settings_edited(settings, prompt)
         self._show_think(on)
+
+    def show_cited_page(self, answer_id: int, page: int) -> None:
+        """Open the page an answer cites, in the latest PDF attached before it that has the page."""
+        shown = self.controller.messages(self.current_id) if self.current_id is not None else []
+        before = [m for m in shown[: next((i for i, m in enumerate(shown) if m.id == answer_id), len(shown))]]
+        documents = self.attachments.documents
+        for message in reversed(before):
+            for attachment in reversed(message.attachments):
+                text = documents.load(attachment.sha256) if attachment.kind == "document" else None
+                if text is not None and text.format == "pdf" and page <= text.total_pages:
+                    if not attachment.path.is_file():
+                        self.show_notice(f"“{attachment.name}” is no longer on this computer.")
+                        return
+                    viewer = PageViewer(attachment.path, attachment.name, text.total_pages, page, self)
+                    viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                    viewer.show()
+                    self.page_viewer = viewer
+                    return
+        self.show_notice(f"No PDF attached before this answer has a page {page}.")
+
+    def _context_now(self) -> int:
+        """The context the next answer has: the loaded model's, or the chat's setting."""
+        loaded = self.supervisor.loaded_model
+        return loaded.context_length if loaded is not None else self._current_settings().context_length
 
     def _apply_context(self, context_length: int) -> None:
         """A chat's own context length applies when it is shown: the model is reloaded if the one

@@ -267,6 +267,7 @@ def _stylesheet(c: Colors) -> str:
     #attachmentTile:hover {{ border-color: {c.muted}; }}
     #attachmentName {{ color: {c.text}; font-size: 13px; }}
     #attachmentDetail {{ color: {c.muted}; font-size: 12px; }}
+    #attachmentWarning {{ color: {c.warning}; font-size: 12px; }}
     #attachmentRemove {{ background: transparent; color: {c.muted}; border: none; border-radius: 8px;
         font-size: 15px; padding: 0 4px; }}
     #attachmentRemove:hover {{ background: {c.hover}; color: {c.text}; }}

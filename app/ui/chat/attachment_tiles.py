@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.ui.elided_label import ElidedLabel
@@ -23,27 +23,36 @@ class AttachmentTile(QFrame):
     """The user clicked the tile (to see the picture or hear the clip with the system's app)."""
 
     def __init__(
-        self, kind: str, name: str, detail: str, removable: bool, parent: QWidget | None = None
+        self,
+        kind: str,
+        name: str,
+        detail: str,
+        removable: bool,
+        parent: QWidget | None = None,
+        warning: str = "",
     ) -> None:
         super().__init__(parent)
         self.kind, self.name = kind, name
         self.setObjectName("attachmentTile")
         self.setProperty("kind", kind)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip(f"{name}\n{detail}" if detail else name)
-        self.setAccessibleName(f"{'Picture' if kind == 'image' else 'Sound'}: {name}")
+        self.setToolTip("\n".join(filter(None, (name, detail, warning))))
+        what = {"image": "Picture", "audio": "Sound"}.get(kind, "Document")
+        self.setAccessibleName(f"{what}: {name}")
+        self.warning = warning
         self.setFixedHeight(TILE_HEIGHT)
         row = QHBoxLayout(self)
-        row.setContentsMargins(4, 4, 10 if kind == "audio" and not removable else 4, 4)
+        row.setContentsMargins(4, 4, 10 if kind != "image" and not removable else 4, 4)
         row.setSpacing(8)
         self.preview = QLabel()
         self.preview.setObjectName("attachmentPreview")
         self.preview.setFixedSize(TILE_HEIGHT - 8, TILE_HEIGHT - 8)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        if kind == "audio":
-            self.preview.setPixmap(sound_glyph(TILE_HEIGHT - 8, self.palette().text().color()))
+        if kind != "image":
+            glyph = sound_glyph if kind == "audio" else document_glyph
+            self.preview.setPixmap(glyph(TILE_HEIGHT - 8, self.palette().text().color()))
         row.addWidget(self.preview)
-        if kind == "audio":
+        if kind != "image":
             words = QVBoxLayout()
             words.setSpacing(0)
             title = ElidedLabel(name)
@@ -52,8 +61,8 @@ class AttachmentTile(QFrame):
             title.setMaximumWidth(160)
             words.addWidget(title)
             if detail:
-                note = QLabel(detail)
-                note.setObjectName("attachmentDetail")
+                note = QLabel(f"{detail} · ⚠" if warning else detail)
+                note.setObjectName("attachmentWarning" if warning else "attachmentDetail")
                 words.addWidget(note)
             row.addLayout(words)
         self.remove_button: QToolButton | None = None
@@ -164,6 +173,36 @@ def sound_glyph(side: int, color: QColor) -> QPixmap:
         for offset, height in ((-0.22, 0.22), (-0.11, 0.4), (0.0, 0.28), (0.11, 0.46), (0.22, 0.18)):
             x = centre + offset * side
             painter.drawLine(QPointF(x, centre - height * side / 2), QPointF(x, centre + height * side / 2))
+
+    return _drawn(side, draw)
+
+
+def document_glyph(side: int, color: QColor) -> QPixmap:
+    """A page with a folded corner and lines of text."""
+
+    def draw(painter: QPainter) -> None:
+        painter.setPen(_round_pen(color, max(1.5, side / 18)))
+        left, right, top, bottom, fold = side * 0.26, side * 0.74, side * 0.14, side * 0.86, side * 0.16
+        outline = QPolygonF(
+            [
+                QPointF(left, top),
+                QPointF(right - fold, top),
+                QPointF(right, top + fold),
+                QPointF(right, bottom),
+                QPointF(left, bottom),
+            ]
+        )
+        painter.drawPolygon(outline)
+        painter.drawPolyline(
+            QPolygonF(
+                [QPointF(right - fold, top), QPointF(right - fold, top + fold), QPointF(right, top + fold)]
+            )
+        )
+        for n in range(4):
+            y = top + fold + side * 0.1 + n * side * 0.12
+            painter.drawLine(
+                QPointF(left + side * 0.09, y), QPointF(right - side * (0.09 if n < 3 else 0.2), y)
+            )
 
     return _drawn(side, draw)
 

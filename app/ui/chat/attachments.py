@@ -4,6 +4,7 @@ can see or hear."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +14,11 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.storage.attachment_files import AttachmentFiles, StoredFile
+from app.storage.document_text import DOCUMENT_SUFFIXES
+from app.storage.documents import DocumentLibrary
 from app.ui.background import BackgroundTasks
 from app.ui.chat.composer import Composer, local_files
+from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment
 
 
@@ -25,7 +29,11 @@ class ChatAttachments(QObject):
         super().__init__(window)
         self._window, self._composer, self._notify = window, composer, notify
         self.files = AttachmentFiles(folder)
+        self.documents = DocumentLibrary(folder.parent / "documents")
         self.intake = AttachmentIntake(self.files, self)
+        self.intake.documents = self.documents
+        # The context the next answer has, for warning of documents that outgrow it.
+        self.context_of: Callable[[], int] = lambda: 0
         self.intake.ready.connect(self._arrived)
         self.intake.refused.connect(notify)
         self.intake.preparing_changed.connect(composer.set_preparing)
@@ -59,6 +67,13 @@ class ChatAttachments(QObject):
     # --- bringing files in --------------------------------------------------------------------
 
     def _arrived(self, item: PendingAttachment) -> None:
+        context = self.context_of()
+        if item.tokens and context and item.tokens > context * WHOLE_DOCUMENT_SHARE:
+            overflow = (
+                f"Too long to read whole in this chat's context ({context:,} tokens): the model "
+                "reads the passages that match each question, with their pages."
+            )
+            item = dataclasses.replace(item, warning=" ".join(filter(None, (overflow, item.warning))))
         if self.intake.allows(item.stored.kind):
             self._composer.add_attachment(item)
         else:  # the model changed while it was being prepared
@@ -70,11 +85,10 @@ class ChatAttachments(QObject):
             kinds.append(("Pictures", IMAGE_SUFFIXES))
         if self.intake.can_hear is not False:
             kinds.append(("Sounds", AUDIO_SUFFIXES))
+        kinds.append(("Documents", DOCUMENT_SUFFIXES))
         patterns = [f"{label} ({' '.join('*' + s for s in suffixes)})" for label, suffixes in kinds]
         everything = " ".join("*" + s for _, suffixes in kinds for s in suffixes)
-        filters = (
-            ";;".join([f"Pictures and sounds ({everything})", *patterns]) if len(kinds) > 1 else patterns[0]
-        )
+        filters = ";;".join([f"Everything Hearth reads ({everything})", *patterns])
         paths, _ = QFileDialog.getOpenFileNames(self._window, "Attach", "", filters)
         if paths:
             self.intake.add_paths([Path(p) for p in paths])

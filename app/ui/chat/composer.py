@@ -235,7 +235,7 @@ class Composer(QFrame):
         if any(known.stored.sha256 == item.stored.sha256 for known, _ in self._pending):
             return  # the same picture twice adds nothing
         stored = item.stored
-        tile = AttachmentTile(stored.kind, stored.name, item.detail, removable=True)
+        tile = AttachmentTile(stored.kind, stored.name, item.detail, removable=True, warning=item.warning)
         if item.thumbnail:
             tile.set_thumbnail(item.thumbnail)
         tile.remove_requested.connect(lambda tile=tile: self._remove(tile))

@@ -19,16 +19,19 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.core.gemma4 import MAX_IMAGE_TOKENS
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 from app.engine.context_window import turns_to_send
 from app.storage.attachment_files import StoredFile
-from app.storage.chats import CURRENT_LEAF, ChatStore, Conversation, Message, MessageStatus
+from app.storage.chats import CURRENT_LEAF, Attachment, ChatStore, Conversation, Message, MessageStatus
+from app.storage.documents import CHARS_PER_TOKEN, DocumentLibrary, estimate_tokens
 from app.storage.faults import NOTHING_LOST, StorageError
 from app.storage.tool_records import CallState, ToolCallRecord
 from app.tools.builtin import builtin_tools
 from app.tools.context import ToolContext
 from app.tools.registry import ToolResult
+from app.ui.chat.document_prompt import PASSAGES_SHARE, WHOLE_DOCUMENT_SHARE, document_part, passages_text
 from app.ui.chat.tool_rounds import DENIED, Approval, ToolRunner, rounds_to_send
 from app.ui.saving import PendingSaves
 from app.ui.supervisor import WorkerSupervisor
@@ -115,6 +118,9 @@ class ChatController(QObject):
     ) -> None:
         super().__init__(parent)
         self.tools = tools or ToolRunner(builtin_tools(), parent=self)
+        self.documents: DocumentLibrary | None = None  # attached documents, ready for the model
+        self._scans_sent = False  # the prompt being built holds scanned pages
+        self._prompt_context = GenerationSettings().context_length  # ...for a context this long
         self.tools.finished.connect(self._on_tools_done)
         self._store = store
         self._worker = supervisor
@@ -230,6 +236,8 @@ class ChatController(QObject):
         settings = conversation.settings if conversation else GenerationSettings()
         system_prompt = conversation.system_prompt if conversation else ""
         history = self._prompt_messages(placeholder.conversation_id, system_prompt, placeholder.parent_id)
+        if self._scans_sent:  # scanned pages are read at the most detail a picture can have
+            settings = replace(settings, image_budget=MAX_IMAGE_TOKENS)
         loaded = self._worker.loaded_model
         tools = self.tools.specs() if settings.tools and loaded is not None and loaded.tools else []
         self._answer = _Answer(uuid.uuid4().hex, placeholder, history=history, settings=settings, tools=tools)
@@ -243,6 +251,7 @@ class ChatController(QObject):
         self, conversation_id: int, system_prompt: str, upto: int | None
     ) -> list[p.ChatTurn]:
         history: list[p.ChatTurn] = []
+        self._scans_sent = False
         if system_prompt.strip():
             history.append(p.ChatTurn(p.Role.SYSTEM, system_prompt.strip()))
         if upto is None:
@@ -253,6 +262,7 @@ class ChatController(QObject):
         conversation = self._store.get_conversation(conversation_id)
         memory_start = conversation.memory_start_id if conversation else None
         context = self._context_length(conversation.settings if conversation else GenerationSettings())
+        self._prompt_context = context
         limit = SEND_LIMIT_CONTEXTS * context
         # Every turn takes a few tokens of the template's at least: this many cover the limit.
         tail = self._store.path_tail(upto, memory_start, limit // MIN_TURN_TOKENS)
@@ -263,13 +273,41 @@ class ChatController(QObject):
         pinned_before = [i for i in self._store.pinned_before(first) if i not in chosen]
         pinned = set(pinned_before) | {tail[i] for i in (sending.pinned if sending else ())}
         pinned |= {i for i, size in zip(tail, sizes, strict=False) if size.pinned}
-        for message in map(self.as_shown, self._store.messages_by_ids([*pinned_before, *chosen])):
-            if message.role not in (p.Role.USER, p.Role.ASSISTANT) or message.status == MessageStatus.ERROR:
-                continue
-            if message.role == "assistant" and not message.content.strip():
-                continue
-            history.append(self._turn(message, pinned=message.id in pinned))
-        return history
+        sent = [
+            message
+            for message in map(self.as_shown, self._store.messages_by_ids([*pinned_before, *chosen]))
+            if message.role in (p.Role.USER, p.Role.ASSISTANT)
+            and message.status != MessageStatus.ERROR
+            and (message.role == "user" or message.content.strip())
+        ]
+        history += [self._turn(message, pinned=message.id in pinned) for message in sent]
+        return self._with_passages_for_the_question(history, sent, context)
+
+    def _with_passages_for_the_question(
+        self, history: list[p.ChatTurn], sent: list[Message], context: int
+    ) -> list[p.ChatTurn]:
+        """The latest question also gets the passages that match it from the long documents
+        attached earlier in the chat (its own documents are in it already)."""
+        if self.documents is None or len(sent) < 2 or sent[-1].role != "user" or not history:
+            return history
+        question = sent[-1].content
+        earlier = [
+            a
+            for m in sent[:-1]
+            for a in m.attachments
+            if a.kind == "document" and not self._fits_whole(a, context)
+        ]
+        if not earlier or not question.strip():
+            return history
+        share = int(context * PASSAGES_SHARE * CHARS_PER_TOKEN) // len(earlier)
+        texts = [passages_text(self.documents, a, question, share) for a in dict.fromkeys(earlier)]
+        latest = history[-1]
+        content = "\n\n".join([*texts, latest.content])
+        return [*history[:-1], dataclasses.replace(latest, content=content, tokens=0)]
+
+    def _fits_whole(self, attachment: Attachment, context: int) -> bool:
+        text = self.documents.load(attachment.sha256) if self.documents else None
+        return text is None or estimate_tokens(text.chars) <= context * WHOLE_DOCUMENT_SHARE
 
     def _context_length(self, settings: GenerationSettings) -> int:
         loaded = self._worker.loaded_model
@@ -281,24 +319,40 @@ class ChatController(QObject):
         loaded = self._worker.loaded_model
         kept: list[p.MediaRef] = []
         missing: list[str] = []
+        documents: list[str] = []
         for attachment in message.attachments:
+            if attachment.kind == "document":
+                documents.append(self._document(attachment, message.content, kept))
+                continue
             able = loaded is None or (loaded.vision if attachment.kind == "image" else loaded.audio)
             if able and attachment.path.is_file():
                 kept.append(p.MediaRef(p.MediaKind(attachment.kind), str(attachment.path)))
             else:
                 thing = "picture" if attachment.kind == "image" else "sound clip"
                 missing.append(f"[A {thing}, “{attachment.name}”, was attached here but is not available.]")
-        content = "\n".join([*missing, message.content]).strip() if missing else message.content
+        added = [*missing, *documents]
+        content = "\n\n".join([*added, message.content]).strip() if added else message.content
         return p.ChatTurn(
             p.Role(message.role),
             content,
             kept,
             id=message.id,
             pinned=pinned,
-            # A count from the text as stored; words added about missing attachments change it.
-            tokens=(message.token_count or 0) if not missing else 0,
+            # A count from the text as stored; words added about attachments change it.
+            tokens=(message.token_count or 0) if not added else 0,
             tool_steps=rounds_to_send(message.tool_calls),
         )
+
+    def _document(self, attachment: Attachment, question: str, media: list[p.MediaRef]) -> str:
+        """A document's text for the model (``document_prompt``); its scanned pages join ``media``."""
+        if self.documents is None:
+            return f"[A document, “{attachment.name}”, was attached here but is not available.]"
+        loaded = self._worker.loaded_model
+        can_see = loaded is None or loaded.vision
+        part = document_part(self.documents, attachment, question, self._prompt_context, can_see)
+        media += [p.MediaRef(p.MediaKind.IMAGE, str(path)) for path in part.scans]
+        self._scans_sent = self._scans_sent or bool(part.scans)
+        return part.text
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:
         answer = self._answer

@@ -108,6 +108,8 @@ class ConversationView(QListView):
     """Show another version of this message: (message id, -1 for the previous, +1 for the next)."""
     attachment_opened = Signal(object)
     """The user clicked an attachment tile: its ``Path``."""
+    page_requested = Signal(int, int)
+    """A page citation in an answer was clicked: (the answer's id, the page)."""
     notice = Signal(str)
     """Something to tell the user in the status line (e.g. "Copied")."""
 

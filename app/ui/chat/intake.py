@@ -15,10 +15,14 @@ from PySide6.QtCore import QBuffer, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.storage.attachment_files import AttachmentFiles, StoredFile
+from app.storage.document_text import is_document
+from app.storage.documents import MAX_SCANNED_PAGES, DocumentLibrary
 from app.ui.background import BackgroundTasks
 
 THUMBNAIL_THREADS = 2
-READABLE = "pictures (PNG, JPEG, WebP, GIF, BMP) and sounds (WAV, MP3, FLAC)"
+READABLE = (
+    "pictures (PNG, JPEG, WebP, GIF, BMP), sounds (WAV, MP3, FLAC) and documents (PDF, Word, HTML, text)"
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class PendingAttachment:
     detail: str  # "1920 × 1080", "0:12"
     thumbnail: bytes | None  # PNG, for pictures
     order: int = 0  # when it was asked for: files prepared in parallel still line up as dropped
+    tokens: int = 0  # documents: about how many tokens their text takes
+    warning: str = ""  # what the user should know before sending it
 
 
 def describe_duration(seconds: float | None) -> str:
@@ -56,6 +62,8 @@ class AttachmentIntake(QObject):
         self._asked = 0
         self.can_see: bool | None = None  # None: no model loaded, so anything may go
         self.can_hear: bool | None = None
+        self.documents: DocumentLibrary | None = None  # where documents are prepared
+        self.max_scanned_pages = MAX_SCANNED_PAGES
 
     def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
         self.can_see, self.can_hear = can_see, can_hear
@@ -66,6 +74,9 @@ class AttachmentIntake(QObject):
         from app.media.attachments import kind_of
 
         for path in dict.fromkeys(paths):  # a file dropped twice in one go counts once
+            if is_document(path) and self.documents is not None:
+                self._prepare(functools.partial(self._take_document, path, self.documents), "document")
+                continue
             kind = kind_of(path)
             if kind is None:
                 self.refused.emit(f"“{path.name}” cannot be attached: Hearth reads {READABLE}.")
@@ -153,6 +164,28 @@ class AttachmentIntake(QObject):
             detail = f"{checked.width} × {checked.height}" if checked.width and checked.height else ""
             return PendingAttachment(stored, detail, thumbnail_png(stored.path))
         return PendingAttachment(stored, describe_duration(checked.duration_s), None)
+
+    def _take_document(self, path: Path, documents: DocumentLibrary) -> PendingAttachment:
+        from app.storage.document_text import read_document
+
+        text = read_document(path)  # refused in words before anything is stored
+        stored = self._files.import_file(path, "document", path.name)
+        prepared = documents.prepare(stored.sha256, stored.path, stored.name, self.max_scanned_pages, text)
+        text = prepared.text
+        pages = (
+            f"{text.total_pages:,} page{'s' if text.total_pages != 1 else ''} · "
+            if text.format == "pdf"
+            else ""
+        )
+        detail = f"{pages}about {prepared.tokens:,} tokens"
+        notes = [text.note] if text.note else []
+        if text.scanned:
+            shown = min(len(text.scanned), self.max_scanned_pages)
+            notes.append(
+                f"{len(text.scanned)} scanned page{'s' if len(text.scanned) != 1 else ''}: "
+                f"{'the first ' if shown < len(text.scanned) else ''}{shown} go to the model as pictures."
+            )
+        return PendingAttachment(stored, detail, None, tokens=prepared.tokens, warning=" ".join(notes))
 
     def _take_image(self, image: QImage, name: str) -> PendingAttachment:
         from app.media.attachments import thumbnail_png

@@ -20,7 +20,7 @@ from PySide6.QtGui import (
 
 from app.storage.tool_records import ToolCallRecord
 from app.ui.chat.markdown_blocks import Block, split_blocks, split_sections
-from app.ui.chat.rich_text import render_markdown, render_plain
+from app.ui.chat.rich_text import link_citations, render_markdown, render_plain
 from app.ui.chat.tool_cards import details_document
 
 PROSE_PX = 15
@@ -132,7 +132,7 @@ def _make(block: Block, palette: QPalette) -> BlockDoc:
         render_plain(doc, block.text, line_height=100)
     else:
         doc = new_document(chat_font(PROSE_PX))
-        render_markdown(doc, block.text, palette)
+        render_markdown(doc, link_citations(block.text), palette)
     return BlockDoc(block, doc)
 
 
@@ -147,5 +147,5 @@ def _update(old: BlockDoc, new: Block, palette: QPalette) -> None:
         else:
             render_plain(old.doc, new.text, line_height=100)
     else:
-        render_markdown(old.doc, new.text, palette)
+        render_markdown(old.doc, link_citations(new.text), palette)
     old.block = new

@@ -22,7 +22,7 @@ from PySide6.QtGui import (
     QTextCursor,
 )
 
-from app.ui.chat.attachment_tiles import sound_glyph
+from app.ui.chat.attachment_tiles import document_glyph, sound_glyph
 from app.ui.chat.message_layout import Action, Hit, MessageLayout, TextBox, Tile
 from app.ui.chat.tool_cards import paint_card
 from app.ui.theme import Colors
@@ -52,7 +52,7 @@ class MessagePainter:
         self.toggle_font = toggle_font
         self.bold_small_font = QFont(small_font)
         self.bold_small_font.setWeight(QFont.Weight.DemiBold)
-        self._glyphs: dict[tuple[int, str], QPixmap] = {}
+        self._glyphs: dict[tuple[int, str, str], QPixmap] = {}
 
     def paint(
         self, painter: QPainter, layout: MessageLayout, origin: QPointF, colors: Colors, state: PaintState
@@ -187,10 +187,11 @@ class MessagePainter:
         elif tile.kind == "image":
             self._rounded(painter, preview, 8, QColor(colors.hover))
         else:
-            key = (int(preview.height()), colors.text)
+            key = (int(preview.height()), colors.text, tile.kind)
             glyph = self._glyphs.get(key)
             if glyph is None:
-                glyph = self._glyphs[key] = sound_glyph(key[0], QColor(colors.text))
+                draw = document_glyph if tile.kind == "document" else sound_glyph
+                glyph = self._glyphs[key] = draw(key[0], QColor(colors.text))
             painter.drawPixmap(preview.topLeft(), glyph)
             painter.setFont(self.small_font)
             painter.setPen(QColor(colors.text))

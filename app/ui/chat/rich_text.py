@@ -3,6 +3,8 @@ gaps between paragraphs, tamed headings, underlined links and shaded inline code
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import (
     QColor,
@@ -117,6 +119,22 @@ def render_plain(doc: QTextDocument, text: str, line_height: int = LINE_HEIGHT_P
     cursor = QTextCursor(doc)
     cursor.select(QTextCursor.SelectionType.Document)
     cursor.mergeBlockFormat(fmt)
+
+
+PAGE_LINK = "hearth-page:"  # a citation of a document's page in an answer: "[p. 12]"
+_CITATION = re.compile(r"\[(?:p\.|pp?\.|page)\s*(\d{1,5})\]", re.IGNORECASE)
+_FENCED = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
+
+
+def link_citations(markdown: str) -> str:
+    """Turn the page citations an answer makes (``[p. 12]``) into links to the page, leaving code
+    as it is."""
+    if "[" not in markdown:
+        return markdown
+    parts = _FENCED.split(markdown)
+    for index in range(0, len(parts), 2):  # the even parts are outside code
+        parts[index] = _CITATION.sub(lambda m: f"[p. {m.group(1)}]({PAGE_LINK}{m.group(1)})", parts[index])
+    return "".join(parts)
 
 
 def open_link(url: QUrl) -> None:

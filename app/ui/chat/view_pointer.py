@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QCursor, QMouseEvent
 
 from app.ui.chat.message_layout import Hit
-from app.ui.chat.rich_text import open_link
+from app.ui.chat.rich_text import PAGE_LINK, open_link
 from app.ui.chat.text_selection import TextSelection, word_at
 
 if TYPE_CHECKING:
@@ -120,7 +120,9 @@ class PointerInput(QObject):
                 found = view.row_under(point)
                 if found is not None and (point - self._press_point).manhattanLength() < CLICK_SLOP_PX:
                     link = found[2].link_at(found[3])
-                    if link:
+                    if link.startswith(PAGE_LINK):
+                        view.page_requested.emit(found[1].message.id, int(link[len(PAGE_LINK) :]))
+                    elif link:
                         open_link(QUrl(link))
             return
         pressed, self.pressed = self.pressed, None
