@@ -124,7 +124,7 @@ def text_pages(count: int, words_per_page: int = 380, topic: str = "") -> list[l
     for number in range(1, count + 1):
         words = [vocabulary[(number * 7 + i * 3) % len(vocabulary)] for i in range(words_per_page)]
         lines = [f"Page {number} of the municipal report."]
-        lines += [" ".join(words[i : i + 14]) for i in range(0, len(words), 14)]
+        lines += [" ".join(words[i : i + 10]) for i in range(0, len(words), 10)]
         if topic and number == count * 2 // 3:
             lines.insert(3, topic)
         pages.append(lines)

@@ -143,8 +143,8 @@ def test_a_cited_page_opens_in_a_click(qtbot, window_with_spy, tmp_path):
     window = hearth.window
     window.show_conversation(window.current_id)
     view = window.chat_view
-    assert view.shown(answer.id).text == "The plan is on p. 2."
-    point = view.text_point(answer.id, 0, len("The plan is on p"))
+    assert view.shown(answer.id).text == "The plan is on [p. 2]."
+    point = view.text_point(answer.id, 0, len("The plan is on [p"))
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
     qtbot.waitUntil(lambda: getattr(window, "page_viewer", None) is not None, timeout=TIMEOUT)
     viewer = window.page_viewer

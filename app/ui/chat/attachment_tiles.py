@@ -61,7 +61,7 @@ class AttachmentTile(QFrame):
             title.setMaximumWidth(160)
             words.addWidget(title)
             if detail:
-                note = QLabel(f"{detail} · ⚠" if warning else detail)
+                note = QLabel(f"⚠ {detail}" if warning else detail)
                 note.setObjectName("attachmentWarning" if warning else "attachmentDetail")
                 words.addWidget(note)
             row.addLayout(words)
@@ -181,8 +181,8 @@ def document_glyph(side: int, color: QColor) -> QPixmap:
     """A page with a folded corner and lines of text."""
 
     def draw(painter: QPainter) -> None:
-        painter.setPen(_round_pen(color, max(1.5, side / 18)))
-        left, right, top, bottom, fold = side * 0.26, side * 0.74, side * 0.14, side * 0.86, side * 0.16
+        painter.setPen(_round_pen(color, max(1.2, side / 30)))
+        left, right, top, bottom, fold = side * 0.3, side * 0.7, side * 0.2, side * 0.8, side * 0.13
         outline = QPolygonF(
             [
                 QPointF(left, top),

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
+from app.core.gemma4 import MAX_IMAGE_TOKENS
 from app.storage.attachment_files import AttachmentFiles, StoredFile
 from app.storage.document_text import is_document
 from app.storage.documents import MAX_SCANNED_PAGES, DocumentLibrary
@@ -172,12 +173,14 @@ class AttachmentIntake(QObject):
         stored = self._files.import_file(path, "document", path.name)
         prepared = documents.prepare(stored.sha256, stored.path, stored.name, self.max_scanned_pages, text)
         text = prepared.text
+        # Scanned pages are read as pictures, at the most detail.
+        tokens = prepared.tokens + len(prepared.scans) * MAX_IMAGE_TOKENS
         pages = (
             f"{text.total_pages:,} page{'s' if text.total_pages != 1 else ''} · "
             if text.format == "pdf"
             else ""
         )
-        detail = f"{pages}about {prepared.tokens:,} tokens"
+        detail = f"{pages}about {tokens:,} tokens"
         notes = [text.note] if text.note else []
         if text.scanned:
             shown = min(len(text.scanned), self.max_scanned_pages)
@@ -185,7 +188,7 @@ class AttachmentIntake(QObject):
                 f"{len(text.scanned)} scanned page{'s' if len(text.scanned) != 1 else ''}: "
                 f"{'the first ' if shown < len(text.scanned) else ''}{shown} go to the model as pictures."
             )
-        return PendingAttachment(stored, detail, None, tokens=prepared.tokens, warning=" ".join(notes))
+        return PendingAttachment(stored, detail, None, tokens=tokens, warning=" ".join(notes))
 
     def _take_image(self, image: QImage, name: str) -> PendingAttachment:
         from app.media.attachments import thumbnail_png

@@ -27,7 +27,7 @@ class PageViewer(QDialog):
         self.picture = QLabel("Rendering the page…")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setAccessibleName("The page")
-        scroll = QScrollArea()
+        self.page_area = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.picture)
         self.where = QLabel()
@@ -63,6 +63,9 @@ class PageViewer(QDialog):
                 return  # another page was asked for meanwhile
             pixmap = QPixmap()
             pixmap.loadFromData(png)
+            room = self.page_area.viewport().width() - 16  # the page fits the window's width
+            if 0 < room < pixmap.width():
+                pixmap = pixmap.scaledToWidth(room, Qt.TransformationMode.SmoothTransformation)
             self.picture.setPixmap(pixmap)
 
         def failed(error: BaseException) -> None:

@@ -133,7 +133,9 @@ def link_citations(markdown: str) -> str:
         return markdown
     parts = _FENCED.split(markdown)
     for index in range(0, len(parts), 2):  # the even parts are outside code
-        parts[index] = _CITATION.sub(lambda m: f"[p. {m.group(1)}]({PAGE_LINK}{m.group(1)})", parts[index])
+        parts[index] = _CITATION.sub(
+            lambda m: f"[\\[p. {m.group(1)}\\]]({PAGE_LINK}{m.group(1)})", parts[index]
+        )
     return "".join(parts)
 
 
