@@ -24,6 +24,28 @@ QUESTION = "Say hello in one short sentence."
 ANSWER_TOKENS = 8
 
 
+def documents_work() -> bool | str:
+    """True if PDFs can be read (PDFium's library is in place), else what went wrong."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        import pypdfium2 as pdfium
+
+        from app.storage.document_text import read_document, render_page
+
+        pdf = pdfium.PdfDocument.new()
+        pdf.new_page(200, 300)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "blank.pdf"
+            with path.open("wb") as out:
+                pdf.save(out)
+            pdf.close()
+            return read_document(path).total_pages == 1 and render_page(path, 1).startswith(b"\x89PNG")
+    except Exception as error:  # anything here means a broken bundle, and the report says what
+        return f"{type(error).__name__}: {error}"
+
+
 def run_self_test(model: str, context_length: int = 2048) -> int:
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     report: dict[str, Any] = {"hearth": __version__, "frozen": bool(getattr(sys, "frozen", False))}
@@ -49,12 +71,13 @@ def run_self_test(model: str, context_length: int = 2048) -> int:
 
     def done(result: p.Done) -> None:
         finish(
-            result.completion_tokens > 0,
+            result.completion_tokens > 0 and report["documents"] is True,
             tokens=result.completion_tokens,
             ttft_ms=round(result.ttft_ms, 1),
             text="".join(pieces),
         )
 
+    report["documents"] = documents_work()
     supervisor.model_loaded.connect(loaded)
     supervisor.delta.connect(lambda _request, text, _reasoning: pieces.append(text))
     supervisor.finished.connect(done)
