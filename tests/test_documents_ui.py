@@ -75,16 +75,14 @@ def test_a_pdf_with_a_scanned_page_goes_to_the_model_text_and_picture(qtbot, win
     attach(qtbot, hearth, [letter])
     tile = hearth.window.composer.strip.tiles[0]
     assert tile.accessibleName() == "Document: letter.pdf"
-    assert (
-        "2 pages · about" in tile.toolTip()
-        and "1 scanned page: 1 go to the model as pictures." in tile.toolTip()
-    )
+    assert "2 pages · about 1,1" in tile.toolTip()  # the scan counts as a picture at full detail
+    assert "Its 1 scanned page goes to the model as a picture." in tile.toolTip()
 
     ask(qtbot, hearth, "What does the letter say?")
     messages, settings = sent[-1]
     question = messages[-1]
     assert question.content.startswith(
-        "[Document “letter.pdf”, 2 pages. Its scanned pages 2 are the pictures above."
+        "[Document “letter.pdf”, 2 pages. Its scanned page 2 is the picture above."
     )
     assert "--- page 1 ---\nDear Ana,\nthe invoice is attached." in question.content
     assert question.content.endswith("[End of “letter.pdf”]\n\nWhat does the letter say?")
@@ -96,6 +94,19 @@ def test_a_pdf_with_a_scanned_page_goes_to_the_model_text_and_picture(qtbot, win
     user = hearth.store.messages(hearth.window.current_id)[-2]
     assert [(a.kind, a.name) for a in user.attachments] == [("document", "letter.pdf")]
     assert hearth.window.chat_view.shown(user.id).tiles == ("letter.pdf",)
+
+    # The chat's setting: no scanned pages read, and the model is told so.
+    controller = hearth.window.controller
+    chat = hearth.window.current_id
+    controller.set_chat_settings(
+        chat, dataclasses.replace(controller.settings_for(chat), scanned_pages=0), ""
+    )
+    ask(qtbot, hearth, "And now?")
+    earlier = next(t for t in sent[-1][0] if t.id == user.id)
+    assert (
+        earlier.attachments == []
+        and "1 page of it is a scan and not shown: they are not read" in earlier.content
+    )
 
 
 def test_a_long_document_sends_the_passages_for_each_question(qtbot, window_with_spy, tmp_path):

@@ -26,6 +26,7 @@ class GenerationSettings:
     image_budget: int = AUTO_IMAGE_BUDGET  # visual tokens per picture, one of IMAGE_BUDGETS
     tools: bool = True  # offer the built-in tools (to a model that can call them)
     max_tool_rounds: int = 8  # rounds of tool calls in one answer before it must answer in words
+    scanned_pages: int = 8  # scanned PDF pages read as pictures, per document
 
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
         "temperature": (0.0, 2.0),
@@ -35,6 +36,7 @@ class GenerationSettings:
         "context_length": (256, 262144),
         "image_budget": (AUTO_IMAGE_BUDGET, MAX_IMAGE_TOKENS),
         "max_tool_rounds": (1, 32),
+        "scanned_pages": (0, 100),
     }
 
     def to_dict(self) -> dict[str, Any]:

@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
             self, self.composer, self.paths.attachments, self.show_notice
         )
         self.attachments.context_of = self._context_now
+        self.attachments.intake.scanned_pages_of = lambda: self._current_settings().scanned_pages
         self.controller.documents = self.attachments.documents
         self.chat_view.page_requested.connect(self.show_cited_page)
         self.approval_bar = ApprovalBar()

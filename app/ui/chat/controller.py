@@ -121,6 +121,7 @@ class ChatController(QObject):
         self.documents: DocumentLibrary | None = None  # attached documents, ready for the model
         self._scans_sent = False  # the prompt being built holds scanned pages
         self._prompt_context = GenerationSettings().context_length  # ...for a context this long
+        self._prompt_scans = GenerationSettings().scanned_pages  # ...reading this many scanned pages
         self.tools.finished.connect(self._on_tools_done)
         self._store = store
         self._worker = supervisor
@@ -263,6 +264,7 @@ class ChatController(QObject):
         memory_start = conversation.memory_start_id if conversation else None
         context = self._context_length(conversation.settings if conversation else GenerationSettings())
         self._prompt_context = context
+        self._prompt_scans = (conversation.settings if conversation else GenerationSettings()).scanned_pages
         limit = SEND_LIMIT_CONTEXTS * context
         # Every turn takes a few tokens of the template's at least: this many cover the limit.
         tail = self._store.path_tail(upto, memory_start, limit // MIN_TURN_TOKENS)
@@ -349,7 +351,9 @@ class ChatController(QObject):
             return f"[A document, “{attachment.name}”, was attached here but is not available.]"
         loaded = self._worker.loaded_model
         can_see = loaded is None or loaded.vision
-        part = document_part(self.documents, attachment, question, self._prompt_context, can_see)
+        part = document_part(
+            self.documents, attachment, question, self._prompt_context, can_see, self._prompt_scans
+        )
         media += [p.MediaRef(p.MediaKind.IMAGE, str(path)) for path in part.scans]
         self._scans_sent = self._scans_sent or bool(part.scans)
         return part.text

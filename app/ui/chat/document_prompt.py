@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.storage.chats import Attachment
-from app.storage.documents import CHARS_PER_TOKEN, DocumentLibrary, estimate_tokens
+from app.storage.documents import CHARS_PER_TOKEN, MAX_SCANNED_PAGES, DocumentLibrary, estimate_tokens
 
 WHOLE_DOCUMENT_SHARE = 0.5  # a document this share of the context or less is read whole
 PASSAGES_SHARE = 0.3  # else its passages for a question take up to this share
@@ -27,23 +27,30 @@ def _pages(count: int) -> str:
 
 
 def document_part(
-    library: DocumentLibrary, attachment: Attachment, question: str, context_tokens: int, can_see: bool
+    library: DocumentLibrary,
+    attachment: Attachment,
+    question: str,
+    context_tokens: int,
+    can_see: bool,
+    max_scans: int = MAX_SCANNED_PAGES,
 ) -> DocumentPart:
     text = library.load(attachment.sha256)
     name = attachment.name
     if text is None:
         return DocumentPart(f"[A document, “{name}”, was attached here but is not available.]")
     paged = text.format == "pdf"
-    scans = [path for _page, path in library.scans(attachment.sha256)] if can_see else []
+    scans = [path for _page, path in library.scans(attachment.sha256, max_scans)] if can_see else []
     notes = []
-    if text.scanned:
-        pages = ", ".join(str(page) for page in text.scanned[: len(scans)]) if scans else ""
-        if scans:
-            notes.append(f"Its scanned pages {pages} are the pictures above.")
-        else:
-            notes.append(
-                f"It has {_pages(len(text.scanned))} scanned as pictures, which this model cannot see."
-            )
+    if scans:
+        pages = ", ".join(str(page) for page in text.scanned[: len(scans)])
+        one = len(scans) == 1
+        what = f"page {pages} is the picture" if one else f"pages {pages} are the pictures"
+        notes.append(f"Its scanned {what} above.")
+    unread = len(text.scanned) - len(scans)
+    if unread:
+        why = "this model cannot see pictures" if not can_see else "they are not read in this chat"
+        scan = "is a scan" if unread == 1 else "are scans"
+        notes.append(f"{_pages(unread)} of it {scan} and not shown: {why}.")
     if text.note:
         notes.append(text.note)
     size = f", {_pages(text.total_pages)}" if paged else ""

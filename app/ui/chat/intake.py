@@ -43,6 +43,20 @@ def describe_duration(seconds: float | None) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
+def describe_scans(count: int, read: int) -> str:
+    """What happens to a document's scanned pages, in words."""
+    if read >= count:
+        return (
+            f"Its {count} scanned page goes to the model as a picture."
+            if count == 1
+            else (f"Its {count} scanned pages go to the model as pictures.")
+        )
+    setting = "(Scanned pages, in the chat's settings)"
+    if read == 0:
+        return f"Its {count} scanned page{'s' if count != 1 else ''} will not be read {setting}."
+    return f"The first {read} of its {count} scanned pages go to the model as pictures {setting}."
+
+
 class AttachmentIntake(QObject):
     ready = Signal(object)
     """An attachment is stored and can go with the next message: a ``PendingAttachment``."""
@@ -64,7 +78,8 @@ class AttachmentIntake(QObject):
         self.can_see: bool | None = None  # None: no model loaded, so anything may go
         self.can_hear: bool | None = None
         self.documents: DocumentLibrary | None = None  # where documents are prepared
-        self.max_scanned_pages = MAX_SCANNED_PAGES
+        # How many scanned pages of a document are read as pictures (the chat's setting).
+        self.scanned_pages_of: Callable[[], int] = lambda: MAX_SCANNED_PAGES
 
     def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
         self.can_see, self.can_hear = can_see, can_hear
@@ -76,7 +91,8 @@ class AttachmentIntake(QObject):
 
         for path in dict.fromkeys(paths):  # a file dropped twice in one go counts once
             if is_document(path) and self.documents is not None:
-                self._prepare(functools.partial(self._take_document, path, self.documents), "document")
+                work = functools.partial(self._take_document, path, self.documents, self.scanned_pages_of())
+                self._prepare(work, "document")
                 continue
             kind = kind_of(path)
             if kind is None:
@@ -166,12 +182,12 @@ class AttachmentIntake(QObject):
             return PendingAttachment(stored, detail, thumbnail_png(stored.path))
         return PendingAttachment(stored, describe_duration(checked.duration_s), None)
 
-    def _take_document(self, path: Path, documents: DocumentLibrary) -> PendingAttachment:
+    def _take_document(self, path: Path, documents: DocumentLibrary, max_scans: int) -> PendingAttachment:
         from app.storage.document_text import read_document
 
         text = read_document(path)  # refused in words before anything is stored
         stored = self._files.import_file(path, "document", path.name)
-        prepared = documents.prepare(stored.sha256, stored.path, stored.name, self.max_scanned_pages, text)
+        prepared = documents.prepare(stored.sha256, stored.path, stored.name, max_scans, text)
         text = prepared.text
         # Scanned pages are read as pictures, at the most detail.
         tokens = prepared.tokens + len(prepared.scans) * MAX_IMAGE_TOKENS
@@ -183,11 +199,7 @@ class AttachmentIntake(QObject):
         detail = f"{pages}about {tokens:,} tokens"
         notes = [text.note] if text.note else []
         if text.scanned:
-            shown = min(len(text.scanned), self.max_scanned_pages)
-            notes.append(
-                f"{len(text.scanned)} scanned page{'s' if len(text.scanned) != 1 else ''}: "
-                f"{'the first ' if shown < len(text.scanned) else ''}{shown} go to the model as pictures."
-            )
+            notes.append(describe_scans(len(text.scanned), max_scans))
         return PendingAttachment(stored, detail, None, tokens=tokens, warning=" ".join(notes))
 
     def _take_image(self, image: QImage, name: str) -> PendingAttachment:

@@ -84,6 +84,9 @@ class ChatSettingsPanel(QFrame):
         )
         self.tools.setAccessibleName("Use tools")
         self.shared_folders = SharedFolders()
+        self.scanned_pages = self._int(
+            0, 100, 1, "Scanned pages read", "Pages of a PDF with no text that the model reads as pictures"
+        )
         self.tool_rounds = self._int(
             1, 32, 1, "Tool rounds per answer", "How many rounds of tool calls one answer may make"
         )
@@ -120,6 +123,7 @@ class ChatSettingsPanel(QFrame):
         form.addRow("Context", self.context_length)
         form.addRow("Pictures", self.image_budget)
         form.addRow("Tool rounds", self.tool_rounds)
+        form.addRow("Scanned pages", self.scanned_pages)
 
         # The settings scroll when the window is shorter than they are, rather than squeeze.
         content = QWidget()
@@ -155,6 +159,7 @@ class ChatSettingsPanel(QFrame):
         self.think.toggled.connect(self._edited)
         self.tools.toggled.connect(self._edited)
         self.tool_rounds.valueChanged.connect(self._edited)
+        self.scanned_pages.valueChanged.connect(self._edited)
         for box in (self.temperature, self.top_p, self.top_k, self.max_tokens, self.context_length):
             box.valueChanged.connect(self._edited)
         self.image_budget.currentIndexChanged.connect(self._edited)
@@ -212,6 +217,7 @@ class ChatSettingsPanel(QFrame):
             self.think.setChecked(settings.think)
             self.tools.setChecked(settings.tools)
             self.tool_rounds.setValue(settings.max_tool_rounds)
+            self.scanned_pages.setValue(settings.scanned_pages)
             self.temperature.setValue(settings.temperature)
             self.top_p.setValue(settings.top_p)
             self.top_k.setValue(settings.top_k)
@@ -236,6 +242,7 @@ class ChatSettingsPanel(QFrame):
             think=self.think.isChecked(),
             tools=self.tools.isChecked(),
             max_tool_rounds=self.tool_rounds.value(),
+            scanned_pages=self.scanned_pages.value(),
             image_budget=int(self.image_budget.currentData()),
             seed=getattr(self, "_seed", -1),
         )
