@@ -103,8 +103,8 @@ def test_an_odd_suffix_is_dropped_and_never_leaves_the_folder(files, folder, suf
     assert stored.path.parent.parent == folder.absolute()
 
 
-def test_only_images_and_sound_are_accepted(files, folder, tmp_path):
-    with pytest.raises(AttachmentError, match="only attach images and sound clips"):
+def test_only_pictures_sounds_and_documents_are_accepted(files, folder, tmp_path):
+    with pytest.raises(AttachmentError, match="only attach pictures, sounds and documents"):
         files.import_file(_write(tmp_path / "clip.mp4", b"video"), "video")
     with pytest.raises(AttachmentError):
         files.import_bytes(b"", "text", "note", ".txt")

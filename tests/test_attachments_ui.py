@@ -111,17 +111,18 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
     hearth = start_app(TINY_GEMMA4)
     notices: list[str] = []
     hearth.window.statusBar().messageChanged.connect(lambda text: notices.append(text) if text else None)
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not a picture")
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a film")
     fake = tmp_path / "fake.png"
     fake.write_text("not a picture either")
     drop_files(hearth.window, [notes, fake])
     qtbot.waitUntil(lambda: len(notices) >= 2, timeout=TIMEOUT)
-    assert any("notes.txt" in n and "cannot be attached" in n for n in notices)
+    assert any("notes.mp4" in n and "cannot be attached" in n for n in notices)
     assert any("fake.png" in n for n in notices)
     assert hearth.window.composer.pending() == []
 
-    # A text-only model: no + button, no microphone, and a dropped picture is refused in words.
+    # A text-only model: no microphone, and a dropped picture is refused in words; the + button
+    # stays, for documents.
     hearth.window.load_model(str(smollm2_path))
     qtbot.waitUntil(
         lambda: (
@@ -131,7 +132,7 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
         timeout=TIMEOUT,
     )
     composer = hearth.window.composer
-    assert not composer.attach_button.isEnabled() and not composer.mic.isVisible()
+    assert composer.attach_button.isEnabled() and not composer.mic.isVisible()
     notices.clear()
     drop_files(hearth.window, [picture()])
     qtbot.waitUntil(lambda: bool(notices), timeout=TIMEOUT)

@@ -62,7 +62,7 @@ class MainMenus(QObject):
         self.next_pane_action = action("Next pane", "F6", lambda: window.cycle_pane(1))
         self.previous_pane_action = action("Previous pane", "Shift+F6", lambda: window.cycle_pane(-1))
         self.attach_action = action(
-            "Attach pictures or sounds…", "Ctrl+Shift+A", window.composer.request_attach
+            "Attach pictures, sounds or documents…", "Ctrl+Shift+A", window.composer.request_attach
         )
         self.record_action = action(
             "Record a voice message", "Ctrl+Shift+R", window.composer.toggle_recording

@@ -117,7 +117,9 @@ class Composer(QFrame):
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.attach_button.setIconSize(QSize(18, 18))
-        self.attach_button.setToolTip("Attach pictures or sounds (Ctrl+Shift+A; or drop or paste them)")
+        self.attach_button.setToolTip(
+            "Attach pictures, sounds or documents (Ctrl+Shift+A; or drop or paste them)"
+        )
         self.attach_button.setAccessibleName("Attach files")
         self.attach_button.clicked.connect(self.attach_requested.emit)
         self.think_button = QToolButton()
@@ -283,10 +285,9 @@ class Composer(QFrame):
         self._update_button()
 
     def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
-        """What the loaded model takes (None: no model yet): the + button and the microphone
-        appear only where they can work."""
+        """What the loaded model takes (None: no model yet): the microphone appears only where it
+        can work; the + button always can (any model reads documents)."""
         self._can_hear = can_hear
-        self.attach_button.setEnabled(can_see is not False or can_hear is not False)
         self.attach_button.setIcon(plus_icon(18, self.palette().buttonText().color()))
         self._update_mic()
 
