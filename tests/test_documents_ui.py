@@ -164,3 +164,23 @@ def test_a_cited_page_opens_in_a_click(qtbot, window_with_spy, tmp_path):
         lambda: viewer.picture.pixmap() is not None and not viewer.picture.pixmap().isNull(), timeout=TIMEOUT
     )
     viewer.close()
+
+
+def test_documents_whose_text_is_gone_are_prepared_again_at_start(qtbot, window_with_spy, tmp_path):
+    import shutil
+
+    start, _sent = window_with_spy
+    hearth = start()
+    report = tmp_path / "report.pdf"
+    report.write_bytes(make_pdf(text_pages(3)))
+    attach(qtbot, hearth, [report])
+    ask(qtbot, hearth, "Summarise it.")
+    (sha256, _path, _name), *_ = hearth.store.document_attachments()
+    folder = hearth.window.attachments.documents.folder
+    hearth.shutdown()
+    shutil.rmtree(folder)  # e.g. a data folder restored from a copy of the database alone
+
+    again = start()
+    library = again.window.attachments.documents
+    qtbot.waitUntil(lambda: (folder / sha256[:2] / sha256 / "text.json").is_file(), timeout=TIMEOUT)
+    assert library.load(sha256).total_pages == 3

@@ -659,6 +659,13 @@ class ChatStore:
         """Messages holding every word of ``text`` (see ``app.storage.search``)."""
         return search(self._conn, text, conversation_id, limit)
 
+    def document_attachments(self) -> list[tuple[str, Path, str]]:
+        """Every attached document once: (sha256, path, name)."""
+        rows = self._conn.execute(
+            "SELECT sha256, MIN(path), MIN(name) FROM attachments WHERE kind = 'document' GROUP BY sha256"
+        )
+        return [(sha256, Path(path), name) for sha256, path, name in rows]
+
     def referenced_attachment_paths(self) -> set[Path]:
         """Every file a message still refers to, in deleted chats too until purged, so undo finds them."""
         return {Path(path) for (path,) in self._conn.execute("SELECT DISTINCT path FROM attachments")}

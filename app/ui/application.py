@@ -92,6 +92,8 @@ def build(
     if probe:
         _FirstPaintProbe(hearth)
     window.show()
+    # Documents whose text is not kept (a data folder restored without it) are made ready again.
+    window.attachments.prepare_documents(store.document_attachments())
     if recovered:
         window.show_notice(
             f"{recovered} answer(s) were cut off when Hearth last closed; they are marked as interrupted."

@@ -301,6 +301,7 @@ class MainWindow(QMainWindow):
         return (conversation.id, conversation.title) if conversation else None
 
     def _after_import(self) -> None:
+        self.attachments.prepare_documents(self.store.document_attachments())
         self.list_model.refresh()
         if self.current_id is not None:
             self._select_in_list(self.current_id)

@@ -5,6 +5,7 @@ can see or hear."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,12 +15,14 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.storage.attachment_files import AttachmentFiles, StoredFile
-from app.storage.document_text import DOCUMENT_SUFFIXES
+from app.storage.document_text import DOCUMENT_SUFFIXES, DocumentError
 from app.storage.documents import DocumentLibrary
 from app.ui.background import BackgroundTasks
 from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment
+
+log = logging.getLogger(__name__)
 
 
 class ChatAttachments(QObject):
@@ -130,6 +133,24 @@ class ChatAttachments(QObject):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
     # --- housekeeping ---------------------------------------------------------------------------
+
+    def prepare_documents(self, documents: list[tuple[str, Path, str]]) -> None:
+        """Make ready the attached documents whose text is not kept yet (chats imported from an
+        archive, a data folder restored without it), off the UI thread."""
+        library = self.documents
+
+        def work() -> int:
+            made = 0
+            for sha256, path, name in documents:
+                if library.load(sha256) is None and path.is_file():
+                    try:
+                        library.prepare(sha256, path, name)
+                        made += 1
+                    except DocumentError as error:
+                        log.warning("A document could not be prepared: %s", error)
+            return made
+
+        self._tasks.run(work, lambda _made: None, name="documents")
 
     def forget_unused(self, referenced: set[Path]) -> None:
         """Delete stored files no message (and no pending attachment) uses any more."""

@@ -342,7 +342,8 @@ class ChatController(QObject):
             pinned=pinned,
             # A count from the text as stored; words added about attachments change it.
             tokens=(message.token_count or 0) if not added else 0,
-            tool_steps=rounds_to_send(message.tool_calls),
+            # A model that cannot call tools reads only the answers' words.
+            tool_steps=rounds_to_send(message.tool_calls) if loaded is not None and loaded.tools else [],
         )
 
     def _document(self, attachment: Attachment, question: str, media: list[p.MediaRef]) -> str:
