@@ -142,13 +142,19 @@ def test_a_bad_document_is_refused_in_words_and_nothing_is_attached(qtbot, windo
     assert hearth.window.composer.pending() == []
 
 
-def test_a_cited_page_opens_in_a_click(qtbot, window_with_spy, tmp_path):
-    start, _sent = window_with_spy
+def asked_about_a_report(qtbot, start, folder: Path) -> Hearth:
+    """A chat with a 3-page PDF attached and asked about."""
     hearth = start()
-    report = tmp_path / "report.pdf"
+    report = folder / "report.pdf"
     report.write_bytes(make_pdf(text_pages(3)))
     attach(qtbot, hearth, [report])
     ask(qtbot, hearth, "Summarise it.")
+    return hearth
+
+
+def test_a_cited_page_opens_in_a_click(qtbot, window_with_spy, tmp_path):
+    start, _sent = window_with_spy
+    hearth = asked_about_a_report(qtbot, start, tmp_path)
     answer = hearth.store.messages(hearth.window.current_id)[-1]
     hearth.store.update_message(answer.id, content="The plan is on [p. 2].")
     window = hearth.window
@@ -170,11 +176,7 @@ def test_documents_whose_text_is_gone_are_prepared_again_at_start(qtbot, window_
     import shutil
 
     start, _sent = window_with_spy
-    hearth = start()
-    report = tmp_path / "report.pdf"
-    report.write_bytes(make_pdf(text_pages(3)))
-    attach(qtbot, hearth, [report])
-    ask(qtbot, hearth, "Summarise it.")
+    hearth = asked_about_a_report(qtbot, start, tmp_path)
     (sha256, _path, _name), *_ = hearth.store.document_attachments()
     folder = hearth.window.attachments.documents.folder
     hearth.shutdown()

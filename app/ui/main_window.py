@@ -6,7 +6,7 @@ import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
@@ -733,24 +733,23 @@ class MainWindow(QMainWindow):
 
     def set_tools(self, on: bool) -> None:
         """ "Use tools" from the Chat menu or the chat's settings."""
-        if self.current_id is None:
-            return
-        settings = replace(self._current_settings(), tools=on)
-        conversation = self.store.get_conversation(self.current_id)
-        prompt = conversation.system_prompt if conversation else ""
-        self.settings_panel.set_values(settings, prompt)
-        self._on_settings_edited(settings, prompt)
+        self._change_setting(tools=on)
 
     def set_think(self, on: bool) -> None:
         """ "Think first" from the button by the message box, the Chat menu or Ctrl+T."""
+        if self._change_setting(think=on):
+            self._show_think(on)
+
+    def _change_setting(self, **changes: Any) -> bool:
+        """Change one of the current chat's settings as if the panel had (False: no chat)."""
         if self.current_id is None:
-            return
-        settings = replace(self._current_settings(), think=on)
+            return False
+        settings = replace(self._current_settings(), **changes)
         conversation = self.store.get_conversation(self.current_id)
         prompt = conversation.system_prompt if conversation else ""
         self.settings_panel.set_values(settings, prompt)
         self._on_settings_edited(settings, prompt)
-        self._show_think(on)
+        return True
 
     def show_cited_page(self, answer_id: int, page: int) -> None:
         """Open the page an answer cites, in the latest PDF attached before it that has the page."""
