@@ -7,6 +7,7 @@ the grammar is what these tests lean on, as the product does for a forced call."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -72,6 +73,15 @@ def test_gemma4_renders_tool_rounds_in_its_own_format():
     assert finished.endswith(round_text + "It is 3.<turn|>\n<|turn>model\n<|channel>thought\n<channel|>")
     # Under way: the turn stays open after the responses, for the model to go on.
     assert formatter.render([question, *template_messages(pending, "")], tools=tools).endswith(round_text)
+
+    # Thinking: what the model thought before its calls is read back with them.
+    thought = dataclasses.replace(step, reasoning="Adding is arithmetic.")
+    thinking = p.ChatTurn(p.Role.ASSISTANT, "", tool_steps=[thought])
+    rendered = formatter.render([question, *template_messages(thinking, "")], think=True, tools=tools)
+    assert rendered.endswith(
+        "<|turn>model\n<|channel>thought\nAdding is arithmetic.\n<channel|>"
+        "<|tool_call>call:add{a:1,b:2}<tool_call|><|tool_response>response:add{result:3}<tool_response|>"
+    )
 
 
 def test_only_models_that_speak_gemma4_tool_calls_are_offered_tools(runner, smollm2_path):

@@ -18,11 +18,11 @@ from PySide6.QtCore import Qt
 from app.core.paths import resolve_paths
 from app.engine import protocol as p
 from app.storage.chats import MessageStatus
-from app.storage.tool_records import CallState
+from app.storage.tool_records import CallState, ToolCallRecord
 from app.tools.registry import Tool, ToolError, ToolRegistry
 from app.ui.application import Hearth, build
 from app.ui.chat.message_layout import Action, Hit
-from app.ui.chat.tool_rounds import Approval
+from app.ui.chat.tool_rounds import Approval, rounds_to_send
 
 TINY_GEMMA4 = Path(__file__).resolve().parent / "fixtures" / "tiny-gemma4.gguf"
 TIMEOUT = 60_000
@@ -229,3 +229,21 @@ def test_a_tool_that_reads_files_asks_first(qtbot, start_app, tmp_path):
     qtbot.waitUntil(lambda: not controller.busy, timeout=TIMEOUT)
     assert hearth.store.messages(window.current_id)[-1].tool_calls[0].state is CallState.DONE
     assert not bar.isVisible()
+
+
+def test_calls_go_back_to_the_model_by_round_with_the_thought_before_them():
+    calls = [
+        ToolCallRecord(0, "add", {"a": 1, "b": 2}, CallState.DONE, "3"),
+        ToolCallRecord(0, "now", {}, CallState.FAILED, "no clock"),
+        ToolCallRecord(1, "add", {"a": 3, "b": 3}, CallState.DENIED, "not allowed"),
+        ToolCallRecord(2, "add", {"a": 0, "b": 0}, CallState.RUNNING),  # not finished: not sent
+        ToolCallRecord(1, "", {}, CallState.FAILED, "unreadable"),  # no call to answer
+    ]
+    first, second = rounds_to_send(calls, {0: "Two sums.", 1: ""})
+    assert first.reasoning == "Two sums." and second.reasoning == ""
+    assert [c.name for c in first.calls] == ["add", "now"]
+    assert first.responses == [
+        p.ToolResponse("add", {"result": "3"}),
+        p.ToolResponse("now", {"error": "no clock"}),
+    ]
+    assert second.responses == [p.ToolResponse("add", {"error": "not allowed"})]

@@ -68,6 +68,8 @@ class _Answer:
     round_calls: list[p.ToolCall] = field(default_factory=list)  # the round running or waiting
     tools_running: bool = False  # (or waiting for the user's leave to read files)
     files_allowed: bool = False  # the user allowed reading files for this answer
+    thoughts: dict[int, str] = field(default_factory=dict)  # the reasoning before each round's calls
+    thought_mark: int = 0  # how much of ``reasoning`` went to earlier rounds
 
     @property
     def message_id(self) -> int:
@@ -442,6 +444,8 @@ class ChatController(QObject):
         """Start the round of calls the model just made (after asking the user, for calls that
         read files); False if there is none to run (the answer then ends as it is)."""
         number = answer.rounds
+        answer.thoughts[number] = answer.reasoning[answer.thought_mark :].strip()
+        answer.thought_mark = len(answer.reasoning)
         unreadable = [
             ToolCallRecord(number, "", {}, CallState.FAILED, f"Hearth could not read this call: {problem}")
             for problem in done.tool_call_errors
@@ -512,7 +516,8 @@ class ChatController(QObject):
         self.tool_calls_changed.emit(answer.as_message())
         # The last round allowed: the model must answer in words now.
         choice = p.ToolChoice.NONE if answer.rounds >= answer.settings.max_tool_rounds else p.ToolChoice.AUTO
-        under_way = p.ChatTurn(p.Role.ASSISTANT, "", tool_steps=rounds_to_send(answer.calls))
+        steps = rounds_to_send(answer.calls, answer.thoughts)
+        under_way = p.ChatTurn(p.Role.ASSISTANT, "", tool_steps=steps)
         answer.request_id = uuid.uuid4().hex
         self._worker.generate(
             answer.request_id, [*answer.history, under_way], answer.settings, answer.tools, choice

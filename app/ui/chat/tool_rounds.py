@@ -4,7 +4,7 @@ calls the chat keeps into the rounds the model reads again."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -80,14 +80,19 @@ class ToolRunner(QObject):
         )
 
 
-def rounds_to_send(calls: Sequence[ToolCallRecord]) -> list[p.ToolStep]:
-    """The finished rounds of an answer's calls, as the model reads them back."""
+def rounds_to_send(
+    calls: Sequence[ToolCallRecord], thoughts: Mapping[int, str] | None = None
+) -> list[p.ToolStep]:
+    """The finished rounds of an answer's calls, as the model reads them back; ``thoughts`` holds
+    what the model thought before each round's calls (an answer under way keeps them: Gemma 4
+    reads its reasoning between calls, not in earlier answers)."""
     steps: dict[int, p.ToolStep] = {}
     for call in calls:
         if not call.name or not call.finished:
             continue
         response = {"result": call.result} if call.state is CallState.DONE else {"error": call.result}
-        step = steps.setdefault(call.round, p.ToolStep([], []))
+        thought = (thoughts or {}).get(call.round, "")
+        step = steps.setdefault(call.round, p.ToolStep([], [], reasoning=thought))
         step.calls.append(p.ToolCall(call.name, call.arguments))
         step.responses.append(p.ToolResponse(call.name, response))
     return [steps[number] for number in sorted(steps)]
