@@ -29,11 +29,13 @@ def hearth_home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def short_answers(hearth_home) -> None:
     """New chats answer in at most 300 tokens: enough for any test, and a sampled answer cannot
-    run to the default 2,048 tokens (a minute or more on a busy machine)."""
+    run to the default 2,048 tokens (a minute or more on a busy machine). They offer no tools:
+    the tiny Gemma 4's random weights may start a call at any token, and tests of tools turn
+    them on themselves."""
     from app.core.paths import resolve_paths
     from app.core.settings import SCHEMA_VERSION
 
-    defaults = {"schema_version": SCHEMA_VERSION, "defaults": {"max_tokens": 300}}
+    defaults = {"schema_version": SCHEMA_VERSION, "defaults": {"max_tokens": 300, "tools": False}}
     settings_file = resolve_paths(hearth_home).ensure().settings_file
     settings_file.write_text(json.dumps(defaults), encoding="utf-8")
 

@@ -65,7 +65,9 @@ def start_app(qtbot, hearth_home, short_answers):
         controller = hearth.window.controller
         controller.tools.registry = registry(*functions)
         chat = hearth.window.current_id
-        chosen = dataclasses.replace(controller.settings_for(chat), seed=7, max_tokens=80, **settings)
+        chosen = dataclasses.replace(
+            controller.settings_for(chat), **{"seed": 7, "max_tokens": 80, "tools": True, **settings}
+        )
         controller.set_chat_settings(chat, chosen, "")
         return hearth
 
