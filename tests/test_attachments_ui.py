@@ -3,6 +3,7 @@ worker with the tiny Gemma 4 (which sees and hears); refused in words by a model
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -267,3 +268,42 @@ def test_the_microphone_answers_its_shortcut_and_escape_discards(qtbot, micropho
     qtbot.keyClick(hearth.window, *record)
     qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
     assert composer.pending()[0].stored.kind == "audio"
+
+
+def test_a_large_photo_is_sent_small_and_opens_full_size(qtbot, start_app, tmp_path):
+    from PIL import Image
+
+    from app.storage.attachment_files import AttachmentFiles
+    from app.ui.chat.message_layout import Action, Hit
+
+    hearth = start_app(TINY_GEMMA4)
+    photo = tmp_path / "harbour.jpg"
+    Image.new("RGB", (6000, 4000), (30, 90, 160)).save(photo, "JPEG", quality=90)
+    composer = hearth.window.composer
+    drop_files(hearth.window, [photo])
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    assert composer.pending()[0].detail == "6000 × 4000, sent at 2199 × 1466"
+    stored = composer.pending()[0].stored.path
+    original = AttachmentFiles.original_of(stored)
+    assert original is not None and original.read_bytes() == photo.read_bytes()
+
+    send(qtbot, hearth, "Where is this?")
+    user = hearth.store.messages(hearth.window.current_id)[-2]
+    # A clean-up keeps the original as long as the picture it belongs to, and then not.
+    for old in (stored, original):
+        os.utime(old, (1, 1))  # long ago: clean-ups leave recent files alone
+    files = hearth.window.attachments.files
+    files.delete_unreferenced({user.attachments[0].path})
+    assert original.exists() and stored.exists()
+
+    view = hearth.window.chat_view
+    point = view.button_point(user.id, Hit(Action.OPEN_ATTACHMENT, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    viewer = hearth.window.attachments.viewer
+    qtbot.waitUntil(lambda: viewer.picture_size() == (6000, 4000), timeout=TIMEOUT)
+    assert viewer.scale < 1 and viewer.status.text().startswith("6,000 × 4,000 pixels")
+    viewer.zoom_to(1.0)
+    assert viewer.status.text() == "6,000 × 4,000 pixels · 100%"
+    viewer.close()
+    files.delete_unreferenced(set())
+    assert not original.exists() and not stored.exists()

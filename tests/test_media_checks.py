@@ -206,9 +206,9 @@ def test_empty_unknown_missing_and_too_large_files_are_refused(tmp_path):
     with pytest.raises(MediaCheckError, match=r"“empty.jpg” is empty"):
         check_media(empty)
 
-    unknown = tmp_path / "holiday.heic"
+    unknown = tmp_path / "holiday.jxl"
     unknown.write_bytes(b"\x00" * 64)
-    with pytest.raises(MediaCheckError, match=r"“holiday.heic” cannot be attached: Hearth takes PNG, JPEG"):
+    with pytest.raises(MediaCheckError, match=r"“holiday.jxl” cannot be attached: Hearth takes PNG, JPEG"):
         check_media(unknown)
 
     with pytest.raises(MediaCheckError, match=r"“gone.png” could not be read"):
@@ -368,3 +368,60 @@ def test_a_thumbnail_of_something_else_says_what_went_wrong(tmp_path):
         thumbnail_png(notes)
     with pytest.raises(MediaCheckError, match=r"The picture could not be read as a picture"):
         thumbnail_png(b"not a picture either")
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), [(".heic", "HEIF"), (".avif", "AVIF"), (".tiff", "TIFF")])
+def test_phone_and_scanner_formats_become_pictures_the_model_reads(tmp_path, stb_decode, suffix, fmt):
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    path = tmp_path / f"photo{suffix}"
+    halves((320, 200)).save(path, fmt)
+    checked = check_media(path)
+    assert checked.converted is not None and checked.suffix == (".png" if fmt == "TIFF" else ".jpg")
+    pixels = stb_decode(checked.converted)
+    assert pixels.shape == (200, 320, 3)
+    assert pixels[100, 40, 0] > 200 and pixels[100, 280, 2] > 200  # red left, blue right
+
+
+def test_a_multi_page_tiff_sends_its_first_page_and_says_so(tmp_path, stb_decode):
+    path = tmp_path / "scan.tiff"
+    first, second = halves((200, 100)), Image.new("RGB", (200, 100), WHITE)
+    first.save(path, "TIFF", save_all=True, append_images=[second, second])
+    checked = check_media(path)
+    assert checked.note == "Only the first of its 3 frames is sent."
+    assert stb_decode(checked.converted)[50, 20, 0] > 200
+
+
+def test_a_24_megapixel_photo_is_stored_small_enough_for_the_model(tmp_path, stb_decode):
+    from app.media.attachments import MAX_STORED_PIXELS
+
+    path = tmp_path / "camera.jpg"
+    halves((6000, 4000)).save(path, "JPEG", quality=90)
+    checked = check_media(path)
+    assert checked.original_size == (6000, 4000) and checked.suffix == ".jpg"
+    assert checked.width * checked.height <= MAX_STORED_PIXELS
+    assert abs(checked.width / checked.height - 1.5) < 0.01
+    pixels = stb_decode(checked.converted)
+    assert pixels.shape == (checked.height, checked.width, 3) and pixels[10, 10, 0] > 200
+
+
+def test_a_picture_with_too_many_pixels_to_decode_is_refused_before_it_is(tmp_path):
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    # A 9000 × 9000 PNG header over a few bytes of data: decoding it would take 243 MB.
+    header = struct.pack(">IIBBBBB", 9000, 9000, 8, 2, 0, 0, 0)
+    data = (
+        PNG_SIGNATURE
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+    path = tmp_path / "poster.png"
+    path.write_bytes(data)
+    with pytest.raises(MediaCheckError, match=r"“poster.png” has too many pixels to attach \(81 million"):
+        check_media(path)

@@ -9,13 +9,36 @@ instead. Everything here reads and decodes whole files: call it off the UI threa
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+from app.core.gemma4 import MAX_IMAGE_TOKENS
+
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".avif",
+    ".heic",
+    ".heif",
+)
+_HEIF_SUFFIXES = (".heic", ".heif")
+# Gemma 4 reads a picture at up to 1,120 tokens of 48 × 48 pixels each (16-pixel patches pooled
+# 3 × 3): anything larger is scaled down by the engine anyway. A picture is stored at up to a
+# quarter more than that, so the engine never decodes a 24 MP photo, and the original is kept
+# beside it for viewing.
+MAX_STORED_PIXELS = int(MAX_IMAGE_TOKENS * 48 * 48 * 1.25)
+# Formats other than JPEG are decoded whole before they can be scaled: this bounds that memory.
+MAX_DECODED_PIXELS = 64_000_000
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
 
 # MPO is how Pillow reports the JPEG files of many phone cameras (a JPEG followed by more
@@ -23,7 +46,9 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
 _STORE_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "GIF": ".gif", "BMP": ".bmp"}
 # What Image.open may identify a file as: a text file can pass for one of Pillow's rarer formats
 # (XBM, XPM...), and a picture in any other format would be refused by its suffix anyway.
-_OPEN_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+_OPEN_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF", "HEIF")
+_CONVERTED_FORMATS = ("WEBP", "TIFF", "AVIF", "HEIF")  # the engine's stb_image cannot read these
+_PHOTO_FORMATS = ("JPEG", "MPO", "HEIF", "AVIF")  # stored as JPEG when converted
 _SUFFIX_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".bmp": "BMP"}
 _BMP_RLE = (1, 2)  # BMP compression values stb_image refuses (RLE8, RLE4)
 _ORIENTATION_TAG = 0x0112
@@ -49,6 +74,8 @@ class CheckedMedia:
     width: int | None
     height: int | None
     duration_s: float | None  # exact for WAV and FLAC; None when unknown (MP3)
+    original_size: tuple[int, int] | None = None  # a picture scaled down to be stored: its own size
+    note: str = ""  # what the user should know (only the first of several frames is sent)
 
 
 def kind_of(path: Path) -> str | None:
@@ -69,8 +96,8 @@ def check_media(path: Path, max_bytes: int = 100 * 1024**2) -> CheckedMedia:
     kind = kind_of(path)
     if kind is None:
         raise MediaCheckError(
-            f"“{name}” cannot be attached: Hearth takes PNG, JPEG, WebP, GIF and BMP pictures "
-            "and WAV, MP3 and FLAC sounds."
+            f"“{name}” cannot be attached: Hearth takes PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF and "
+            "HEIC pictures and WAV, MP3 and FLAC sounds."
         )
     try:
         with path.open("rb") as file:
@@ -122,16 +149,44 @@ def thumbnail_png(path_or_bytes: Path | bytes, size: int = 160) -> bytes:
     return out.getvalue()
 
 
+def _register_heif() -> None:
+    """HEIC and HEIF (most phone photos) through pillow-heif, loaded only when one is attached."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
 def _check_image(path: Path, data: bytes) -> CheckedMedia:
     from PIL import Image, ImageOps
 
     name = path.name
     unreadable = f"“{name}” is not a picture Hearth can read: it is damaged or not really a picture."
+    if path.suffix.lower() in _HEIF_SUFFIXES or data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+        _register_heif()
+    note = ""
+    original_size: tuple[int, int] | None = None
     try:
         with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as probe:
             probe.verify()  # checksums and structure, which load() alone does not check for PNG
         image: Image.Image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        if frames > 1 and image.format != "GIF":  # the engine reads a GIF's first frame itself
+            note = f"Only the first of its {frames} frames is sent."
+        width, height = image.size
+        if width * height > MAX_STORED_PIXELS:
+            original_size = (width, height)
+            scale = (MAX_STORED_PIXELS / (width * height)) ** 0.5
+            if image.format in ("JPEG", "MPO"):
+                # Decoded at a half, quarter or eighth of its size: a 24 MP photo never is whole.
+                image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            elif width * height > MAX_DECODED_PIXELS:
+                raise MediaCheckError(
+                    f"“{name}” has too many pixels to attach ({width * height / 1e6:.0f} million; "
+                    f"Hearth takes up to {MAX_DECODED_PIXELS // 1_000_000} million, or any size of JPEG)."
+                )
         image.load()
+    except MediaCheckError:
+        raise
     except Image.DecompressionBombError:
         raise MediaCheckError(f"“{name}” has too many pixels to attach.") from None
     except Exception:
@@ -141,9 +196,13 @@ def _check_image(path: Path, data: bytes) -> CheckedMedia:
 
     fmt = image.format or ""
     reasons = []
-    if fmt == "WEBP" or (fmt == "BMP" and image.info.get("compression") in _BMP_RLE):
+    if fmt in _CONVERTED_FORMATS or (fmt == "BMP" and image.info.get("compression") in _BMP_RLE):
         reasons.append("format")
-    if image.getexif().get(_ORIENTATION_TAG, 1) in range(2, 9):
+    if note:
+        reasons.append("frames")
+    orientation = image.getexif().get(_ORIENTATION_TAG, 1)
+    turned_sideways = orientation in (5, 6, 7, 8)
+    if orientation in range(2, 9):
         # stb_image ignores EXIF, so the model would see a phone photo lying on its side.
         image = ImageOps.exif_transpose(image)
         reasons.append("orientation")
@@ -152,6 +211,15 @@ def _check_image(path: Path, data: bytes) -> CheckedMedia:
         # pixels, often black: black text on a transparent background would vanish.
         image = _flatten(image)
         reasons.append("transparency")
+    if original_size is not None:
+        reasons.append("size")
+        width, height = image.size  # as decoded (a JPEG at a fraction already), and upright
+        scale = min(1.0, (MAX_STORED_PIXELS / (width * height)) ** 0.5)
+        if scale < 1.0:
+            target = (max(1, int(width * scale)), max(1, int(height * scale)))
+            image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        if turned_sideways:
+            original_size = (original_size[1], original_size[0])
     if not reasons:
         # A picture named after another format (a PNG saved as .jpg) is stored under its real one.
         suffix = path.suffix.lower()
@@ -163,14 +231,18 @@ def _check_image(path: Path, data: bytes) -> CheckedMedia:
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     out = io.BytesIO()
-    if fmt in ("JPEG", "MPO") and "transparency" not in reasons:
+    if fmt in _PHOTO_FORMATS and "transparency" not in reasons:
         # A rotated photo stays a JPEG: as PNG it would be several times larger.
         image.save(out, "JPEG", quality=_JPEG_QUALITY)
         suffix = ".jpg"
     else:
-        image.save(out, "PNG")
+        # The lightest compression: several times faster to write than the default, for a file
+        # a little larger (it is a copy for the model; an original scaled down is kept whole).
+        image.save(out, "PNG", compress_level=1)
         suffix = ".png"
-    return CheckedMedia("image", path, out.getvalue(), suffix, image.width, image.height, None)
+    return CheckedMedia(
+        "image", path, out.getvalue(), suffix, image.width, image.height, None, original_size, note
+    )
 
 
 def _has_alpha_channel(image: Any) -> bool:

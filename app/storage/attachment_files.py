@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 KINDS = ("image", "audio", "document")
 BLOCK_SIZE = 1 << 20
 TEMP_PREFIX = ".incoming-"
+ORIGINAL_MARK = ".original"  # "<sha256>.original.jpg": the full picture a stored one came from
 # A file written or reused this recently may be a copy still in progress, or an attachment on its
 # way to the message that will refer to it: cleaning up leaves it for the next time.
 RECENT_S = 600.0
@@ -84,6 +86,27 @@ class AttachmentFiles:
         _check_kind(kind)
         return self._store([data], kind, name, suffix)
 
+    def keep_original(self, stored: StoredFile, source: Path) -> Path:
+        """Keep ``source``, the full picture that ``stored`` was scaled down from, beside it for
+        viewing; it goes when ``stored`` does."""
+        target = stored.path.with_name(f"{stored.sha256}{ORIGINAL_MARK}{_clean_suffix(source.suffix)}")
+        if not target.exists():
+            partial = target.with_name(TEMP_PREFIX + target.name)
+            try:
+                shutil.copyfile(source, partial)
+                os.replace(partial, target)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    partial.unlink(missing_ok=True)
+                raise _write_error(stored.name, exc, self._folder) from exc
+        return target
+
+    @staticmethod
+    def original_of(path: Path) -> Path | None:
+        """The full picture a stored one was scaled down from, if it was."""
+        sha256 = path.name.split(".", 1)[0]
+        return next(iter(sorted(path.parent.glob(f"{sha256}{ORIGINAL_MARK}*"))), None)
+
     def delete_unreferenced(self, referenced: set[Path]) -> int:
         """Delete the stored files not in ``referenced``, and temp files left by a crash; returns how many.
 
@@ -92,12 +115,15 @@ class AttachmentFiles:
         """
         # Compared by name, which is the content hash: a data folder moved or reached through a
         # symlink must not lose every file because the paths saved with its messages differ.
-        keep = {path.name for path in referenced}
+        # An original kept beside a picture (``keep_original``) goes with it.
+        keep = {path.name.split(".", 1)[0] for path in referenced}
         recent = time.time() - RECENT_S
         removed = 0
         for path in list(self._folder.glob("*/*")) + list(self._folder.glob(TEMP_PREFIX + "*")):
             try:
-                if path.name in keep or not path.is_file() or path.stat().st_mtime > recent:
+                name = path.name
+                kept = not name.startswith(".") and name.split(".", 1)[0] in keep
+                if kept or not path.is_file() or path.stat().st_mtime > recent:
                     continue
                 path.unlink()
             except FileNotFoundError:  # removed meanwhile

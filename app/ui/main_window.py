@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         )
         self.chat_view.set_empty_text(EMPTY_TITLE, EMPTY_HINT)
         self.chat_view.delete_requested.connect(self._delete_message)
-        self.chat_view.attachment_opened.connect(lambda path: self.attachments.open(path))
+        self.chat_view.attachment_opened.connect(lambda item: self.attachments.open(item.path, item.name))
         self.chat_view.notice.connect(lambda text: self.show_notice(text))
         self.composer = Composer()
         self.composer.send_requested.connect(self._send)

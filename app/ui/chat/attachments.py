@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QUrl
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
@@ -21,6 +21,7 @@ from app.ui.background import BackgroundTasks
 from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment
+from app.ui.chat.picture_viewer import PictureViewer
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +126,17 @@ class ChatAttachments(QObject):
         """A small PNG of a sent picture, made off the UI thread (for the conversation view)."""
         self.intake.thumbnail(path, done)
 
-    def open(self, path: Path) -> None:
-        """Show a sent picture or play a sent sound with the system's own app."""
+    def open(self, path: Path, name: str = "") -> None:
+        """Show a sent picture full size in Hearth's viewer; open a sound or a document with the
+        system's own app."""
         if not path.exists():
-            self._notify(f"“{path.name}” is no longer on this computer.")
+            self._notify(f"“{name or path.name}” is no longer on this computer.")
+            return
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            viewer = PictureViewer(path, name or path.name, self._window)
+            viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            viewer.show()
+            self.viewer = viewer
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 

@@ -107,7 +107,7 @@ class ConversationView(QListView):
     alternative_requested = Signal(int, int)
     """Show another version of this message: (message id, -1 for the previous, +1 for the next)."""
     attachment_opened = Signal(object)
-    """The user clicked an attachment tile: its ``Path``."""
+    """The user clicked an attachment tile: the ``Attachment``."""
     page_requested = Signal(int, int)
     """A page citation in an answer was clicked: (the answer's id, the page)."""
     notice = Signal(str)
@@ -487,7 +487,7 @@ class ConversationView(QListView):
         elif hit.action in (Action.PREVIOUS, Action.NEXT) and len(row.alternatives) > 1:
             self.alternative_requested.emit(message.id, -1 if hit.action == Action.PREVIOUS else 1)
         elif hit.action == Action.OPEN_ATTACHMENT and 0 <= hit.index < len(message.attachments):
-            self.attachment_opened.emit(message.attachments[hit.index].path)
+            self.attachment_opened.emit(message.attachments[hit.index])
 
     def _copy(self, text: str, words: str) -> None:
         QGuiApplication.clipboard().setText(text)

@@ -179,7 +179,11 @@ class AttachmentIntake(QObject):
             stored = self._files.import_file(path, checked.kind, path.name)
         if checked.kind == "image":
             detail = f"{checked.width} × {checked.height}" if checked.width and checked.height else ""
-            return PendingAttachment(stored, detail, thumbnail_png(stored.path))
+            if checked.original_size is not None:
+                self._files.keep_original(stored, path)
+                width, height = checked.original_size
+                detail = f"{width} × {height}, sent at {detail}"
+            return PendingAttachment(stored, detail, thumbnail_png(stored.path), warning=checked.note)
         return PendingAttachment(stored, describe_duration(checked.duration_s), None)
 
     def _take_document(self, path: Path, documents: DocumentLibrary, max_scans: int) -> PendingAttachment:
