@@ -8,8 +8,9 @@ import wave
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
 
 from app.core.paths import resolve_paths
 from app.storage.chats import MessageStatus
@@ -133,7 +134,9 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
         timeout=TIMEOUT,
     )
     composer = hearth.window.composer
-    assert composer.attach_button.isEnabled() and not composer.mic.isVisible()
+    assert composer.attach_button.isEnabled()
+    assert composer.mic.isVisible() and not composer.mic.isEnabled()  # never hidden: it says why
+    assert composer.mic.toolTip().startswith("The loaded model cannot hear.")
     notices.clear()
     drop_files(hearth.window, [picture()])
     qtbot.waitUntil(lambda: bool(notices), timeout=TIMEOUT)
@@ -174,7 +177,7 @@ def microphone(tmp_path, monkeypatch):
 def test_a_voice_message_is_recorded_attached_and_heard(qtbot, microphone, start_app):
     hearth = start_app(TINY_GEMMA4)
     composer = hearth.window.composer
-    qtbot.waitUntil(composer.mic.isVisible, timeout=TIMEOUT)  # a microphone was found
+    qtbot.waitUntil(composer.mic.isEnabled, timeout=TIMEOUT)  # a microphone was found
     qtbot.mouseClick(composer.mic, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: composer.mic.recording and composer.mic.text() != "", timeout=TIMEOUT)
     qtbot.waitUntil(lambda: composer.mic._recorder is not None and composer.mic._recorder.seconds > 1.0)
@@ -252,7 +255,7 @@ def test_a_chat_full_of_pictures_shows_every_thumbnail(qtbot, hearth_home, pictu
 def test_the_microphone_answers_its_shortcut_and_escape_discards(qtbot, microphone, start_app):
     hearth = start_app(TINY_GEMMA4)
     composer = hearth.window.composer
-    qtbot.waitUntil(composer.mic.isVisible, timeout=TIMEOUT)
+    qtbot.waitUntil(composer.mic.isEnabled, timeout=TIMEOUT)
     record = (Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     composer.editor.setFocus()
     qtbot.keyClick(hearth.window, *record)
@@ -307,3 +310,36 @@ def test_a_large_photo_is_sent_small_and_opens_full_size(qtbot, start_app, tmp_p
     viewer.close()
     files.delete_unreferenced(set())
     assert not original.exists() and not stored.exists()
+
+
+def test_without_a_microphone_the_button_says_why_and_one_plugged_in_later_is_found(
+    qtbot, start_app, tmp_path, monkeypatch
+):
+    import sounddevice
+
+    from app.media.recorder import NO_MICROPHONE
+    from tests.test_recorder import DEVICE, RATE
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # ALSA's own configuration only: no sound card here
+    sounddevice._terminate()
+    sounddevice._initialize()
+    try:
+        hearth = start_app(TINY_GEMMA4)
+        mic = hearth.window.composer.mic
+        qtbot.waitUntil(lambda: mic.toolTip() == NO_MICROPHONE, timeout=TIMEOUT)
+        assert mic.isVisible() and not mic.isEnabled()
+
+        # "Plugged in": a capture device appears, and Hearth looks again when its window is active.
+        silence = tmp_path / "silence.raw"
+        silence.write_bytes(bytes(4 * RATE))
+        config = DEVICE.format(name="hearthmic", rate=RATE, infile=silence) + "pcm.!default hearthmic\n"
+        (home / ".asoundrc").write_text(config)
+        QApplication.sendEvent(hearth.window, QEvent(QEvent.Type.WindowActivate))
+        qtbot.waitUntil(mic.isEnabled, timeout=TIMEOUT)
+        assert mic.toolTip().startswith("Record a voice message")
+    finally:
+        monkeypatch.undo()
+        sounddevice._terminate()
+        sounddevice._initialize()

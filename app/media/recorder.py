@@ -40,22 +40,35 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
-def input_available() -> bool:
-    """Whether the computer has any microphone or other sound input.
+NO_MICROPHONE = "No microphone was found. Plug one in: Hearth looks again when its window is next active."
+
+
+def input_problem(rescan: bool = False) -> str:
+    """Why the computer cannot record ("" if it has a microphone or other sound input).
 
     The first call initialises PortAudio (tens to hundreds of milliseconds); later calls are
-    cheap. PortAudio scans the devices once, so one plugged in after that is only seen after
-    a restart.
+    cheap. PortAudio scans the devices when it starts: ``rescan`` starts it again, to find a
+    microphone plugged in since (never while recording).
     """
     try:
         sd = _sounddevice()
-    except RecorderError:
-        return False
+    except RecorderError as error:
+        return str(error)
     try:
+        if rescan:
+            sd._terminate()
+            sd._initialize()
         devices = sd.query_devices()
-    except sd.PortAudioError:
-        return False
-    return any(device["max_input_channels"] > 0 for device in devices)
+    except sd.PortAudioError as error:
+        return f"The sound system could not list the microphones ({error})."
+    if not any(device["max_input_channels"] > 0 for device in devices):
+        return NO_MICROPHONE
+    return ""
+
+
+def input_available() -> bool:
+    """Whether the computer has any microphone or other sound input (see ``input_problem``)."""
+    return not input_problem()
 
 
 def _find_input(sd: Any, device: int | str | None) -> dict[str, Any]:

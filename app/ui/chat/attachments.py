@@ -5,6 +5,7 @@ can see or hear."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+from app.media.recorder import NO_MICROPHONE
 from app.storage.attachment_files import AttachmentFiles, StoredFile
 from app.storage.document_text import DOCUMENT_SUFFIXES, DocumentError
 from app.storage.documents import DocumentLibrary
@@ -66,7 +68,15 @@ class ChatAttachments(QObject):
             # Only once a model can hear: the audio stack (PortAudio, numpy) costs memory and
             # start-up time that text-only use never needs.
             self._mic_probed = True
-            self._tasks.run(_microphone_present, self._composer.set_mic_available, name="mic-probe")
+            self.look_for_microphone(rescan=False)
+
+    def look_for_microphone(self, rescan: bool = True) -> None:
+        """Ask the sound system for microphones, off the UI thread; ``rescan`` finds one plugged
+        in since the last look."""
+        if self._composer.mic.recording or self._composer.mic.busy:
+            return
+        work = functools.partial(_microphone_problem, rescan)
+        self._tasks.run(work, self._composer.set_mic_problem, name="mic-probe")
 
     # --- bringing files in --------------------------------------------------------------------
 
@@ -103,6 +113,13 @@ class ChatAttachments(QObject):
             if local_files(event.mimeData()):
                 event.acceptProposedAction()
                 return True
+        if (
+            watched is self._window
+            and event.type() == QEvent.Type.WindowActivate
+            and self._mic_probed
+            and self._composer.mic_problem == NO_MICROPHONE
+        ):
+            self.look_for_microphone()  # perhaps one was plugged in while Hearth was behind
         if watched is self._window and event.type() == QEvent.Type.Drop:
             assert isinstance(event, QDropEvent)
             files = local_files(event.mimeData())
@@ -173,7 +190,7 @@ class ChatAttachments(QObject):
         self._tasks.close()
 
 
-def _microphone_present() -> bool:
-    from app.media.recorder import input_available
+def _microphone_problem(rescan: bool) -> str:
+    from app.media.recorder import input_problem
 
-    return input_available()
+    return input_problem(rescan)

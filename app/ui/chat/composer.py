@@ -90,7 +90,7 @@ class Composer(QFrame):
 
         self._pending: list[tuple[PendingAttachment, AttachmentTile]] = []
         self._can_hear: bool | None = None
-        self._mic_available = False
+        self._mic_problem = "Looking for a microphone…"  # "" once one is found
         self._preparing = False
 
         self.editor = _MessageEdit()
@@ -134,7 +134,6 @@ class Composer(QFrame):
         )
         self.think_button.clicked.connect(lambda checked: self.think_toggled.emit(checked))
         self.mic = MicButton()
-        self.mic.setVisible(False)
         self.strip = AttachmentStrip()
 
         self.edit_banner = QFrame()
@@ -260,7 +259,7 @@ class Composer(QFrame):
 
     def toggle_recording(self) -> None:
         """What the microphone button does, when there is one and the model can hear (Ctrl+Shift+R)."""
-        if self.mic.isVisible():
+        if self.mic.isEnabled():
             self.mic.click()
 
     def set_preparing(self, preparing: bool) -> None:
@@ -291,15 +290,27 @@ class Composer(QFrame):
         self.attach_button.setIcon(plus_icon(18, self.palette().buttonText().color()))
         self._update_mic()
 
-    def set_mic_available(self, available: bool) -> None:
-        self._mic_available = available
+    def set_mic_problem(self, problem: str) -> None:
+        """Why the computer cannot record ("" when it can)."""
+        self._mic_problem = problem
         self._update_mic()
 
+    @property
+    def mic_problem(self) -> str:
+        return self._mic_problem
+
     def _update_mic(self) -> None:
-        usable = self._mic_available and self._can_hear is not False
-        if not usable and self.mic.recording:
+        """The microphone is always there; when it cannot work, it says why."""
+        if self._can_hear is None:
+            why = "Load a model that hears (Gemma 4 E2B or E4B, with its projector) to speak to it."
+        elif self._can_hear is False:
+            why = "The loaded model cannot hear. Gemma 4 E2B and E4B with their projector can."
+        else:
+            why = self._mic_problem
+        if why and self.mic.recording:
             self.mic.cancel()
-        self.mic.setVisible(usable)
+        self.mic.setEnabled(not why)
+        self.mic.set_reason(why)
 
     def set_blocked(self, reason: str | None) -> None:
         """Disable sending and show why in the box; typing stays possible, so nothing is lost."""

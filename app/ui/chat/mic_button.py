@@ -36,6 +36,7 @@ class MicButton(QToolButton):
         self._tasks = BackgroundTasks(self)
         self._meter = QTimer(self, interval=METER_INTERVAL_MS)
         self._meter.timeout.connect(self._update_meter)
+        self._reason = ""  # why it cannot be used now
         self._busy = False  # the device is opening or closing
         self._cancel_when_open = False  # cancel() came while the device was still opening
         self.clicked.connect(self._toggle)
@@ -60,8 +61,15 @@ class MicButton(QToolButton):
         self.setText("")
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.setIcon(microphone_icon(20, self.palette().buttonText().color()))
-        self.setToolTip("Record a voice message (Ctrl+Shift+R; Escape discards it)")
+        self.setToolTip(self._reason or "Record a voice message (Ctrl+Shift+R; Escape discards it)")
         self.setAccessibleName("Record a voice message")
+        self.setAccessibleDescription(self._reason)
+
+    def set_reason(self, reason: str) -> None:
+        """Why the microphone cannot be used now ("" when it can): its tooltip says so."""
+        self._reason = reason
+        if not self.recording:
+            self._show_idle()
 
     def _toggle(self) -> None:
         if self._busy:
