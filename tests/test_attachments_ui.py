@@ -343,3 +343,19 @@ def test_without_a_microphone_the_button_says_why_and_one_plugged_in_later_is_fo
         monkeypatch.undo()
         sounddevice._terminate()
         sounddevice._initialize()
+
+
+def test_an_opus_voice_note_is_converted_and_heard(qtbot, start_app, tmp_path):
+    from tests.test_media_checks import encoded_tone
+
+    hearth = start_app(TINY_GEMMA4)
+    note = encoded_tone(tmp_path / "voice note.opus", "ogg", "libopus", seconds=2.0)
+    composer = hearth.window.composer
+    drop_files(hearth.window, [note])
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    clip = composer.pending()[0]
+    assert clip.stored.kind == "audio" and clip.stored.name == "voice note.wav" and clip.detail == "0:02"
+    finished: list = []
+    hearth.supervisor.finished.connect(finished.append)
+    send(qtbot, hearth, "What do you hear?")
+    assert finished[-1].media_encodes == 1 and finished[-1].completion_tokens > 0

@@ -425,3 +425,57 @@ def test_a_picture_with_too_many_pixels_to_decode_is_refused_before_it_is(tmp_pa
     path.write_bytes(data)
     with pytest.raises(MediaCheckError, match=r"“poster.png” has too many pixels to attach \(81 million"):
         check_media(path)
+
+
+def encoded_tone(path: Path, container: str, codec: str, seconds: float = 1.0, rate: int = 48_000) -> Path:
+    """A 440 Hz stereo tone encoded by FFmpeg (PyAV) as a phone or browser would save it (Vorbis,
+    whose FFmpeg encoder is experimental, by SoX)."""
+    import av
+
+    if codec == "vorbis":
+        need("sox")
+        synth = ["synth", str(seconds), "sine", "440", "vol", "0.3"]
+        subprocess.run(["sox", "-n", "-r", str(rate), "-c", "2", str(path), *synth], check=True)
+        return path
+
+    samples = (np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate) * 0.3).astype(np.float32)
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="stereo")
+        block = 960 if codec == "libopus" else 1024
+        for start in range(0, len(samples), block):
+            part = samples[start : start + block]
+            frame = av.AudioFrame.from_ndarray(
+                np.stack([part, part]).reshape(1, -1), format="flt", layout="stereo"
+            )
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "codec"),
+    [
+        ("voice.ogg", "ogg", "vorbis"),
+        ("voice.opus", "ogg", "libopus"),
+        ("memo.m4a", "ipod", "aac"),
+        ("clip.webm", "webm", "libopus"),
+    ],
+)
+def test_phone_and_browser_sounds_become_wav_the_model_hears(tmp_path, name, container, codec):
+    checked = check_media(encoded_tone(tmp_path / name, container, codec))
+    assert checked.kind == "audio" and checked.suffix == ".wav" and checked.converted is not None
+    assert checked.duration_s == pytest.approx(1.0, abs=0.1)
+    with wave.open(io.BytesIO(checked.converted)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16_000)
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    assert np.abs(samples[4000:12000]).max() > 3000  # the tone, not silence
+
+
+def test_a_sound_file_that_is_broken_or_silent_about_its_audio_is_refused(tmp_path):
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(b"OggS" + bytes(400))
+    with pytest.raises(MediaCheckError, match=r"“broken.ogg” is not a sound Hearth can read"):
+        check_media(broken)

@@ -2,8 +2,9 @@
 
 The engine decodes attachments with llama.cpp's mtmd helper: stb_image for pictures (PNG, JPEG,
 GIF, BMP without RLE; not WebP) and miniaudio for sounds (WAV, MP3, FLAC), told apart by their
-first bytes. A picture it would misread or refuse comes back with ``converted`` bytes to store
-instead. Everything here reads and decodes whole files: call it off the UI thread.
+first bytes. A picture or sound it would misread or refuse (WebP, TIFF, AVIF and HEIC pictures;
+OGG, Opus, M4A and WebM sounds) comes back with ``converted`` bytes to store instead. Everything
+here reads and decodes whole files: call it off the UI thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import math
 import os
 import struct
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,11 @@ _HEIF_SUFFIXES = (".heic", ".heif")
 MAX_STORED_PIXELS = int(MAX_IMAGE_TOKENS * 48 * 48 * 1.25)
 # Formats other than JPEG are decoded whole before they can be scaled: this bounds that memory.
 MAX_DECODED_PIXELS = 64_000_000
-AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".weba")
+# Sounds the engine's decoder (miniaudio) cannot read are converted to WAV at intake by FFmpeg
+# (PyAV): mono, 16-bit, at the 16 kHz Gemma 4 hears at, so a long clip stays small.
+CONVERTED_RATE = 16_000
+MAX_CONVERTED_SECONDS = 30 * 60
 
 # MPO is how Pillow reports the JPEG files of many phone cameras (a JPEG followed by more
 # pictures); stb_image reads the first one like any JPEG.
@@ -97,7 +103,7 @@ def check_media(path: Path, max_bytes: int = 100 * 1024**2) -> CheckedMedia:
     if kind is None:
         raise MediaCheckError(
             f"“{name}” cannot be attached: Hearth takes PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF and "
-            "HEIC pictures and WAV, MP3 and FLAC sounds."
+            "HEIC pictures and WAV, MP3, FLAC, OGG, Opus, M4A and WebM sounds."
         )
     try:
         with path.open("rb") as file:
@@ -279,12 +285,72 @@ def _check_audio(path: Path, data: bytes) -> CheckedMedia:
         return CheckedMedia("audio", path, None, ".wav", None, None, _wav_duration(name, data))
     if data[:4] == b"fLaC":
         return CheckedMedia("audio", path, None, ".flac", None, None, _flac_duration(name, data))
-    if len(data) >= 12 and (data[:3] == b"ID3" or (data[0] == 0xFF and (data[1] & 0xE0) == 0xE0)):
+    if len(data) >= 12 and (
+        data[:3] == b"ID3" or (data[0] == 0xFF and (data[1] & 0xE0) == 0xE0 and data[1] & 0x06)
+    ):
         return CheckedMedia("audio", path, None, ".mp3", None, None, None)
+    if _container_sound(data):
+        wav, seconds = _convert_sound(name, data)
+        return CheckedMedia("audio", path, wav, ".wav", None, None, seconds)
     # The same first-bytes test the engine uses: anything else it would try as a picture.
     raise MediaCheckError(
-        f"“{name}” is not a sound Hearth can read: it is damaged or not really a WAV, MP3 or FLAC file."
+        f"“{name}” is not a sound Hearth can read: it is damaged or not really a WAV, MP3, FLAC, "
+        "OGG, Opus, M4A or WebM file."
     )
+
+
+def _container_sound(data: bytes) -> bool:
+    """OGG (Vorbis, Opus), MP4 (M4A, AAC), Matroska (WebM) or raw AAC (ADTS), by first bytes."""
+    return (
+        data[:4] == b"OggS"
+        or data[4:8] == b"ftyp"
+        or data[:4] == b"\x1a\x45\xdf\xa3"
+        or (len(data) > 2 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0)
+    )
+
+
+def _pcm(frame: Any) -> bytes:
+    """A mono 16-bit frame's samples (its buffer may be padded past them)."""
+    return bytes(frame.planes[0])[: frame.samples * 2]
+
+
+def _convert_sound(name: str, data: bytes) -> tuple[bytes, float]:
+    """The first audio stream of ``data`` as a mono 16-bit WAV at ``CONVERTED_RATE``."""
+    import av
+
+    unreadable = MediaCheckError(f"“{name}” is not a sound Hearth can read: it is damaged or holds no audio.")
+    chunks = []
+    samples = 0
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                raise unreadable
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=CONVERTED_RATE)
+            for frame in container.decode(container.streams.audio[0]):
+                for converted in resampler.resample(frame):
+                    chunks.append(_pcm(converted))
+                    samples += converted.samples
+                if samples > MAX_CONVERTED_SECONDS * CONVERTED_RATE:
+                    raise MediaCheckError(
+                        f"“{name}” is longer than {MAX_CONVERTED_SECONDS // 60} minutes, more than "
+                        "any model's context holds: cut it to the part that matters."
+                    )
+            for converted in resampler.resample(None):
+                chunks.append(_pcm(converted))
+                samples += converted.samples
+    except MediaCheckError:
+        raise
+    except Exception:  # FFmpeg's errors for broken input come in many types
+        raise unreadable from None
+    if not samples:
+        raise MediaCheckError(f"“{name}” holds no sound.")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(CONVERTED_RATE)
+        wav.writeframes(b"".join(chunks))
+    return out.getvalue(), samples / CONVERTED_RATE
 
 
 def _wav_duration(name: str, data: bytes) -> float | None:

@@ -22,7 +22,8 @@ from app.ui.background import BackgroundTasks
 
 THUMBNAIL_THREADS = 2
 READABLE = (
-    "pictures (PNG, JPEG, WebP, GIF, BMP), sounds (WAV, MP3, FLAC) and documents (PDF, Word, HTML, text)"
+    "pictures (PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF, HEIC), sounds (WAV, MP3, FLAC, OGG, Opus, M4A, "
+    "WebM) and documents (PDF, Word, HTML, text)"
 )
 
 
