@@ -359,3 +359,64 @@ def test_an_opus_voice_note_is_converted_and_heard(qtbot, start_app, tmp_path):
     hearth.supervisor.finished.connect(finished.append)
     send(qtbot, hearth, "What do you hear?")
     assert finished[-1].media_encodes == 1 and finished[-1].completion_tokens > 0
+
+
+PLAYBACK_DEVICE = """
+pcm.hearthout {{
+    type file
+    slave.pcm "null"
+    file "{outfile}"
+    format "raw"
+}}
+pcm.!default {{
+    type plug
+    slave {{
+        pcm "hearthout"
+        format FLOAT_LE
+        rate 48000
+        channels 1
+    }}
+}}
+"""
+
+
+def test_a_sent_sound_plays_in_place(qtbot, start_app, tmp_path, monkeypatch):
+    """Through a real PortAudio output: ALSA's file plugin writes what is played to a file (its
+    null slave is not paced, so a clip plays in a blink)."""
+    import subprocess
+
+    import numpy as np
+    import sounddevice
+
+    from app.ui.chat.message_layout import Action, Hit
+
+    home = tmp_path / "home"
+    home.mkdir()
+    played = tmp_path / "played.raw"
+    (home / ".asoundrc").write_text(PLAYBACK_DEVICE.format(outfile=played))
+    monkeypatch.setenv("HOME", str(home))
+    sounddevice._terminate()
+    sounddevice._initialize()
+    try:
+        tone = tmp_path / "tone.wav"
+        subprocess.run(
+            ["sox", "-n", "-r", "44100", "-c", "1", str(tone), "synth", "2", "sine", "440", "vol", "0.3"],
+            check=True,
+        )
+        hearth = start_app(TINY_GEMMA4)
+        drop_files(hearth.window, [tone])
+        qtbot.waitUntil(lambda: len(hearth.window.composer.pending()) == 1, timeout=TIMEOUT)
+        send(qtbot, hearth, "Listen.")
+        user = hearth.store.messages(hearth.window.current_id)[-2]
+        view = hearth.window.chat_view
+        point = view.button_point(user.id, Hit(Action.OPEN_ATTACHMENT, 0))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+        playback = hearth.window.attachments.playback
+        path = user.attachments[0].path
+        qtbot.waitUntil(lambda: playback.line(path) == "▶ Play again · 0:02", timeout=TIMEOUT)
+        samples = np.fromfile(played, dtype=np.float32)
+        assert len(samples) >= 2 * 48_000 and 0.25 < np.abs(samples).max() < 0.35  # the whole tone
+    finally:
+        monkeypatch.undo()
+        sounddevice._terminate()
+        sounddevice._initialize()

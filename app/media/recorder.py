@@ -26,7 +26,7 @@ class RecorderError(RuntimeError):
     """Recording could not start or went wrong, in words for the user."""
 
 
-def _sounddevice() -> Any:
+def sound_system() -> Any:
     # Importing sounddevice initialises PortAudio, which scans every sound device: it is
     # deferred until the user wants to record so that it never delays the app's start.
     try:
@@ -51,7 +51,7 @@ def input_problem(rescan: bool = False) -> str:
     microphone plugged in since (never while recording).
     """
     try:
-        sd = _sounddevice()
+        sd = sound_system()
     except RecorderError as error:
         return str(error)
     try:
@@ -162,7 +162,7 @@ class Recorder:
         """Open the microphone and start recording; raises ``RecorderError`` in plain words."""
         if self._stream is not None:
             raise RecorderError("A recording is already running.")
-        sd = _sounddevice()
+        sd = sound_system()
         info = _find_input(sd, self._device)
         rate = round(info["default_samplerate"])
         with self._lock:

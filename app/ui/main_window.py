@@ -245,6 +245,8 @@ class MainWindow(QMainWindow):
         self.attachments.intake.scanned_pages_of = lambda: self._current_settings().scanned_pages
         self.controller.documents = self.attachments.documents
         self.chat_view.page_requested.connect(self.show_cited_page)
+        self.chat_view.sound_line = self.attachments.playback.line
+        self.attachments.playback.changed.connect(self.chat_view.viewport().update)
         self.approval_bar = ApprovalBar()
         self.messages = MessageOperations(
             self.store,

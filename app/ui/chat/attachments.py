@@ -24,6 +24,7 @@ from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment
 from app.ui.chat.picture_viewer import PictureViewer
+from app.ui.chat.sound_playback import SoundPlayback
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class ChatAttachments(QObject):
         window.installEventFilter(self)
         self._tasks = BackgroundTasks(self)
         self._mic_probed = False
+        self.playback = SoundPlayback(self)
+        self.playback.failed.connect(notify)
 
     # --- the model's senses -------------------------------------------------------------------
 
@@ -144,10 +147,13 @@ class ChatAttachments(QObject):
         self.intake.thumbnail(path, done)
 
     def open(self, path: Path, name: str = "") -> None:
-        """Show a sent picture full size in Hearth's viewer; open a sound or a document with the
-        system's own app."""
+        """Show a sent picture full size in Hearth's viewer, play or pause a sent sound in place,
+        open a document with the system's own app."""
         if not path.exists():
             self._notify(f"“{name or path.name}” is no longer on this computer.")
+            return
+        if path.suffix.lower() in AUDIO_SUFFIXES:
+            self.playback.toggle(path)
             return
         if path.suffix.lower() in IMAGE_SUFFIXES:
             viewer = PictureViewer(path, name or path.name, self._window)
@@ -185,6 +191,7 @@ class ChatAttachments(QObject):
         )
 
     def shutdown(self) -> None:
+        self.playback.close()
         self._composer.mic.shutdown()
         self.intake.close()
         self._tasks.close()

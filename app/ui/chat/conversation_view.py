@@ -141,6 +141,8 @@ class ConversationView(QListView):
         self._open_cards: dict[int, frozenset[int]] = {}  # per message, its open tool cards
         self._can_regenerate = True
         self._thumbnails: dict[Path, QPixmap] = {}
+        # What a sound tile shows of its playback, by the sound's path ("" when not playing).
+        self.sound_line: Callable[[Path], str] = lambda _path: ""
         self._asked_thumbnails: set[Path] = set()
         self._empty_title, self._empty_hint = "", ""
         self._follow = True
@@ -243,6 +245,7 @@ class ConversationView(QListView):
             selection=selection.span() if selection and not selection.empty else None,
             typing_frame=self._typing_frame,
             thumbnails=self._thumbnails,
+            sounds={t.path: self.sound_line(t.path) for t in layout.tiles if t.kind == "audio"},
         )
         for tile in layout.tiles:
             if tile.kind == "image" and tile.path not in self._thumbnails:

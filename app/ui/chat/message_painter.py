@@ -43,6 +43,7 @@ class PaintState:
     selection: Selection | None = None
     typing_frame: int = 0
     thumbnails: dict[Path, QPixmap] | None = None
+    sounds: dict[Path, str] | None = None  # a sound tile's playback line ("▶ Playing 0:03 / 0:12")
 
 
 class MessagePainter:
@@ -202,7 +203,18 @@ class MessagePainter:
                 tile.rect.height(),
             )
             name = self.small_metrics.elidedText(tile.name, Qt.TextElideMode.ElideMiddle, words.width())
-            painter.drawText(words, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+            line = (state.sounds or {}).get(tile.path, "")
+            if not line:
+                painter.drawText(words, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+                return
+            upper, lower = QRectF(words), QRectF(words)
+            upper.setBottom(words.center().y())
+            lower.setTop(words.center().y())
+            painter.drawText(upper, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, name)
+            painter.setPen(QColor(colors.accent))
+            painter.drawText(
+                lower.adjusted(0, 2, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, line
+            )
 
     def _text(
         self,
