@@ -27,6 +27,7 @@ def test_a_working_model_passes(smollm2_path):
     assert code == 0 and report["ok"] is True
     assert report["architecture"] == "llama" and report["tokens"] > 0 and report["text"]
     assert report["documents"] is True  # PDFium reads and renders a PDF
+    assert report["formats"] is True  # libheif reads a HEIC photo, FFmpeg an Opus voice note
 
 
 def test_a_file_that_is_no_model_fails_in_words(tmp_path):

@@ -46,6 +46,40 @@ def documents_work() -> bool | str:
         return f"{type(error).__name__}: {error}"
 
 
+def formats_work() -> bool | str:
+    """True if a HEIC photo and an Opus voice note are taken (libheif and FFmpeg are in place)."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        import av
+        import pillow_heif
+        from PIL import Image
+
+        from app.media.attachments import check_media
+
+        pillow_heif.register_heif_opener()
+        with tempfile.TemporaryDirectory() as folder:
+            photo = Path(folder) / "photo.heic"
+            Image.new("RGB", (64, 48), (200, 40, 40)).save(photo, "HEIF")
+            note = Path(folder) / "note.opus"
+            with av.open(str(note), "w", format="ogg") as out:
+                stream = out.add_stream("libopus", rate=48_000, layout="mono")
+                frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+                frame.sample_rate = 48_000
+                for plane in frame.planes:
+                    plane.update(bytes(plane.buffer_size))
+                for _ in range(25):
+                    for packet in stream.encode(frame):
+                        out.mux(packet)
+                for packet in stream.encode(None):
+                    out.mux(packet)
+            picture, sound = check_media(photo), check_media(note)
+            return picture.suffix == ".jpg" and sound.suffix == ".wav" and sound.converted is not None
+    except Exception as error:  # anything here means a broken bundle, and the report says what
+        return f"{type(error).__name__}: {error}"
+
+
 def run_self_test(model: str, context_length: int = 2048) -> int:
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     report: dict[str, Any] = {"hearth": __version__, "frozen": bool(getattr(sys, "frozen", False))}
@@ -71,13 +105,14 @@ def run_self_test(model: str, context_length: int = 2048) -> int:
 
     def done(result: p.Done) -> None:
         finish(
-            result.completion_tokens > 0 and report["documents"] is True,
+            result.completion_tokens > 0 and report["documents"] is True and report["formats"] is True,
             tokens=result.completion_tokens,
             ttft_ms=round(result.ttft_ms, 1),
             text="".join(pieces),
         )
 
     report["documents"] = documents_work()
+    report["formats"] = formats_work()
     supervisor.model_loaded.connect(loaded)
     supervisor.delta.connect(lambda _request, text, _reasoning: pieces.append(text))
     supervisor.finished.connect(done)
