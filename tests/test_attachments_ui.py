@@ -420,3 +420,21 @@ def test_a_sent_sound_plays_in_place(qtbot, start_app, tmp_path, monkeypatch):
         monkeypatch.undo()
         sounddevice._terminate()
         sounddevice._initialize()
+
+
+def test_push_to_talk_records_while_held_and_attaches_on_release(qtbot, microphone, start_app):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    qtbot.waitUntil(composer.mic.isEnabled, timeout=TIMEOUT)
+    editor = composer.editor
+    editor.setFocus()
+    qtbot.waitUntil(hearth.window.isActiveWindow, timeout=TIMEOUT)
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.keyPress(editor, Qt.Key.Key_Space, ctrl)  # held...
+    qtbot.waitUntil(lambda: composer.mic.recording, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: composer.mic._recorder is not None and composer.mic._recorder.seconds > 1.0)
+    assert hearth.window.push_to_talk.holding
+    qtbot.keyRelease(editor, Qt.Key.Key_Space, ctrl)  # ...and let go
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    assert composer.pending()[0].stored.kind == "audio" and not composer.mic.recording
+    assert editor.toPlainText() == ""  # the key typed nothing

@@ -29,11 +29,14 @@ def test_the_menu_entry_is_valid_and_opens_what_hearth_takes():
     validate(LINUX / "hearth.desktop")
     entry = (LINUX / "hearth.desktop").read_text(encoding="utf-8")
     mime_types = next(line for line in entry.splitlines() if line.startswith("MimeType="))
-    for wanted in ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"):
+    pictures = ("png", "jpeg", "webp", "gif", "bmp", "tiff", "avif", "heic", "heif")
+    sounds = ("wav", "mpeg", "flac", "ogg", "opus", "mp4", "x-m4a", "aac", "webm")
+    documents = ("application/pdf", "text/html", "text/markdown", "text/plain")
+    for wanted in (*(f"image/{t}" for t in pictures), *(f"audio/{t}" for t in sounds), *documents):
         assert wanted in mime_types
-    for wanted in ("audio/wav", "audio/mpeg", "audio/flac"):
-        assert wanted in mime_types
-    assert len(IMAGE_SUFFIXES) == 6 and len(AUDIO_SUFFIXES) == 3  # a new kind needs its type above
+    assert "wordprocessingml.document" in mime_types
+    # A new kind of file needs its type above.
+    assert (len(IMAGE_SUFFIXES), len(AUDIO_SUFFIXES)) == (11, 10)
     assert "Exec=hearth %F" in entry  # files, several at once, as local paths
 
 

@@ -48,6 +48,7 @@ class Settings:
     presets: tuple[Preset, ...] = STARTING_PRESETS
     default_preset: str = ""  # the preset new chats start with; "": the defaults above
     window: WindowState = field(default_factory=WindowState)
+    push_to_talk: str = "Ctrl+Space"  # held to record, released to attach (a Qt key sequence)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +138,7 @@ def load_settings(path: Path) -> Settings:
         presets=_presets(data.get("presets")),
         default_preset=str(data.get("default_preset", "") or ""),
         window=_window(data.get("window")),
+        push_to_talk=str(data.get("push_to_talk") or "Ctrl+Space"),
     )
 
 

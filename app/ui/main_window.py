@@ -51,6 +51,7 @@ from app.ui.chat.export_actions import ChatExportActions
 from app.ui.chat.message_operations import MessageOperations
 from app.ui.chat.page_viewer import PageViewer
 from app.ui.chat.presets_dialog import PresetsDialog
+from app.ui.chat.push_to_talk import PushToTalk
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
@@ -242,6 +243,7 @@ class MainWindow(QMainWindow):
             self, self.composer, self.paths.attachments, self.show_notice
         )
         self.attachments.context_of = self._context_now
+        self.push_to_talk = PushToTalk(self, self.composer.mic, self.settings.push_to_talk)
         self.attachments.intake.scanned_pages_of = lambda: self._current_settings().scanned_pages
         self.controller.documents = self.attachments.documents
         self.chat_view.page_requested.connect(self.show_cited_page)

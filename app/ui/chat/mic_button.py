@@ -39,6 +39,7 @@ class MicButton(QToolButton):
         self._reason = ""  # why it cannot be used now
         self._busy = False  # the device is opening or closing
         self._cancel_when_open = False  # cancel() came while the device was still opening
+        self._stop_when_open = False  # release() came while the device was still opening
         self.clicked.connect(self._toggle)
         self._show_idle()
 
@@ -61,7 +62,10 @@ class MicButton(QToolButton):
         self.setText("")
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.setIcon(microphone_icon(20, self.palette().buttonText().color()))
-        self.setToolTip(self._reason or "Record a voice message (Ctrl+Shift+R; Escape discards it)")
+        self.setToolTip(
+            self._reason
+            or "Record a voice message (click, or Ctrl+Shift+R; or hold Ctrl+Space and let go to attach it)"
+        )
         self.setAccessibleName("Record a voice message")
         self.setAccessibleDescription(self._reason)
 
@@ -95,6 +99,10 @@ class MicButton(QToolButton):
                 self._tasks.run(recorder.cancel, lambda _: None, name="mic-cancel")
                 return
             self._recorder = recorder
+            if self._stop_when_open:  # push-to-talk let go before the device was open
+                self._stop_when_open = False
+                self.stop()
+                return
             self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             self.setToolTip("Stop and attach the recording")
             self.setAccessibleName("Stop recording")
@@ -118,6 +126,13 @@ class MicButton(QToolButton):
         seconds = recorder.seconds
         self._busy = True
         self._tasks.run(recorder.stop, lambda wav: self._stopped(wav, seconds), self._stop_failed, "mic-stop")
+
+    def release(self) -> None:
+        """Stop and attach (push-to-talk let go), also once a device still opening is open."""
+        if self._busy and self._recorder is None:
+            self._stop_when_open = True
+            return
+        self.stop()
 
     def cancel(self) -> None:
         """Stop and throw the recording away (also one whose device is still opening)."""
