@@ -438,3 +438,39 @@ def test_push_to_talk_records_while_held_and_attaches_on_release(qtbot, micropho
     qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
     assert composer.pending()[0].stored.kind == "audio" and not composer.mic.recording
     assert editor.toPlainText() == ""  # the key typed nothing
+
+
+def test_a_sound_too_long_for_the_context_is_refused_counting_the_answers_room(qtbot, start_app, tmp_path):
+    import subprocess
+
+    hearth = start_app(TINY_GEMMA4)
+    notices: list[str] = []
+    hearth.window.statusBar().messageChanged.connect(lambda text: notices.append(text) if text else None)
+    lecture = tmp_path / "lecture.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", str(lecture), "synth", "360", "sine", "300"], check=True
+    )
+    drop_files(hearth.window, [lecture])
+    qtbot.waitUntil(lambda: any("lecture.wav" in n for n in notices), timeout=TIMEOUT)
+    context = hearth.supervisor.loaded_model.context_length
+    words = next(n for n in notices if "lecture.wav" in n)
+    assert words.startswith("“lecture.wav” is 6:00 long: about 9,000 tokens, and this chat's context holds")
+    assert f"holds {context:,}, of which 300 are kept for the answer" in words
+    assert hearth.window.composer.pending() == []
+
+
+def test_a_recording_stops_where_the_context_would_be_full(qtbot, microphone, start_app):
+    hearth = start_app(TINY_GEMMA4)
+    composer = hearth.window.composer
+    qtbot.waitUntil(composer.mic.isEnabled, timeout=TIMEOUT)
+    composer.mic.max_seconds_of = lambda: 1.5  # as if the chat's context had room for 1.5 s
+    notices: list[str] = []
+    composer.mic.failed.connect(notices.append)
+    qtbot.mouseClick(composer.mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    assert notices == [
+        "The recording stopped at 0:01: the chat's context would be full (a second of sound takes "
+        "about 25 tokens, and room is kept for the answer)."
+    ]
+    with wave.open(str(composer.pending()[0].stored.path)) as clip:
+        assert 1.4 <= clip.getnframes() / clip.getframerate() <= 1.6

@@ -475,9 +475,10 @@ class ModelRunner:
             room -= used + reserve - model.n_ctx + overhead
         latest = self._tokenize(messages[-1:], settings.think, tools)
         raise PromptTooLongError(
-            f"This message is too long for the model's context ({prompt_positions(latest.segments)} "
-            f"tokens with the pinned ones; the context holds {model.n_ctx}). Shorten it, unpin "
-            "messages or raise the context length."
+            f"This message is too long for the model's context: it takes "
+            f"{prompt_positions(latest.segments):,} tokens with the pinned ones, and the context holds "
+            f"{model.n_ctx:,}, of which {reserve:,} are kept for the answer, so {model.n_ctx - reserve:,} "
+            "are left for the chat. Shorten it, unpin messages or raise the context length."
         )
 
     def _count_tokens(self, text: str) -> int:

@@ -243,6 +243,9 @@ class MainWindow(QMainWindow):
             self, self.composer, self.paths.attachments, self.show_notice
         )
         self.attachments.context_of = self._context_now
+        self.attachments.answer_reserve_of = lambda: min(
+            self._current_settings().max_tokens, self._context_now() // 4
+        )
         self.push_to_talk = PushToTalk(self, self.composer.mic, self.settings.push_to_talk)
         self.attachments.intake.scanned_pages_of = lambda: self._current_settings().scanned_pages
         self.controller.documents = self.attachments.documents

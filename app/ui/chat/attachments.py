@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
+from app.engine.prompt_fit import AUDIO_TOKENS_PER_S
 from app.media.attachments import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.media.recorder import NO_MICROPHONE
 from app.storage.attachment_files import AttachmentFiles, StoredFile
@@ -24,9 +25,10 @@ from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment
 from app.ui.chat.picture_viewer import PictureViewer
-from app.ui.chat.sound_playback import SoundPlayback
+from app.ui.chat.sound_playback import SoundPlayback, clock
 
 log = logging.getLogger(__name__)
+SOUND_TEXT_MARGIN = 256  # tokens left beside a sound for the question and the template
 
 
 class ChatAttachments(QObject):
@@ -39,8 +41,11 @@ class ChatAttachments(QObject):
         self.documents = DocumentLibrary(folder.parent / "documents")
         self.intake = AttachmentIntake(self.files, self)
         self.intake.documents = self.documents
-        # The context the next answer has, for warning of documents that outgrow it.
+        # The context the next answer has, and what of it is kept for the answer: documents that
+        # outgrow it are warned of, sounds that cannot fit are refused, and recordings stop there.
         self.context_of: Callable[[], int] = lambda: 0
+        self.answer_reserve_of: Callable[[], int] = lambda: 0
+        composer.mic.max_seconds_of = self._seconds_that_fit
         self.intake.ready.connect(self._arrived)
         self.intake.refused.connect(notify)
         self.intake.preparing_changed.connect(composer.set_preparing)
@@ -83,8 +88,25 @@ class ChatAttachments(QObject):
 
     # --- bringing files in --------------------------------------------------------------------
 
+    def _seconds_that_fit(self) -> float:
+        """How many seconds of sound fit the chat's context beside the answer's room (and a
+        little text)."""
+        context = self.context_of()
+        if not context:
+            return float("inf")
+        return max(1.0, (context - self.answer_reserve_of() - SOUND_TEXT_MARGIN) / AUDIO_TOKENS_PER_S)
+
     def _arrived(self, item: PendingAttachment) -> None:
         context = self.context_of()
+        if item.seconds and item.seconds > self._seconds_that_fit():
+            reserve = self.answer_reserve_of()
+            self._notify(
+                f"“{item.stored.name}” is {clock(item.seconds)} long: about "
+                f"{int(item.seconds * AUDIO_TOKENS_PER_S):,} tokens, and this chat's context holds "
+                f"{context:,}, of which {reserve:,} are kept for the answer. Attach a clip of at most "
+                f"{clock(self._seconds_that_fit())}, or raise the context length."
+            )
+            return
         if item.tokens and context and item.tokens > context * WHOLE_DOCUMENT_SHARE:
             overflow = (
                 f"Too long to read whole in this chat's context ({context:,} tokens): the model "

@@ -34,6 +34,7 @@ class PendingAttachment:
     thumbnail: bytes | None  # PNG, for pictures
     order: int = 0  # when it was asked for: files prepared in parallel still line up as dropped
     tokens: int = 0  # documents: about how many tokens their text takes
+    seconds: float | None = None  # sounds: how long, when known
     warning: str = ""  # what the user should know before sending it
 
 
@@ -124,7 +125,8 @@ class AttachmentIntake(QObject):
         detail = describe_duration(seconds)
 
         def work() -> PendingAttachment:
-            return PendingAttachment(self._files.import_bytes(wav, "audio", name, ".wav"), detail, None)
+            stored = self._files.import_bytes(wav, "audio", name, ".wav")
+            return PendingAttachment(stored, detail, None, seconds=seconds)
 
         self._prepare(work, "recording")
 
@@ -185,7 +187,9 @@ class AttachmentIntake(QObject):
                 width, height = checked.original_size
                 detail = f"{width} × {height}, sent at {detail}"
             return PendingAttachment(stored, detail, thumbnail_png(stored.path), warning=checked.note)
-        return PendingAttachment(stored, describe_duration(checked.duration_s), None)
+        return PendingAttachment(
+            stored, describe_duration(checked.duration_s), None, seconds=checked.duration_s
+        )
 
     def _take_document(self, path: Path, documents: DocumentLibrary, max_scans: int) -> PendingAttachment:
         from app.storage.document_text import read_document

@@ -3,6 +3,7 @@ closing the audio device can take a moment, so both happen off the UI thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
@@ -15,6 +16,12 @@ if TYPE_CHECKING:
     from app.media.recorder import Recorder
 
 METER_INTERVAL_MS = 100
+MAX_RECORDING_S = 300.0
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 class MicButton(QToolButton):
@@ -40,6 +47,9 @@ class MicButton(QToolButton):
         self._busy = False  # the device is opening or closing
         self._cancel_when_open = False  # cancel() came while the device was still opening
         self._stop_when_open = False  # release() came while the device was still opening
+        # How long a recording may be: where the chat's context would be full (set by the chat).
+        self.max_seconds_of: Callable[[], float] = lambda: MAX_RECORDING_S
+        self._limit = MAX_RECORDING_S
         self.clicked.connect(self._toggle)
         self._show_idle()
 
@@ -87,7 +97,8 @@ class MicButton(QToolButton):
     def start(self) -> None:
         from app.media.recorder import Recorder
 
-        recorder = Recorder()
+        self._limit = max(1.0, min(MAX_RECORDING_S, self.max_seconds_of()))
+        recorder = Recorder(max_seconds=self._limit)
         self._busy = True
         self.setChecked(True)
 
@@ -168,9 +179,15 @@ class MicButton(QToolButton):
             return
         if not recorder.recording:  # it reached its time limit
             self.stop()
+            self.failed.emit(
+                f"The recording stopped at {_clock(self._limit)}: the chat's context would be full "
+                "(a second of sound takes about 25 tokens, and room is kept for the answer)."
+            )
             return
-        seconds = int(recorder.seconds)
-        self.setText(f"{seconds // 60}:{seconds % 60:02d}")
+        seconds = recorder.seconds
+        # The last half minute before the context is full counts down to it.
+        near = self._limit - seconds < 30 and self._limit < MAX_RECORDING_S
+        self.setText(f"{_clock(seconds)} / {_clock(self._limit)}" if near else _clock(seconds))
         self.setIcon(recording_icon(20, recorder.level))
 
     def shutdown(self) -> None:
