@@ -143,10 +143,10 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
     assert "cannot see pictures" in notices[-1] and composer.pending() == []
 
 
-@pytest.fixture
-def microphone(tmp_path, monkeypatch):
-    """A real PortAudio capture device with no sound card: ALSA's file plugin plays recorded
-    speech into it (see test_recorder.py). PortAudio rescans ALSA here, and again afterwards."""
+def virtual_microphone(tmp_path, monkeypatch, sound: str, quiet_after_s: float = 0.0):
+    """A real PortAudio capture device with no sound card: ALSA's file plugin plays ``sound``
+    ("silence", or words espeak-ng says, then ``quiet_after_s`` of silence) into it (see
+    test_recorder.py). PortAudio rescans ALSA here, and again afterwards."""
     import shutil
     import subprocess
 
@@ -158,9 +158,12 @@ def microphone(tmp_path, monkeypatch):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run `packaging/bootstrap.sh test`, which installs it.")
     wav, raw = tmp_path / "said.wav", tmp_path / "said.raw"
-    subprocess.run(["espeak-ng", "-w", str(wav), "Remind me to call the plumber."], check=True)
     float32 = ["-t", "raw", "-r", str(RATE), "-c", "1", "-e", "floating-point", "-b", "32"]
-    subprocess.run(["sox", str(wav), *float32, str(raw)], check=True)
+    if sound == "silence":
+        subprocess.run(["sox", "-n", *float32, str(raw), "trim", "0", "6"], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-w", str(wav), sound], check=True)
+        subprocess.run(["sox", str(wav), *float32, str(raw), "pad", "0", str(quiet_after_s)], check=True)
     home = tmp_path / "home"
     home.mkdir()
     config = DEVICE.format(name="hearthmic", rate=RATE, infile=raw) + "pcm.!default hearthmic\n"
@@ -172,6 +175,21 @@ def microphone(tmp_path, monkeypatch):
     monkeypatch.undo()
     sounddevice._terminate()
     sounddevice._initialize()
+
+
+@pytest.fixture
+def microphone(tmp_path, monkeypatch):
+    yield from virtual_microphone(tmp_path, monkeypatch, "Remind me to call the plumber.")
+
+
+@pytest.fixture
+def microphone_then_quiet(tmp_path, monkeypatch):
+    yield from virtual_microphone(tmp_path, monkeypatch, "Remind me to call the plumber.", 4.0)
+
+
+@pytest.fixture
+def silent_microphone(tmp_path, monkeypatch):
+    yield from virtual_microphone(tmp_path, monkeypatch, "silence")
 
 
 def test_a_voice_message_is_recorded_attached_and_heard(qtbot, microphone, start_app):
@@ -474,3 +492,60 @@ def test_a_recording_stops_where_the_context_would_be_full(qtbot, microphone, st
     ]
     with wave.open(str(composer.pending()[0].stored.path)) as clip:
         assert 1.4 <= clip.getnframes() / clip.getframerate() <= 1.6
+
+
+def record_until_it_stops(qtbot, hearth: Hearth, silence_stop_s: float) -> list[str]:
+    composer = hearth.window.composer
+    qtbot.waitUntil(composer.mic.isEnabled, timeout=TIMEOUT)
+    composer.mic.silence_stop_s = silence_stop_s
+    notices: list[str] = []
+    composer.mic.failed.connect(notices.append)
+    before = len(composer.pending())
+    qtbot.mouseClick(composer.mic, Qt.MouseButton.LeftButton)
+    # The virtual microphone runs faster than real time: the recording may end at once.
+    qtbot.waitUntil(
+        lambda: (notices or len(composer.pending()) > before) and not composer.mic.busy, timeout=TIMEOUT
+    )
+    return notices
+
+
+def test_a_recording_stops_itself_after_speech_and_a_moment_of_silence(
+    qtbot, microphone_then_quiet, start_app
+):
+    hearth = start_app(TINY_GEMMA4)
+    assert record_until_it_stops(qtbot, hearth, 1.0) == []
+    qtbot.waitUntil(lambda: len(hearth.window.composer.pending()) == 1, timeout=TIMEOUT)
+    with wave.open(str(hearth.window.composer.pending()[0].stored.path)) as clip:
+        seconds = clip.getnframes() / clip.getframerate()
+    assert 1.5 < seconds < 5.0  # the words (about two seconds) and a second of quiet, not the rest
+
+
+def test_silence_alone_is_not_attached_and_the_user_is_told(qtbot, silent_microphone, start_app):
+    hearth = start_app(TINY_GEMMA4)
+    notices = record_until_it_stops(qtbot, hearth, 1.0)
+    assert notices == ["Nothing was heard: the microphone picked up only silence."]
+    assert hearth.window.composer.pending() == []
+
+
+def test_the_microphone_menu_lists_the_inputs_afresh_and_remembers_the_choice(
+    qtbot, microphone, start_app, hearth_home
+):
+    import json
+
+    from app.core.paths import resolve_paths
+
+    hearth = start_app(TINY_GEMMA4)
+    mic = hearth.window.composer.mic
+    qtbot.waitUntil(mic.isEnabled, timeout=TIMEOUT)
+    menus = hearth.window.mic_menu
+    mic.customContextMenuRequested.emit(mic.rect().center())
+    qtbot.waitUntil(lambda: menus.menu is not None and menus.menu.isVisible(), timeout=TIMEOUT)
+    labels = [a.text() for a in menus.menu.actions()]
+    assert labels[:2] == ["Record from", "System default"] and "hearthmic" in labels
+    assert labels[-1] == "Stop after 2 seconds of silence"
+    next(a for a in menus.menu.actions() if a.text() == "hearthmic").trigger()
+    assert mic.device == "hearthmic"
+    saved = json.loads(resolve_paths(hearth_home).settings_file.read_text(encoding="utf-8"))
+    assert saved["microphone"] == "hearthmic" and saved["silence_stop_s"] == 0.0
+    menus.menu.close()
+    assert record_until_it_stops(qtbot, hearth, 1.0) == []  # it records from the chosen input

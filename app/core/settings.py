@@ -49,6 +49,8 @@ class Settings:
     default_preset: str = ""  # the preset new chats start with; "": the defaults above
     window: WindowState = field(default_factory=WindowState)
     push_to_talk: str = "Ctrl+Space"  # held to record, released to attach (a Qt key sequence)
+    microphone: str = ""  # the sound input to record from, by name; "": the system's default
+    silence_stop_s: float = 0.0  # stop recording after this long without speech; 0: never
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +117,10 @@ def _window(data: Any) -> WindowState:
     )
 
 
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and 0 <= value <= 60 else 0.0
+
+
 def load_settings(path: Path) -> Settings:
     """Read settings; a missing or damaged file gives the defaults (and is kept aside, not lost)."""
     try:
@@ -139,6 +145,8 @@ def load_settings(path: Path) -> Settings:
         default_preset=str(data.get("default_preset", "") or ""),
         window=_window(data.get("window")),
         push_to_talk=str(data.get("push_to_talk") or "Ctrl+Space"),
+        microphone=str(data.get("microphone") or ""),
+        silence_stop_s=_seconds(data.get("silence_stop_s")),
     )
 
 

@@ -9,13 +9,17 @@ calls them from a worker thread or accepts the pause.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import wave
 from typing import Any
 
 # A meter that follows every 10 ms block flickers, and one polled at 30 Hz misses short peaks:
 # each block's peak is held and decays with this half-life instead.
+log = logging.getLogger(__name__)
 LEVEL_HALF_LIFE_S = 0.15
+VOICE_FLOOR = 0.01  # RMS of full scale (-40 dBFS): quieter than this is never speech
+VOICE_OVER_ROOM = 3.0  # speech is at least this much louder than the room's own noise
 
 # PaErrorCode values worth their own words; any other error shows PortAudio's text.
 _DEVICE_UNAVAILABLE = -9985
@@ -64,6 +68,23 @@ def input_problem(rescan: bool = False) -> str:
     if not any(device["max_input_channels"] > 0 for device in devices):
         return NO_MICROPHONE
     return ""
+
+
+def input_names(rescan: bool = False) -> list[str]:
+    """The names of the sound inputs (microphones) there are; ``rescan`` looks again (never while
+    recording). Empty when there are none, or no sound system."""
+    try:
+        sd = sound_system()
+        if rescan:
+            sd._terminate()
+            sd._initialize()
+        devices = sd.query_devices()
+    except (RecorderError, OSError) as error:
+        log.info("No sound inputs listed: %s", error)
+        return []
+    except Exception:  # PortAudioError: the sound system could not list them
+        return []
+    return list(dict.fromkeys(str(d["name"]) for d in devices if d["max_input_channels"] > 0))
 
 
 def input_available() -> bool:
@@ -123,9 +144,13 @@ class Recorder:
     16 kHz, and the engine resamples WAV files to what the model needs anyway.
     """
 
-    def __init__(self, device: int | str | None = None, max_seconds: float = 300.0) -> None:
+    def __init__(
+        self, device: int | str | None = None, max_seconds: float = 300.0, stop_after_silence_s: float = 0.0
+    ) -> None:
         self._device = device
         self._max_seconds = max_seconds
+        self._stop_after_silence_s = stop_after_silence_s  # 0: never
+        self.stopped_by_silence = False
         self._lock = threading.Lock()
         self._stream: Any = None
         self._blocks: list[Any] = []
@@ -134,6 +159,9 @@ class Recorder:
         self._rate = 0
         self._peak = 0.0
         self._falloff_per_frame = 1.0
+        self._floor = float("inf")  # the quietest block's energy: the room's own noise
+        self._silence_frames = 0  # how long it has been quiet, at the end of the recording
+        self.heard_voice = False  # something louder than the room was recorded
         self._active = False
         self._callback_stop: type[Exception] = Exception  # sounddevice's, once it is imported
 
@@ -141,6 +169,11 @@ class Recorder:
     def level(self) -> float:
         """The recent peak level, 0 (silence) to 1 (full scale)."""
         return min(self._peak, 1.0)
+
+    @property
+    def trailing_silence_s(self) -> float:
+        """How long the end of the recording has been quiet (energy-based, in audio time)."""
+        return self._silence_frames / self._rate if self._rate else 0.0
 
     @property
     def seconds(self) -> float:
@@ -232,13 +265,29 @@ class Recorder:
         # because PortAudio reuses ``indata`` for the next block.
         block = indata[: self._max_frames - self._frames, 0].copy()
         peak = float(abs(block).max()) if len(block) else 0.0
+        if len(block):
+            self._hear(float((block * block).mean()) ** 0.5, len(block))
         with self._lock:
             self._blocks.append(block)
             self._frames += len(block)
             full = self._frames >= self._max_frames
         self._peak = max(peak, self._peak * self._falloff_per_frame**frames)
+        limit = self._stop_after_silence_s
+        if limit and self._silence_frames >= limit * self._rate:
+            self.stopped_by_silence = True  # judged in audio time, block by block
+            full = True
         if full:
             raise self._callback_stop
+
+    def _hear(self, energy: float, frames: int) -> None:
+        """Voice or silence, by the block's energy against the room's: speech is several times
+        louder than the quietest moments of a recording, and never below ``VOICE_FLOOR``."""
+        self._floor = min(self._floor, energy)
+        if energy > max(VOICE_FLOOR, VOICE_OVER_ROOM * self._floor):
+            self._silence_frames = 0
+            self.heard_voice = True
+        else:
+            self._silence_frames += frames
 
     def _on_finished(self) -> None:
         self._active = False

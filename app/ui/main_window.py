@@ -49,6 +49,7 @@ from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
 from app.ui.chat.export_actions import ChatExportActions
 from app.ui.chat.message_operations import MessageOperations
+from app.ui.chat.mic_menu import MicMenu
 from app.ui.chat.page_viewer import PageViewer
 from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.push_to_talk import PushToTalk
@@ -247,6 +248,9 @@ class MainWindow(QMainWindow):
             self._current_settings().max_tokens, self._context_now() // 4
         )
         self.push_to_talk = PushToTalk(self, self.composer.mic, self.settings.push_to_talk)
+        self.composer.mic.device = self.settings.microphone
+        self.composer.mic.silence_stop_s = self.settings.silence_stop_s
+        self.mic_menu = MicMenu(self.composer.mic, self._microphone_chosen)
         self.attachments.intake.scanned_pages_of = lambda: self._current_settings().scanned_pages
         self.controller.documents = self.attachments.documents
         self.chat_view.page_requested.connect(self.show_cited_page)
@@ -839,6 +843,10 @@ class MainWindow(QMainWindow):
     def toggle_sidebar(self) -> None:
         self.sidebar.setVisible(not self.sidebar.isVisible())
         self.menus.sidebar_action.setChecked(self.sidebar.isVisible())
+
+    def _microphone_chosen(self, device: str, silence_stop_s: float) -> None:
+        self.settings = replace(self.settings, microphone=device, silence_stop_s=silence_stop_s)
+        self._save_settings()
 
     def choose_theme(self, mode: str) -> None:
         app = QApplication.instance()

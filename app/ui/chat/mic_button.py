@@ -50,6 +50,8 @@ class MicButton(QToolButton):
         # How long a recording may be: where the chat's context would be full (set by the chat).
         self.max_seconds_of: Callable[[], float] = lambda: MAX_RECORDING_S
         self._limit = MAX_RECORDING_S
+        self.device = ""  # the input to record from, by name; "": the system's default
+        self.silence_stop_s = 0.0  # stop after this long without speech; 0: never
         self.clicked.connect(self._toggle)
         self._show_idle()
 
@@ -98,7 +100,9 @@ class MicButton(QToolButton):
         from app.media.recorder import Recorder
 
         self._limit = max(1.0, min(MAX_RECORDING_S, self.max_seconds_of()))
-        recorder = Recorder(max_seconds=self._limit)
+        recorder = Recorder(
+            device=self.device or None, max_seconds=self._limit, stop_after_silence_s=self.silence_stop_s
+        )
         self._busy = True
         self.setChecked(True)
 
@@ -176,6 +180,13 @@ class MicButton(QToolButton):
     def _update_meter(self) -> None:
         recorder = self._recorder
         if recorder is None:
+            return
+        if not recorder.recording and recorder.stopped_by_silence:
+            if recorder.heard_voice:
+                self.stop()
+            else:
+                self.cancel()
+                self.failed.emit("Nothing was heard: the microphone picked up only silence.")
             return
         if not recorder.recording:  # it reached its time limit
             self.stop()
