@@ -549,3 +549,26 @@ def test_the_microphone_menu_lists_the_inputs_afresh_and_remembers_the_choice(
     assert saved["microphone"] == "hearthmic" and saved["silence_stop_s"] == 0.0
     menus.menu.close()
     assert record_until_it_stops(qtbot, hearth, 1.0) == []  # it records from the chosen input
+
+
+def test_the_context_meter_counts_the_chat_and_what_is_about_to_be_sent(qtbot, start_app, picture):
+    from app.engine.prompt_fit import DEFAULT_IMAGE_TOKENS
+
+    hearth = start_app(TINY_GEMMA4)
+    window, composer = hearth.window, hearth.window.composer
+    meter = composer.context_meter
+    finished: list = []
+    hearth.supervisor.finished.connect(finished.append)
+    send(qtbot, hearth, "Hello there.")
+    done = finished[-1]
+    qtbot.waitUntil(lambda: meter.use.chat == done.prompt_tokens + done.completion_tokens, timeout=TIMEOUT)
+    context = hearth.supervisor.loaded_model.context_length
+    assert meter.use.context == context and meter.use.pending == 0
+    assert meter.toolTip().startswith(f"Context: about {meter.use.chat:,} of {context:,} tokens;")
+
+    composer.set_text("x" * 400)  # about a hundred tokens...
+    drop_files(window, [picture()])  # ...and a picture at the chat's detail
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: meter.use.pending > DEFAULT_IMAGE_TOKENS, timeout=TIMEOUT)
+    assert meter.use.pending == round(400 / 3.8) + DEFAULT_IMAGE_TOKENS
+    assert "in the message being written" in meter.toolTip()

@@ -36,6 +36,7 @@ from app.core.paths import AppPaths
 from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
+from app.engine.prompt_fit import DEFAULT_IMAGE_TOKENS
 from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.about import show_about
@@ -43,6 +44,7 @@ from app.ui.announcer import Announcer, describe_finished
 from app.ui.chat.approval_bar import ApprovalBar
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.composer import Composer
+from app.ui.chat.context_meter import ContextUse, pending_tokens
 from app.ui.chat.controller import SETTINGS_KEPT, ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
@@ -63,6 +65,8 @@ from app.ui.saving import UNSAVED_KEPT, PendingSaves
 from app.ui.shortcuts_dialog import ShortcutsDialog
 from app.ui.supervisor import WorkerState, WorkerSupervisor
 from app.ui.theme import apply_theme
+
+CONTEXT_METER_SETTLE_MS = 300  # typing updates the meter once it pauses
 
 if TYPE_CHECKING:
     from app.ui.library.manager import ModelManager
@@ -251,6 +255,13 @@ class MainWindow(QMainWindow):
         self.composer.mic.device = self.settings.microphone
         self.composer.mic.silence_stop_s = self.settings.silence_stop_s
         self.mic_menu = MicMenu(self.composer.mic, self._microphone_chosen)
+        self._meter_timer = QTimer(self, singleShot=True, interval=CONTEXT_METER_SETTLE_MS)
+        self._meter_timer.timeout.connect(self.update_context_meter)
+        self.composer.editor.textChanged.connect(self._meter_timer.start)
+        self.composer.attachments_changed.connect(self.update_context_meter)
+        self.controller.answer_finished.connect(lambda _message: self.update_context_meter())
+        self.supervisor.model_loaded.connect(lambda _loaded: self.update_context_meter())
+        self.supervisor.model_unloaded.connect(self.update_context_meter)
         self.attachments.intake.scanned_pages_of = lambda: self._current_settings().scanned_pages
         self.controller.documents = self.attachments.documents
         self.chat_view.page_requested.connect(self.show_cited_page)
@@ -355,6 +366,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
         self.tool_access.show_chat(conversation_id)
+        self.update_context_meter()
         self._show_think(conversation.settings.think)
         self._apply_context(conversation.settings.context_length)
         self.messages.cancel_edit()
@@ -780,6 +792,32 @@ class MainWindow(QMainWindow):
                     self.page_viewer = viewer
                     return
         self.show_notice(f"No PDF attached before this answer has a page {page}.")
+
+    def update_context_meter(self) -> None:
+        """The meter by the message box: the chat as the model last read it, and what the message
+        being written adds (``context_meter``)."""
+        loaded = self.supervisor.loaded_model
+        settings = self._current_settings()
+        context = loaded.context_length if loaded is not None else 0
+        reserve = min(settings.max_tokens, context // 4)
+        image_tokens = settings.image_budget or DEFAULT_IMAGE_TOKENS
+        pending = pending_tokens(self.composer.text(), self.composer.pending(), image_tokens, context)
+        use = ContextUse(self._chat_tokens(), pending, context, reserve)
+        self.composer.context_meter.set_use(use)
+
+    def _chat_tokens(self) -> int:
+        """What the chat took of the context in its latest answer (0 before one)."""
+        conversation = self.store.get_conversation(self.current_id) if self.current_id else None
+        message_id = conversation.leaf_id if conversation else None
+        for _step in range(3):  # the answer, or the question waiting for one, or its answer
+            message = self.store.get_message(message_id) if message_id is not None else None
+            if message is None:
+                return 0
+            stats = message.stats
+            if message.role == "assistant" and stats.get("prompt_tokens"):
+                return int(stats["prompt_tokens"]) + int(stats.get("completion_tokens", 0))
+            message_id = message.parent_id
+        return 0
 
     def _context_now(self) -> int:
         """The context the next answer has: the loaded model's, or the chat's setting."""

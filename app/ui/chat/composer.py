@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.chat.attachment_tiles import AttachmentStrip, AttachmentTile, plus_icon
+from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversation_view import READABLE_WIDTH, SIDE_MARGIN
 from app.ui.chat.intake import PendingAttachment
 from app.ui.chat.mic_button import MicButton
@@ -65,6 +66,8 @@ class Composer(QFrame):
     """A message box that grows with its text, and a Send button that turns into Stop."""
 
     send_requested = Signal(str)
+    attachments_changed = Signal()
+    """An attachment joined the message or left it."""
     send_with_tool_requested = Signal(str)
     """Send, and the answer must start with a tool call (Ctrl+Shift+Enter)."""
     """The user sent this text, with ``pending()`` attachments (the text box is already cleared;
@@ -134,6 +137,7 @@ class Composer(QFrame):
         )
         self.think_button.clicked.connect(lambda checked: self.think_toggled.emit(checked))
         self.mic = MicButton()
+        self.context_meter = ContextMeter()
         self.strip = AttachmentStrip()
 
         self.edit_banner = QFrame()
@@ -170,6 +174,7 @@ class Composer(QFrame):
         row.addWidget(self.editor, 1)
         row.addWidget(self.think_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.mic, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.context_meter, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         column.addLayout(row)
         self._layout = QVBoxLayout(self)
@@ -245,11 +250,13 @@ class Composer(QFrame):
         self.strip.add(tile, position)
         self.hint.setVisible(False)
         self._update_button()
+        self.attachments_changed.emit()
 
     def _remove(self, tile: AttachmentTile) -> None:
         self._pending = [(item, t) for item, t in self._pending if t is not tile]
         self.strip.remove(tile)
         self._update_button()
+        self.attachments_changed.emit()
         self.focus_input()
 
     def request_attach(self) -> None:
@@ -282,6 +289,7 @@ class Composer(QFrame):
         self._pending.clear()
         self.strip.clear()
         self._update_button()
+        self.attachments_changed.emit()
 
     def set_senses(self, can_see: bool | None, can_hear: bool | None) -> None:
         """What the loaded model takes (None: no model yet): the microphone appears only where it
