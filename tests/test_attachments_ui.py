@@ -3,6 +3,7 @@ worker with the tiny Gemma 4 (which sees and hears); refused in words by a model
 
 from __future__ import annotations
 
+import contextlib
 import os
 import wave
 from pathlib import Path
@@ -143,14 +144,29 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
     assert "cannot see pictures" in notices[-1] and composer.pending() == []
 
 
+@contextlib.contextmanager
+def alsa_home(monkeypatch, home: Path):
+    """ALSA reads its devices from ``home``/.asoundrc meanwhile; PortAudio rescans on the way in
+    and on the way out."""
+    import sounddevice
+
+    monkeypatch.setenv("HOME", str(home))
+    sounddevice._terminate()
+    sounddevice._initialize()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        sounddevice._terminate()
+        sounddevice._initialize()
+
+
 def virtual_microphone(tmp_path, monkeypatch, sound: str, quiet_after_s: float = 0.0):
     """A real PortAudio capture device with no sound card: ALSA's file plugin plays ``sound``
     ("silence", or words espeak-ng says, then ``quiet_after_s`` of silence) into it (see
     test_recorder.py). PortAudio rescans ALSA here, and again afterwards."""
     import shutil
     import subprocess
-
-    import sounddevice
 
     from tests.test_recorder import DEVICE, RATE
 
@@ -168,13 +184,8 @@ def virtual_microphone(tmp_path, monkeypatch, sound: str, quiet_after_s: float =
     home.mkdir()
     config = DEVICE.format(name="hearthmic", rate=RATE, infile=raw) + "pcm.!default hearthmic\n"
     (home / ".asoundrc").write_text(config)
-    monkeypatch.setenv("HOME", str(home))
-    sounddevice._terminate()
-    sounddevice._initialize()
-    yield
-    monkeypatch.undo()
-    sounddevice._terminate()
-    sounddevice._initialize()
+    with alsa_home(monkeypatch, home):
+        yield
 
 
 @pytest.fixture
@@ -333,17 +344,13 @@ def test_a_large_photo_is_sent_small_and_opens_full_size(qtbot, start_app, tmp_p
 def test_without_a_microphone_the_button_says_why_and_one_plugged_in_later_is_found(
     qtbot, start_app, tmp_path, monkeypatch
 ):
-    import sounddevice
 
     from app.media.recorder import NO_MICROPHONE
     from tests.test_recorder import DEVICE, RATE
 
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("HOME", str(home))  # ALSA's own configuration only: no sound card here
-    sounddevice._terminate()
-    sounddevice._initialize()
-    try:
+    with alsa_home(monkeypatch, home):  # ALSA's own configuration only: no sound card here
         hearth = start_app(TINY_GEMMA4)
         mic = hearth.window.composer.mic
         qtbot.waitUntil(lambda: mic.toolTip() == NO_MICROPHONE, timeout=TIMEOUT)
@@ -357,10 +364,6 @@ def test_without_a_microphone_the_button_says_why_and_one_plugged_in_later_is_fo
         QApplication.sendEvent(hearth.window, QEvent(QEvent.Type.WindowActivate))
         qtbot.waitUntil(mic.isEnabled, timeout=TIMEOUT)
         assert mic.toolTip().startswith("Record a voice message")
-    finally:
-        monkeypatch.undo()
-        sounddevice._terminate()
-        sounddevice._initialize()
 
 
 def test_an_opus_voice_note_is_converted_and_heard(qtbot, start_app, tmp_path):
@@ -404,7 +407,6 @@ def test_a_sent_sound_plays_in_place(qtbot, start_app, tmp_path, monkeypatch):
     import subprocess
 
     import numpy as np
-    import sounddevice
 
     from app.ui.chat.message_layout import Action, Hit
 
@@ -412,10 +414,7 @@ def test_a_sent_sound_plays_in_place(qtbot, start_app, tmp_path, monkeypatch):
     home.mkdir()
     played = tmp_path / "played.raw"
     (home / ".asoundrc").write_text(PLAYBACK_DEVICE.format(outfile=played))
-    monkeypatch.setenv("HOME", str(home))
-    sounddevice._terminate()
-    sounddevice._initialize()
-    try:
+    with alsa_home(monkeypatch, home):
         tone = tmp_path / "tone.wav"
         subprocess.run(
             ["sox", "-n", "-r", "44100", "-c", "1", str(tone), "synth", "2", "sine", "440", "vol", "0.3"],
@@ -434,10 +433,6 @@ def test_a_sent_sound_plays_in_place(qtbot, start_app, tmp_path, monkeypatch):
         qtbot.waitUntil(lambda: playback.line(path) == "▶ Play again · 0:02", timeout=TIMEOUT)
         samples = np.fromfile(played, dtype=np.float32)
         assert len(samples) >= 2 * 48_000 and 0.25 < np.abs(samples).max() < 0.35  # the whole tone
-    finally:
-        monkeypatch.undo()
-        sounddevice._terminate()
-        sounddevice._initialize()
 
 
 def test_push_to_talk_records_while_held_and_attaches_on_release(qtbot, microphone, start_app):

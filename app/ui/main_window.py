@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self._pending_delete: int | None = None
         self._splitter_sizes: list[int] = []
         self._close_anyway = False
+        self._closed = False
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
@@ -796,6 +797,8 @@ class MainWindow(QMainWindow):
     def update_context_meter(self) -> None:
         """The meter by the message box: the chat as the model last read it, and what the message
         being written adds (``context_meter``)."""
+        if self._closed:
+            return
         loaded = self.supervisor.loaded_model
         settings = self._current_settings()
         context = loaded.context_length if loaded is not None else 0
@@ -949,6 +952,8 @@ class MainWindow(QMainWindow):
                 self._ask_before_losing(trouble)
             return
         self._commit_delete()
+        self._closed = True  # the chats close next: nothing reads them any more
+        self._meter_timer.stop()
         self.controller.stop()
         self.attachments.shutdown()
         self.search.shutdown()
