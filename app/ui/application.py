@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -231,4 +233,11 @@ def run(args: argparse.Namespace) -> int:
     code = app.exec()
     hearth.close_database()
     instance.release()
+    # The windows go while the application still exists. Parts of them that refer to each other
+    # (callbacks kept as attributes) would otherwise wait for Python's collector, which may run
+    # after the application is gone: a widget destroyed then crashes the process on its way out.
+    for widget in [w for w in QApplication.topLevelWidgets() if w.parentWidget() is None]:
+        if shiboken6.isValid(widget):  # (its children, dialogs included, go with it)
+            shiboken6.delete(widget)
+    gc.collect()
     return code

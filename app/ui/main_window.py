@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
         self.push_to_talk = PushToTalk(self, self.composer.mic, self.settings.push_to_talk)
         self.composer.mic.device = self.settings.microphone
         self.composer.mic.silence_stop_s = self.settings.silence_stop_s
-        self.mic_menu = MicMenu(self.composer.mic, self._microphone_chosen)
+        self.mic_menu = MicMenu(self.composer.mic, self._microphone_chosen, self.attachments.can_rescan)
         self._meter_timer = QTimer(self, singleShot=True, interval=CONTEXT_METER_SETTLE_MS)
         self._meter_timer.timeout.connect(self.update_context_meter)
         self.composer.editor.textChanged.connect(self._meter_timer.start)

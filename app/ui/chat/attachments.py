@@ -78,10 +78,16 @@ class ChatAttachments(QObject):
             self._mic_probed = True
             self.look_for_microphone(rescan=False)
 
+    def can_rescan(self) -> bool:
+        """Whether the sound system may start again: not under a recording or a sound playing,
+        whose streams it would close."""
+        mic = self._composer.mic
+        return not (mic.recording or mic.busy or self.playback.playing or self.playback.opening)
+
     def look_for_microphone(self, rescan: bool = True) -> None:
         """Ask the sound system for microphones, off the UI thread; ``rescan`` finds one plugged
         in since the last look."""
-        if self._composer.mic.recording or self._composer.mic.busy:
+        if not self.can_rescan():
             return
         work = functools.partial(_microphone_problem, rescan)
         self._tasks.run(work, self._composer.set_mic_problem, name="mic-probe")

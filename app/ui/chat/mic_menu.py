@@ -16,26 +16,27 @@ from app.ui.chat.mic_button import MicButton
 SILENCE_STOP_S = 2.0
 
 
-def _inputs() -> list[str]:
+def _inputs(rescan: bool) -> list[str]:
     from app.media.recorder import input_names
 
-    return input_names(rescan=True)
+    return input_names(rescan=rescan)
 
 
 class MicMenu(QObject):
-    def __init__(self, mic: MicButton, on_change: Callable[[str, float], None]) -> None:
+    def __init__(
+        self, mic: MicButton, on_change: Callable[[str, float], None], can_rescan: Callable[[], bool]
+    ) -> None:
         super().__init__(mic)
-        self._mic, self._on_change = mic, on_change
+        self._mic, self._on_change, self._can_rescan = mic, on_change, can_rescan
         self._tasks = BackgroundTasks(self)
         self.menu: QMenu | None = None
         mic.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         mic.customContextMenuRequested.connect(self.open_at)
 
     def open_at(self, point: QPoint) -> None:
-        if self._mic.recording or self._mic.busy:
-            return  # the sound system is not rescanned under a running recording
         where = self._mic.mapToGlobal(point)
-        self._tasks.run(_inputs, lambda names: self._show(names, where), name="mic-list")
+        rescan = self._can_rescan()  # not under a recording or a sound playing: it would end them
+        self._tasks.run(lambda: _inputs(rescan), lambda names: self._show(names, where), name="mic-list")
 
     def _show(self, names: list[str], where: QPoint) -> None:
         menu = QMenu(self._mic)

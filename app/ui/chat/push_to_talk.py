@@ -1,20 +1,31 @@
 """Push-to-talk: hold a key (Ctrl+Space unless the settings say otherwise) anywhere in the window
-to record, let go to attach the recording to the message. The key goes to no widget meanwhile,
-so the message box does not fill with spaces."""
+to record, let go to attach the recording to the message.
+
+The press is a window shortcut; while it is held the microphone button takes the keyboard, so it
+alone hears the key's repeats (no spaces in the message box) and its release. (An application-
+wide event filter would see the release too, but a Python one runs for every event of every
+object, objects being destroyed included, and PySide can crash wrapping those.)"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QWidget
 
 from app.ui.chat.mic_button import MicButton
+
+_MODIFIER_KEYS = {
+    Qt.Key.Key_Control: Qt.KeyboardModifier.ControlModifier,
+    Qt.Key.Key_Shift: Qt.KeyboardModifier.ShiftModifier,
+    Qt.Key.Key_Alt: Qt.KeyboardModifier.AltModifier,
+    Qt.Key.Key_Meta: Qt.KeyboardModifier.MetaModifier,
+}
 
 
 class PushToTalk(QObject):
     def __init__(self, window: QWidget, mic: MicButton, keys: str = "Ctrl+Space") -> None:
         super().__init__(window)
-        self._window, self._mic = window, mic
+        self._mic = mic
         self.holding = False
         sequence = QKeySequence(keys)
         combination = sequence[0] if sequence.count() else None  # type: ignore[index]
@@ -22,47 +33,32 @@ class PushToTalk(QObject):
         self._modifiers = (
             combination.keyboardModifiers() if combination is not None else Qt.KeyboardModifier(0)
         )
-        app = QApplication.instance()
-        if app is not None and self._key is not None:
-            app.installEventFilter(self)
+        self.shortcut = QShortcut(sequence, window)
+        self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.shortcut.setAutoRepeat(False)
+        self.shortcut.activated.connect(self._pressed)
+        mic.installEventFilter(self)
+
+    def _pressed(self) -> None:
+        mic = self._mic
+        if self.holding or not mic.isEnabled() or mic.recording or mic.busy:
+            return
+        self.holding = True
+        mic.grabKeyboard()  # the key's repeats and its release come to the button now
+        mic.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride):
+        if not self.holding or kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         assert isinstance(event, QKeyEvent)
-        if not self._window.isActiveWindow():
-            return False
-        if kind == QEvent.Type.KeyRelease and self.holding and self._ends(event):
-            if not event.isAutoRepeat():
-                self.holding = False
-                self._mic.release()
-            return True
-        if not self._is_ours(event):
-            return False
-        if kind == QEvent.Type.ShortcutOverride:
-            event.accept()  # ours: no shortcut of the window's gets it
-            return True
-        mic = self._mic
-        can_start = mic.isEnabled() and not mic.recording and not mic.busy
-        if kind == QEvent.Type.KeyPress and not event.isAutoRepeat() and not self.holding and can_start:
-            self.holding = True
-            mic.start()
-        return True  # autorepeats too: nothing types spaces while the key is held
-
-    def _is_ours(self, event: QKeyEvent) -> bool:
-        wanted = self._modifiers & ~Qt.KeyboardModifier.KeypadModifier
-        return (
-            event.key() == self._key and (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier) == wanted
-        )
+        if kind == QEvent.Type.KeyRelease and not event.isAutoRepeat() and self._ends(event):
+            self.holding = False
+            self._mic.releaseKeyboard()
+            self._mic.release()
+        return True  # while held, the keyboard types nothing
 
     def _ends(self, event: QKeyEvent) -> bool:
         """Letting go of the key, or of one of its modifiers, ends the recording."""
-        modifier_keys = {
-            Qt.Key.Key_Control: Qt.KeyboardModifier.ControlModifier,
-            Qt.Key.Key_Shift: Qt.KeyboardModifier.ShiftModifier,
-            Qt.Key.Key_Alt: Qt.KeyboardModifier.AltModifier,
-            Qt.Key.Key_Meta: Qt.KeyboardModifier.MetaModifier,
-        }
         key = Qt.Key(event.key())
-        return key == self._key or bool(self._modifiers & modifier_keys.get(key, Qt.KeyboardModifier(0)))
+        return key == self._key or bool(self._modifiers & _MODIFIER_KEYS.get(key, Qt.KeyboardModifier(0)))

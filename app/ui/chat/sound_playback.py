@@ -46,6 +46,10 @@ class SoundPlayback(QObject):
     def playing(self) -> bool:
         return self._player is not None and self._player.playing
 
+    @property
+    def opening(self) -> bool:
+        return self._opening
+
     def line(self, path: Path) -> str:
         """What the tile of the sound at ``path`` shows under its name ("" when it is not playing)."""
         if path != self._path:
