@@ -22,6 +22,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
+from app.core.generation import GenerationSettings
 from app.core.paths import resolve_paths
 from app.storage.chats import ChatStore, MessageStatus
 from app.storage.db import open_database
@@ -305,6 +306,9 @@ def test_an_answer_whose_saves_fail_streams_on_and_is_saved_when_space_returns(
 
 def test_closing_with_an_answer_not_saved_says_so_and_saves_it_once_it_can(qtbot, start_app, smollm2_path):
     hearth = start_app(smollm2_path)
+    # An answer long enough to be still streaming when Escape stops it, however fast the machine.
+    chat = hearth.window.current_id
+    hearth.window.controller.set_chat_settings(chat, GenerationSettings(max_tokens=4000), "")
     window, store = hearth.window, hearth.store
     type_and_send(qtbot, hearth, LONG_PROMPT)
     answer_id = window.controller.answering_message
