@@ -249,3 +249,12 @@ def test_calls_go_back_to_the_model_by_round_with_the_thought_before_them():
         p.ToolResponse("now", {"error": "no clock"}),
     ]
     assert second.responses == [p.ToolResponse("add", {"error": "not allowed"})]
+
+
+def test_the_last_round_a_chat_allows_forbids_more_calls(qtbot, start_app, sent):
+    hearth = start_app(TINY_GEMMA4, add, max_tool_rounds=1)
+    requests, spy = sent
+    spy(hearth)
+    answer = ask(qtbot, hearth, "Add, once.")
+    assert [choice for _m, _t, choice in requests] == [p.ToolChoice.REQUIRED, p.ToolChoice.NONE]
+    assert len(answer.tool_calls) == 1 and answer.status is MessageStatus.COMPLETE

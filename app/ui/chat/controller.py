@@ -399,7 +399,13 @@ class ChatController(QObject):
             return
         if done.stop_reason is p.StopReason.TOOL_CALL and answer.tools:
             self._remember_sizes(answer.conversation_id, done)
-            if self._run_tools(answer, done):
+            limit = answer.settings.max_tool_rounds
+            if answer.rounds >= limit:  # the grammar forbade calls, but a model may write one anyway
+                self.notice.emit(
+                    f"The model wanted more tools than this chat allows in one answer ({limit} rounds). "
+                    "Raise “Tool rounds” in the chat's settings to let it go on."
+                )
+            elif self._run_tools(answer, done):
                 return
         status = (
             MessageStatus.STOPPED if done.stop_reason is p.StopReason.CANCELLED else MessageStatus.COMPLETE
