@@ -44,31 +44,39 @@ def wait_until_serving(data: Path, process: subprocess.Popen, timeout_s: float =
     pytest.fail("the launched Hearth never answered")
 
 
-# Drawing offscreen, Qt cannot raise a window (it says so); under X11 it does.
-@pytest.mark.qt_log_ignore("This plugin does not support raise")
-def test_a_second_launch_hands_its_picture_to_the_running_hearth_and_exits(qtbot, hearth_home, picture):
+@pytest.fixture
+def serving(qtbot, hearth_home):
+    """A Hearth in this process that holds the data folder and serves launches on its socket."""
     paths = resolve_paths(hearth_home).ensure()
     instance = SingleInstance(paths.data)
     assert instance.claim()
     hearth = build(paths, theme="light")
     qtbot.addWidget(hearth.window)
-    try:
-        serve_launches(instance, hearth.window)
-        window = hearth.window
-        window.showMinimized()
+    serve_launches(instance, hearth.window)
+    yield hearth, instance
+    hearth.shutdown()
+    instance.release()
 
-        second = launch(str(picture("harbour.png")))
-        qtbot.waitUntil(lambda: second.poll() is not None, timeout=TIMEOUT)
-        assert second.returncode == 0, second.communicate()
 
-        # The running Hearth came to the front with a new chat, the picture on its message.
-        qtbot.waitUntil(lambda: len(window.composer.pending()) == 1, timeout=TIMEOUT)
-        assert window.composer.pending()[0].stored.name == "harbour.png"
-        assert not window.windowState() & Qt.WindowState.WindowMinimized
-        assert hearth.store.get_conversation(window.current_id).leaf_id is None  # a new, empty chat
-    finally:
-        hearth.shutdown()
-        instance.release()
+def hand_over_a_picture(qtbot, hearth, picture) -> None:
+    """A second launch with a picture: it exits at once, and the picture reaches the message box."""
+    second = launch(str(picture("harbour.png")))
+    qtbot.waitUntil(lambda: second.poll() is not None, timeout=TIMEOUT)
+    assert second.returncode == 0, second.communicate()
+    qtbot.waitUntil(lambda: len(hearth.window.composer.pending()) == 1, timeout=TIMEOUT)
+
+
+# Drawing offscreen, Qt cannot raise a window (it says so); under X11 it does.
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_a_second_launch_hands_its_picture_to_the_running_hearth_and_exits(qtbot, serving, picture):
+    hearth, _instance = serving
+    window = hearth.window
+    window.showMinimized()
+    hand_over_a_picture(qtbot, hearth, picture)
+    # The running Hearth came to the front with a new chat, the picture on its message.
+    assert window.composer.pending()[0].stored.name == "harbour.png"
+    assert not window.windowState() & Qt.WindowState.WindowMinimized
+    assert hearth.store.get_conversation(window.current_id).leaf_id is None  # a new, empty chat
 
 
 def test_two_data_folders_are_two_hearths(tmp_path, hearth_home):
@@ -120,41 +128,29 @@ def test_sigterm_closes_hearth_as_quit_does(qtbot, hearth_home):
 
 
 @pytest.mark.qt_log_ignore("This plugin does not support raise")
-def test_garbage_on_the_socket_is_ignored_and_a_real_launch_still_gets_through(qtbot, hearth_home, picture):
+def test_garbage_on_the_socket_is_ignored_and_a_real_launch_still_gets_through(qtbot, serving, picture):
     from PySide6.QtNetwork import QLocalSocket
 
-    paths = resolve_paths(hearth_home).ensure()
-    instance = SingleInstance(paths.data)
-    assert instance.claim()
-    hearth = build(paths, theme="light")
-    qtbot.addWidget(hearth.window)
-    try:
-        serve_launches(instance, hearth.window)
-        junk = [
-            b"\x00\xff\xfe not json\n",
-            b"[1, 2, 3]\n",
-            b'{"files": "abc", "model": 7}\n',
-            b'{"files": [1, null, {"a": 1}]}\n',
-            b"{" + b"x" * (2 << 20),  # past the size limit, and no end of line
-            b'{"files": [',  # a line that never ends
-        ]
-        sockets = []
-        for payload in junk:
-            socket = QLocalSocket()
-            socket.connectToServer(instance.server_name)
-            assert socket.waitForConnected(2000)
-            socket.write(payload)
-            socket.flush()
-            sockets.append(socket)
-        qtbot.wait(300)
-        assert hearth.window.composer.pending() == [] and hearth.supervisor.loaded_model is None
+    hearth, instance = serving
+    junk = [
+        b"\x00\xff\xfe not json\n",
+        b"[1, 2, 3]\n",
+        b'{"files": "abc", "model": 7}\n',
+        b'{"files": [1, null, {"a": 1}]}\n',
+        b"{" + b"x" * (2 << 20),  # past the size limit, and no end of line
+        b'{"files": [',  # a line that never ends
+    ]
+    sockets = []
+    for payload in junk:
+        socket = QLocalSocket()
+        socket.connectToServer(instance.server_name)
+        assert socket.waitForConnected(2000)
+        socket.write(payload)
+        socket.flush()
+        sockets.append(socket)
+    qtbot.wait(300)
+    assert hearth.window.composer.pending() == [] and hearth.supervisor.loaded_model is None
 
-        second = launch(str(picture("harbour.png")))
-        qtbot.waitUntil(lambda: second.poll() is not None, timeout=TIMEOUT)
-        assert second.returncode == 0, second.communicate()
-        qtbot.waitUntil(lambda: len(hearth.window.composer.pending()) == 1, timeout=TIMEOUT)
-        for socket in sockets:
-            socket.abort()
-    finally:
-        hearth.shutdown()
-        instance.release()
+    hand_over_a_picture(qtbot, hearth, picture)
+    for socket in sockets:
+        socket.abort()
