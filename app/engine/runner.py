@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import collections
 import ctypes
+import dataclasses
 import logging
 import os
 import random
@@ -285,7 +286,7 @@ class ModelRunner:
                 self._cached = self._cached[:first_media]
         encodes_before = self._projector.encodes if self._projector else 0
         tools = shape.tools if self._tools else []
-        grammar = AnswerShape(tools, shape.tool_choice, shape.response_schema).grammar(settings.think)
+        grammar = dataclasses.replace(shape, tools=tools).grammar(settings.think)
         prompt = self._fit_prompt(messages, settings, tools)
         try:
             n_past, evaluated = self._evaluate_prompt(prompt)

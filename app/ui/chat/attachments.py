@@ -23,9 +23,9 @@ from app.storage.documents import DocumentLibrary
 from app.ui.background import BackgroundTasks
 from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
-from app.ui.chat.intake import AttachmentIntake, PendingAttachment
+from app.ui.chat.intake import AttachmentIntake, PendingAttachment, clock
 from app.ui.chat.picture_viewer import PictureViewer
-from app.ui.chat.sound_playback import SoundPlayback, clock
+from app.ui.chat.sound_playback import SoundPlayback
 
 log = logging.getLogger(__name__)
 SOUND_TEXT_MARGIN = 256  # tokens left beside a sound for the question and the template

@@ -32,7 +32,7 @@ from app.tools.builtin import builtin_tools
 from app.tools.context import ToolContext
 from app.tools.registry import ToolResult
 from app.ui.chat.document_prompt import PASSAGES_SHARE, WHOLE_DOCUMENT_SHARE, document_part, passages_text
-from app.ui.chat.tool_rounds import DENIED, Approval, ToolRunner, rounds_to_send
+from app.ui.chat.tool_rounds import Approval, ToolRunner, rounds_to_send
 from app.ui.saving import PendingSaves
 from app.ui.supervisor import WorkerSupervisor
 
@@ -66,6 +66,7 @@ class _Answer:
     calls: list[ToolCallRecord] = field(default_factory=list)
     rounds: int = 0
     round_calls: list[p.ToolCall] = field(default_factory=list)  # the round running or waiting
+    round_refused: set[int] = field(default_factory=set)  # its calls the user did not allow
     tools_running: bool = False  # (or waiting for the user's leave to read files)
     files_allowed: bool = False  # the user allowed reading files for this answer
     thoughts: dict[int, str] = field(default_factory=dict)  # the reasoning before each round's calls
@@ -502,6 +503,7 @@ class ChatController(QObject):
 
     def _start_round(self, answer: _Answer, denied: bool) -> None:
         refused = {i for i, call in enumerate(answer.round_calls) if denied and self._reads_files(call.name)}
+        answer.round_refused = refused
         folders = tuple(Path(f) for f in self._store.tool_access(answer.conversation_id).folders)
         context = ToolContext(answer.conversation_id, folders, self._store.database_path)
         self.tools.run((answer.request_id, answer.rounds), answer.round_calls, context, refused)
@@ -512,9 +514,11 @@ class ChatController(QObject):
         if answer is None or answer.request_id != request_id or not answer.tools_running:
             return  # stopped meanwhile
         answer.tools_running = False
-        pending = iter(results)
+        pending = iter(enumerate(results))
         answer.calls = [
-            self._with_result(call, next(pending)) if call.round == number and call.name else call
+            self._with_result(call, *next(pending), answer.round_refused)
+            if call.round == number and call.name
+            else call
             for call in answer.calls
         ]
         answer.rounds += 1
@@ -530,10 +534,10 @@ class ChatController(QObject):
         )
 
     @staticmethod
-    def _with_result(call: ToolCallRecord, result: ToolResult) -> ToolCallRecord:
-        state = (
-            CallState.DENIED if result.text == DENIED else CallState.DONE if result.ok else CallState.FAILED
-        )
+    def _with_result(
+        call: ToolCallRecord, index: int, result: ToolResult, refused: set[int]
+    ) -> ToolCallRecord:
+        state = CallState.DENIED if index in refused else CallState.DONE if result.ok else CallState.FAILED
         return replace(call, state=state, result=result.text, elapsed_ms=round(result.elapsed_ms, 1))
 
     def _on_failed(self, request_id: str, message: str) -> None:

@@ -38,6 +38,12 @@ class PendingAttachment:
     warning: str = ""  # what the user should know before sending it
 
 
+def clock(seconds: float) -> str:
+    """``m:ss``, the whole seconds gone (a running clock never shows a second not yet reached)."""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def describe_duration(seconds: float | None) -> str:
     if seconds is None:
         return ""

@@ -11,17 +11,13 @@ from PySide6.QtWidgets import QToolButton, QWidget
 
 from app.ui.background import BackgroundTasks
 from app.ui.chat.attachment_tiles import microphone_icon, recording_icon
+from app.ui.chat.intake import clock
 
 if TYPE_CHECKING:
     from app.media.recorder import Recorder
 
 METER_INTERVAL_MS = 100
 MAX_RECORDING_S = 300.0
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 class MicButton(QToolButton):
@@ -191,14 +187,14 @@ class MicButton(QToolButton):
         if not recorder.recording:  # it reached its time limit
             self.stop()
             self.failed.emit(
-                f"The recording stopped at {_clock(self._limit)}: the chat's context would be full "
+                f"The recording stopped at {clock(self._limit)}: the chat's context would be full "
                 "(a second of sound takes about 25 tokens, and room is kept for the answer)."
             )
             return
         seconds = recorder.seconds
         # The last half minute before the context is full counts down to it.
         near = self._limit - seconds < 30 and self._limit < MAX_RECORDING_S
-        self.setText(f"{_clock(seconds)} / {_clock(self._limit)}" if near else _clock(seconds))
+        self.setText(f"{clock(seconds)} / {clock(self._limit)}" if near else clock(seconds))
         self.setIcon(recording_icon(20, recorder.level))
 
     def shutdown(self) -> None:

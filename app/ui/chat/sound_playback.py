@@ -10,13 +10,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.media.player import PlayerError, SoundPlayer
 from app.ui.background import BackgroundTasks
+from app.ui.chat.intake import clock
 
 TICK_MS = 100
-
-
-def clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _started(path: Path) -> SoundPlayer:
