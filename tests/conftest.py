@@ -41,6 +41,27 @@ def short_answers(hearth_home) -> None:
 
 
 @pytest.fixture
+def start_app(qtbot, hearth_home, short_answers):
+    """Starts the app (``start(model)``) on this test's folders, with ``model`` loaded; every app
+    started is shut down after the test."""
+    from app.core.paths import resolve_paths
+    from app.ui.application import build
+
+    apps: list = []
+
+    def start(model: Path):
+        hearth = build(resolve_paths(hearth_home).ensure(), model=str(model), theme="light")
+        qtbot.addWidget(hearth.window)
+        apps.append(hearth)
+        qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=60_000)
+        return hearth
+
+    yield start
+    for hearth in apps:
+        hearth.shutdown()
+
+
+@pytest.fixture
 def picture(tmp_path):
     """Makes a 320 × 240 picture (a coloured disc on white) in the test's ``pictures`` folder."""
     from PIL import Image, ImageDraw

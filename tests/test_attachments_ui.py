@@ -23,22 +23,6 @@ TINY_GEMMA4 = FIXTURES / "tiny-gemma4.gguf"
 TIMEOUT = 60_000
 
 
-@pytest.fixture
-def start_app(qtbot, hearth_home, short_answers):
-    apps: list[Hearth] = []
-
-    def start(model: Path) -> Hearth:
-        hearth = build(resolve_paths(hearth_home).ensure(), model=str(model), theme="light")
-        qtbot.addWidget(hearth.window)
-        apps.append(hearth)
-        qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
-        return hearth
-
-    yield start
-    for hearth in apps:
-        hearth.shutdown()
-
-
 def send(qtbot, hearth: Hearth, text: str) -> None:
     editor = hearth.window.composer.editor
     editor.setFocus()
@@ -124,8 +108,8 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
     assert any("fake.png" in n for n in notices)
     assert hearth.window.composer.pending() == []
 
-    # A text-only model: no microphone, and a dropped picture is refused in words; the + button
-    # stays, for documents.
+    # A text-only model: the microphone dictates, and a dropped picture is refused in words; the
+    # + button stays, for documents.
     hearth.window.load_model(str(smollm2_path))
     qtbot.waitUntil(
         lambda: (
@@ -136,8 +120,9 @@ def test_what_cannot_be_attached_is_explained(qtbot, start_app, picture, smollm2
     )
     composer = hearth.window.composer
     assert composer.attach_button.isEnabled()
-    assert composer.mic.isVisible() and not composer.mic.isEnabled()  # never hidden: it says why
-    assert composer.mic.toolTip().startswith("The loaded model cannot hear.")
+    assert composer.mic.isVisible() and composer.mic.dictates
+    assert not composer.mic.isEnabled()  # this machine has no microphone: never hidden, it says why
+    assert composer.mic.toolTip().startswith("No microphone was found.")
     notices.clear()
     drop_files(hearth.window, [picture()])
     qtbot.waitUntil(lambda: bool(notices), timeout=TIMEOUT)
@@ -538,8 +523,9 @@ def test_the_microphone_menu_lists_the_inputs_afresh_and_remembers_the_choice(
     menus = hearth.window.mic_menu
     mic.customContextMenuRequested.emit(mic.rect().center())
     qtbot.waitUntil(lambda: menus.menu is not None and menus.menu.isVisible(), timeout=TIMEOUT)
-    labels = [a.text() for a in menus.menu.actions()]
-    assert labels[:2] == ["Record from", "System default"] and "hearthmic" in labels
+    labels = [a.text() for a in menus.menu.actions() if not a.isSeparator()]
+    assert labels[0].startswith("Ask by voice") and labels[1].startswith("Dictate")
+    assert labels[2:4] == ["Record from", "System default"] and "hearthmic" in labels
     assert labels[-1] == "Stop after 2 seconds of silence"
     next(a for a in menus.menu.actions() if a.text() == "hearthmic").trigger()
     assert mic.device == "hearthmic"

@@ -51,6 +51,7 @@ class Settings:
     push_to_talk: str = "Ctrl+Space"  # held to record, released to attach (a Qt key sequence)
     microphone: str = ""  # the sound input to record from, by name; "": the system's default
     silence_stop_s: float = 0.0  # stop recording after this long without speech; 0: never
+    dictate: bool = False  # the microphone writes into the message box even for a model that hears
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +148,7 @@ def load_settings(path: Path) -> Settings:
         push_to_talk=str(data.get("push_to_talk") or "Ctrl+Space"),
         microphone=str(data.get("microphone") or ""),
         silence_stop_s=_seconds(data.get("silence_stop_s")),
+        dictate=data.get("dictate") is True,
     )
 
 

@@ -37,6 +37,7 @@ from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
 from app.engine.prompt_fit import DEFAULT_IMAGE_TOKENS
+from app.library.installed import InstalledModel, ModelRegistry, scan_installed
 from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.about import show_about
@@ -49,6 +50,8 @@ from app.ui.chat.controller import SETTINGS_KEPT, ChatController
 from app.ui.chat.conversation_list import ConversationListModel, ConversationRole
 from app.ui.chat.conversation_model import ConversationModel
 from app.ui.chat.conversation_view import ConversationView
+from app.ui.chat.dictation import Dictation
+from app.ui.chat.dictation_glue import DictationGlue
 from app.ui.chat.export_actions import ChatExportActions
 from app.ui.chat.message_operations import MessageOperations
 from app.ui.chat.mic_menu import MicMenu
@@ -255,7 +258,27 @@ class MainWindow(QMainWindow):
         self.push_to_talk = PushToTalk(self, self.composer.mic, self.settings.push_to_talk)
         self.composer.mic.device = self.settings.microphone
         self.composer.mic.silence_stop_s = self.settings.silence_stop_s
-        self.mic_menu = MicMenu(self.composer.mic, self._microphone_chosen, self.attachments.can_rescan)
+        self.mic_menu = MicMenu(
+            self.composer.mic,
+            self._microphone_chosen,
+            self.attachments.can_rescan,
+            lambda: (
+                self.settings.dictate,
+                bool(self.supervisor.loaded_model and self.supervisor.loaded_model.audio),
+            ),
+            self._dictation_chosen,
+        )
+        self.composer.set_dictation(self.settings.dictate)
+        self.dictation = DictationGlue(
+            self,
+            Dictation(
+                self.controller, self.supervisor, self.paths.cache / "dictation", self._installed_models
+            ),
+            self.composer,
+            lambda: self.current_id,
+            self.show_notice,
+            self.models,
+        )
         self._meter_timer = QTimer(self, singleShot=True, interval=CONTEXT_METER_SETTLE_MS)
         self._meter_timer.timeout.connect(self.update_context_meter)
         self.composer.editor.textChanged.connect(self._meter_timer.start)
@@ -885,6 +908,16 @@ class MainWindow(QMainWindow):
         self.sidebar.setVisible(not self.sidebar.isVisible())
         self.menus.sidebar_action.setChecked(self.sidebar.isVisible())
 
+    def _installed_models(self) -> list[InstalledModel]:
+        """Every model on this computer (reads their files: not for the UI thread)."""
+        include_hf_cache = self.models.include_hf_cache if self.models else False
+        return scan_installed(self.paths.models, ModelRegistry(self.paths.data), include_hf_cache)
+
+    def _dictation_chosen(self, on: bool) -> None:
+        self.settings = replace(self.settings, dictate=on)
+        self.composer.set_dictation(on)
+        self._save_settings()
+
     def _microphone_chosen(self, device: str, silence_stop_s: float) -> None:
         self.settings = replace(self.settings, microphone=device, silence_stop_s=silence_stop_s)
         self._save_settings()
@@ -956,6 +989,7 @@ class MainWindow(QMainWindow):
         self._meter_timer.stop()
         self.controller.stop()
         self.attachments.shutdown()
+        self.dictation.shutdown()
         self.search.shutdown()
         super().closeEvent(event)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
@@ -137,12 +137,16 @@ class WorkerSupervisor(QObject):
         if self._wanted_model is not None:
             self._enter(WorkerState.LOADING)
 
-    def stop(self, timeout_ms: int = 3000) -> None:
-        """End the worker: politely first, then by force."""
+    def stop(self, timeout_ms: int = 3000, wait: bool = True) -> None:
+        """End the worker: politely first, then by force. ``wait=False`` returns at once (the
+        process ends in the background), for a worker stopped while the app goes on."""
         self._handshake_timer.stop()
         self._restart_timer.stop()
         process, self._process = self._process, None
-        if process is not None:
+        if process is not None and not wait:
+            process.setParent(QCoreApplication.instance())  # it may outlive this supervisor
+            process.let_go(p.Shutdown().encode(), timeout_ms)
+        elif process is not None:
             process.shutdown(p.Shutdown().encode(), timeout_ms)
             process.deleteLater()
         self._set_state(WorkerState.STOPPED)

@@ -13,7 +13,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,18 @@ class WorkerProcess(QObject):
             self._process.closeWriteChannel()
             if not self._process.waitForFinished(timeout_ms):
                 self.kill()
+
+    def let_go(self, goodbye: bytes, timeout_ms: int) -> None:
+        """Say ``goodbye`` and close its stdin without waiting for it: it ends by itself, or by
+        force after ``timeout_ms``, and this object is deleted once it has ended."""
+        self._let_go = True
+        if self._process.state() == QProcess.ProcessState.NotRunning:
+            self.deleteLater()
+            return
+        self._process.finished.connect(self.deleteLater)
+        self._process.write(goodbye)
+        self._process.closeWriteChannel()
+        QTimer.singleShot(timeout_ms, self, self._process.kill)
 
     def kill(self) -> None:
         """End it now (and wait the moment that takes), hearing nothing more from it."""

@@ -72,9 +72,9 @@ class ChatAttachments(QObject):
                 if gone:
                     names = ", ".join(item.stored.name for item in gone)
                     self._notify(f"Taken off the message, as this model cannot take it: {names}.")
-        if can_hear and not self._mic_probed:
-            # Only once a model can hear: the audio stack (PortAudio, numpy) costs memory and
-            # start-up time that text-only use never needs.
+        if can_hear is not None and not self._mic_probed:
+            # Only once a model is loaded (any model takes dictation): the audio stack
+            # (PortAudio, numpy) costs start-up time that the first window need not wait for.
             self._mic_probed = True
             self.look_for_microphone(rescan=False)
 

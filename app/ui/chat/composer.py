@@ -95,6 +95,8 @@ class Composer(QFrame):
         self._can_hear: bool | None = None
         self._mic_problem = "Looking for a microphone…"  # "" once one is found
         self._preparing = False
+        self._dictation = False  # the microphone writes into the box even for a model that hears
+        self._writing_down = False  # dictated words are on their way into the box
 
         self.editor = _MessageEdit()
         self.editor.files_pasted.connect(self.files_offered.emit)
@@ -265,7 +267,7 @@ class Composer(QFrame):
             self.attach_requested.emit()
 
     def toggle_recording(self) -> None:
-        """What the microphone button does, when there is one and the model can hear (Ctrl+Shift+R)."""
+        """What the microphone button does, when it can (Ctrl+Shift+R)."""
         if self.mic.isEnabled():
             self.mic.click()
 
@@ -307,18 +309,40 @@ class Composer(QFrame):
     def mic_problem(self) -> str:
         return self._mic_problem
 
+    def set_dictation(self, on: bool) -> None:
+        """Whether the microphone writes what is said into the box even when the model hears."""
+        self._dictation = on
+        self._update_mic()
+
     def _update_mic(self) -> None:
-        """The microphone is always there; when it cannot work, it says why."""
-        if self._can_hear is None:
-            why = "Load a model that hears (Gemma 4 E2B or E4B, with its projector) to speak to it."
-        elif self._can_hear is False:
-            why = "The loaded model cannot hear. Gemma 4 E2B and E4B with their projector can."
-        else:
-            why = self._mic_problem
+        """The microphone is always there; when it cannot work, it says why. For a model that
+        cannot hear, it dictates."""
+        why = "Load a model first." if self._can_hear is None else self._mic_problem
         if why and self.mic.recording:
             self.mic.cancel()
         self.mic.setEnabled(not why)
         self.mic.set_reason(why)
+        if not self.mic.recording:
+            self.mic.set_dictates(self._dictation or self._can_hear is not True)
+
+    def set_writing_down(self, writing: bool) -> None:
+        """Words said are being written down: sending waits for them, as for an attachment."""
+        self._writing_down = writing
+        self.mic.set_writing(writing)
+        if not writing and self.hint.text().startswith("One moment"):
+            self._show_hint(EMPTY_HINT)
+
+    def insert_words(self, words: str) -> None:
+        """Put dictated words where the cursor is, spaced from the text around them."""
+        cursor = self.editor.textCursor()
+        document = self.editor.document()
+        before = document.characterAt(cursor.position() - 1) if cursor.position() > 0 else ""
+        after = document.characterAt(cursor.position())
+        spaced = (" " if before and not before.isspace() else "") + words
+        spaced += " " if after and not after.isspace() else ""
+        cursor.insertText(spaced)
+        self.editor.setTextCursor(cursor)
+        self.editor.setFocus()
 
     def set_blocked(self, reason: str | None) -> None:
         """Disable sending and show why in the box; typing stays possible, so nothing is lost."""
@@ -336,6 +360,9 @@ class Composer(QFrame):
             return
         if self.mic.recording:
             self._show_hint("Stop the recording first: click the red dot, and it joins the message.")
+            return
+        if self._writing_down:
+            self._show_hint("One moment: what you said is still being written down.")
             return
         if self._preparing or self.mic.busy:
             self._show_hint("One moment: the attachment is still being prepared.")

@@ -236,20 +236,36 @@ class ChatController(QObject):
 
     def _start_answer(self, placeholder: Message, must_use_tool: bool = False) -> None:
         """Answer the branch that ends at the placeholder's parent."""
-        conversation = self.conversation(placeholder.conversation_id)
-        settings = conversation.settings if conversation else GenerationSettings()
-        system_prompt = conversation.system_prompt if conversation else ""
-        history = self._prompt_messages(placeholder.conversation_id, system_prompt, placeholder.parent_id)
-        if self._scans_sent:  # scanned pages are read at the most detail a picture can have
-            settings = replace(settings, image_budget=MAX_IMAGE_TOKENS)
-        loaded = self._worker.loaded_model
-        tools = self.tools.specs() if settings.tools and loaded is not None and loaded.tools else []
+        history, settings, tools = self._asked_with(placeholder.conversation_id, placeholder.parent_id)
         self._answer = _Answer(uuid.uuid4().hex, placeholder, history=history, settings=settings, tools=tools)
         self.message_added.emit(placeholder)
         self.busy_changed.emit(True)
         self._save_timer.start()
         choice = p.ToolChoice.REQUIRED if must_use_tool else p.ToolChoice.AUTO
         self._worker.generate(self._answer.request_id, history, settings, tools, choice)
+
+    def prompt_so_far(
+        self, conversation_id: int
+    ) -> tuple[list[p.ChatTurn], GenerationSettings, list[p.ToolSpec]]:
+        """What the next answer in this chat would be asked with, up to the end of the branch on
+        show: a request that starts the same way (dictation) leaves the worker's cache of the chat
+        as it is, so the next answer need not read the chat again."""
+        conversation = self.conversation(conversation_id)
+        return self._asked_with(conversation_id, conversation.leaf_id if conversation else None)
+
+    def _asked_with(
+        self, conversation_id: int, upto: int | None
+    ) -> tuple[list[p.ChatTurn], GenerationSettings, list[p.ToolSpec]]:
+        """The prompt, settings and tools of an answer to the branch that ends at ``upto``."""
+        conversation = self.conversation(conversation_id)
+        settings = conversation.settings if conversation else GenerationSettings()
+        system_prompt = conversation.system_prompt if conversation else ""
+        history = self._prompt_messages(conversation_id, system_prompt, upto)
+        if self._scans_sent:  # scanned pages are read at the most detail a picture can have
+            settings = replace(settings, image_budget=MAX_IMAGE_TOKENS)
+        loaded = self._worker.loaded_model
+        tools = self.tools.specs() if settings.tools and loaded is not None and loaded.tools else []
+        return history, settings, tools
 
     def _prompt_messages(
         self, conversation_id: int, system_prompt: str, upto: int | None

@@ -22,7 +22,9 @@ MAX_RECORDING_S = 300.0
 
 class MicButton(QToolButton):
     recorded = Signal(bytes, float)
-    """A recording ended: (a WAV file's bytes, its length in seconds)."""
+    """A recording for the model to hear ended: (a WAV file's bytes, its length in seconds)."""
+    dictated = Signal(bytes, float)
+    """A recording to write down in the message box ended (``dictates``): as ``recorded``."""
     failed = Signal(str)
     """The microphone could not be used; the words say why."""
     recording_changed = Signal(bool)
@@ -48,6 +50,9 @@ class MicButton(QToolButton):
         self._limit = MAX_RECORDING_S
         self.device = ""  # the input to record from, by name; "": the system's default
         self.silence_stop_s = 0.0  # stop after this long without speech; 0: never
+        self._dictates = False  # what is said is written into the message box, not attached
+        self._recording_dictates = False  # ...for the recording under way
+        self._writing = False  # words said are being written down
         self.clicked.connect(self._toggle)
         self._show_idle()
 
@@ -70,12 +75,33 @@ class MicButton(QToolButton):
         self.setText("")
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.setIcon(microphone_icon(20, self.palette().buttonText().color()))
-        self.setToolTip(
-            self._reason
-            or "Record a voice message (click, or Ctrl+Shift+R; or hold Ctrl+Space and let go to attach it)"
-        )
-        self.setAccessibleName("Record a voice message")
+        if self._writing:
+            self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.setText("Writing…")
+        how = "click, or Ctrl+Shift+R; or hold Ctrl+Space and let go"
+        if self._dictates:
+            tip, name = f"Dictate: what you say is written into the message box ({how})", "Dictate"
+        else:
+            tip, name = f"Record a voice message for the model to hear ({how})", "Record a voice message"
+        self.setToolTip(self._reason or f"{tip}. Right-click for the microphone and the mode.")
+        self.setAccessibleName(name)
         self.setAccessibleDescription(self._reason)
+
+    @property
+    def dictates(self) -> bool:
+        return self._dictates
+
+    def set_dictates(self, dictates: bool) -> None:
+        """Whether the next recording is written into the message box (or attached for the model)."""
+        self._dictates = dictates
+        if not self.recording:
+            self._show_idle()
+
+    def set_writing(self, writing: bool) -> None:
+        """Words said are being written down: the button says so meanwhile."""
+        self._writing = writing
+        if not self.recording:
+            self._show_idle()
 
     def set_reason(self, reason: str) -> None:
         """Why the microphone cannot be used now ("" when it can): its tooltip says so."""
@@ -95,7 +121,9 @@ class MicButton(QToolButton):
     def start(self) -> None:
         from app.media.recorder import Recorder
 
-        self._limit = max(1.0, min(MAX_RECORDING_S, self.max_seconds_of()))
+        self._recording_dictates = self._dictates
+        limit = MAX_RECORDING_S if self._dictates else self.max_seconds_of()
+        self._limit = max(1.0, min(MAX_RECORDING_S, limit))
         recorder = Recorder(
             device=self.device or None, max_seconds=self._limit, stop_after_silence_s=self.silence_stop_s
         )
@@ -115,7 +143,11 @@ class MicButton(QToolButton):
                 self.stop()
                 return
             self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            self.setToolTip("Stop and attach the recording")
+            self.setToolTip(
+                "Stop, and write down what was said"
+                if self._recording_dictates
+                else "Stop and attach the recording"
+            )
             self.setAccessibleName("Stop recording")
             self._update_meter()
             self._meter.start()
@@ -167,7 +199,7 @@ class MicButton(QToolButton):
         if seconds < 0.3:
             self.failed.emit("The recording was too short; hold on a little longer.")
             return
-        self.recorded.emit(wav, seconds)
+        (self.dictated if self._recording_dictates else self.recorded).emit(wav, seconds)
 
     def _stop_failed(self, error: BaseException) -> None:
         self._busy = False
@@ -186,6 +218,9 @@ class MicButton(QToolButton):
             return
         if not recorder.recording:  # it reached its time limit
             self.stop()
+            if self._limit >= MAX_RECORDING_S:
+                self.failed.emit(f"The recording stopped at {clock(self._limit)}, the longest one can be.")
+                return
             self.failed.emit(
                 f"The recording stopped at {clock(self._limit)}: the chat's context would be full "
                 "(a second of sound takes about 25 tokens, and room is kept for the answer)."

@@ -1,6 +1,7 @@
-"""The microphone's menu (right-click on it): which input to record from, listed afresh each time
-it opens (a headset plugged in since shows up), and whether a recording stops by itself after
-a moment without speech."""
+"""The microphone's menu (right-click on it): what a recording is for (the model to hear, or
+dictation into the message box), which input to record from, listed afresh each time it opens (a
+headset plugged in since shows up), and whether a recording stops by itself after a moment
+without speech."""
 
 from __future__ import annotations
 
@@ -24,10 +25,17 @@ def _inputs(rescan: bool) -> list[str]:
 
 class MicMenu(QObject):
     def __init__(
-        self, mic: MicButton, on_change: Callable[[str, float], None], can_rescan: Callable[[], bool]
+        self,
+        mic: MicButton,
+        on_change: Callable[[str, float], None],
+        can_rescan: Callable[[], bool],
+        dictation: Callable[[], tuple[bool, bool]],
+        on_dictation: Callable[[bool], None],
     ) -> None:
         super().__init__(mic)
         self._mic, self._on_change, self._can_rescan = mic, on_change, can_rescan
+        # (whether the user chose dictation, whether the loaded model hears), and the choice
+        self._dictation, self._on_dictation = dictation, on_dictation
         self._tasks = BackgroundTasks(self)
         self.menu: QMenu | None = None
         mic.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -41,6 +49,19 @@ class MicMenu(QObject):
     def _show(self, names: list[str], where: QPoint) -> None:
         menu = QMenu(self._mic)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        chosen, hears = self._dictation()
+        modes = QActionGroup(menu)
+        for label, dictate in (
+            ("Ask by voice: the model hears the recording", False),
+            ("Dictate: what you say is written into the message box", True),
+        ):
+            mode = menu.addAction(label if hears or dictate else f"{label} (needs a model that hears)")
+            mode.setCheckable(True)
+            mode.setChecked(dictate == (chosen or not hears))
+            mode.setEnabled(hears or dictate)
+            mode.triggered.connect(lambda _checked=False, d=dictate: self._on_dictation(d))
+            modes.addAction(mode)
+        menu.addSeparator()
         heading = menu.addAction("Record from")
         heading.setEnabled(False)
         group = QActionGroup(menu)
