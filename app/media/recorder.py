@@ -151,6 +151,7 @@ class Recorder:
         self._max_seconds = max_seconds
         self._stop_after_silence_s = stop_after_silence_s  # 0: never
         self.stopped_by_silence = False
+        self._reached_limit = False
         self._lock = threading.Lock()
         self._stream: Any = None
         self._blocks: list[Any] = []
@@ -185,6 +186,17 @@ class Recorder:
     def recording(self) -> bool:
         """True from ``start()`` until ``stop()``, ``cancel()``, the time limit or a device error."""
         return self._active
+
+    @property
+    def device_lost(self) -> bool:
+        """The sound system ended the recording by itself: the microphone was unplugged, or taken
+        by another program. What was recorded until then is still there for ``stop()``."""
+        return (
+            self._stream is not None
+            and not self._active
+            and not self._reached_limit
+            and not self.stopped_by_silence
+        )
 
     @property
     def sample_rate(self) -> int:
@@ -277,6 +289,7 @@ class Recorder:
             self.stopped_by_silence = True  # judged in audio time, block by block
             full = True
         if full:
+            self._reached_limit = True
             raise self._callback_stop
 
     def _hear(self, energy: float, frames: int) -> None:

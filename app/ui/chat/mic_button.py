@@ -216,6 +216,14 @@ class MicButton(QToolButton):
                 self.cancel()
                 self.failed.emit("Nothing was heard: the microphone picked up only silence.")
             return
+        if recorder.device_lost:
+            seconds = recorder.seconds
+            self.stop()  # what was recorded is kept
+            self.failed.emit(
+                f"The microphone stopped at {clock(seconds)}: it was unplugged or taken by another "
+                "program. What was recorded until then is kept."
+            )
+            return
         if not recorder.recording:  # it reached its time limit
             self.stop()
             if self._limit >= MAX_RECORDING_S:
