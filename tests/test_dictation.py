@@ -164,6 +164,7 @@ def test_what_the_model_writes_down_goes_in_as_words():
     assert written_words('  "Call the plumber."\n') == "Call the plumber."
     assert written_words("“Hello”") == "Hello"
     assert written_words("It's fine") == "It's fine"
+    assert written_words("Two\x1e lines,\x06\nkept.") == "Two lines,\nkept."
     plain = transcription_settings(GenerationSettings(temperature=0.8), 10)
     assert plain.temperature == 0.0 and plain.top_k == 1 and 64 < plain.max_tokens < 300
     assert transcription_settings(GenerationSettings(think=True), 10).max_tokens > 2048  # room to think

@@ -44,8 +44,9 @@ def transcription_settings(base: GenerationSettings, seconds: float) -> Generati
 
 
 def written_words(text: str) -> str:
-    """The model's transcription as it goes in the message box: without quotes around it."""
-    words = text.strip()
+    """The model's transcription as it goes in the message box: without quotes around it, or
+    control characters (a confused model can write those)."""
+    words = "".join(c for c in text if c.isprintable() or c in "\n\t").strip()
     for quote in ('"', "“”", "«»", "'"):
         opening, closing = quote[0], quote[-1]
         if len(words) > 1 and words[0] == opening and words[-1] == closing:

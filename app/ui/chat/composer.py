@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +23,7 @@ from app.ui.chat.attachment_tiles import AttachmentStrip, AttachmentTile, plus_i
 from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversation_view import READABLE_WIDTH, SIDE_MARGIN
 from app.ui.chat.intake import PendingAttachment
+from app.ui.chat.level_meter import LevelMeter
 from app.ui.chat.mic_button import MicButton
 
 PLACEHOLDER = "Message Hearth…  (Enter to send, Shift+Enter for a new line)"
@@ -139,6 +141,11 @@ class Composer(QFrame):
         )
         self.think_button.clicked.connect(lambda checked: self.think_toggled.emit(checked))
         self.mic = MicButton()
+        # The clock beside the red dot never gives way to the message box.
+        self.mic.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
+        self.level_meter = LevelMeter()
+        self.mic.level_changed.connect(self.level_meter.set_level)
+        self.mic.recording_changed.connect(self._show_level)
         self.context_meter = ContextMeter()
         self.strip = AttachmentStrip()
 
@@ -176,6 +183,7 @@ class Composer(QFrame):
         row.addWidget(self.editor, 1)
         row.addWidget(self.think_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.mic, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.level_meter, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.context_meter, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         column.addLayout(row)
@@ -299,6 +307,13 @@ class Composer(QFrame):
         self._can_hear = can_hear
         self.attach_button.setIcon(plus_icon(18, self.palette().buttonText().color()))
         self._update_mic()
+
+    def _show_level(self, recording: bool) -> None:
+        """While recording, the level meter stands where the context meter is (its line shows the
+        recording's room in the context instead), so a narrow window keeps room for the box."""
+        self.level_meter.reset()
+        self.level_meter.setVisible(recording)
+        self.context_meter.setVisible(not recording)
 
     def set_mic_problem(self, problem: str) -> None:
         """Why the computer cannot record ("" when it can)."""

@@ -16,7 +16,7 @@ from app.ui.chat.intake import clock
 if TYPE_CHECKING:
     from app.media.recorder import Recorder
 
-METER_INTERVAL_MS = 100
+METER_INTERVAL_MS = 50
 MAX_RECORDING_S = 300.0
 
 
@@ -29,6 +29,9 @@ class MicButton(QToolButton):
     """The microphone could not be used; the words say why."""
     recording_changed = Signal(bool)
     """Recording started (True) or ended (False)."""
+    level_changed = Signal(float, float)
+    """While recording: (the peak level, 0 to 1 of full scale; how much of the longest recording
+    the chat has room for is used, 0 to 1, or 0 when nothing but the usual limit applies)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -239,6 +242,8 @@ class MicButton(QToolButton):
         near = self._limit - seconds < 30 and self._limit < MAX_RECORDING_S
         self.setText(f"{clock(seconds)} / {clock(self._limit)}" if near else clock(seconds))
         self.setIcon(recording_icon(20, recorder.level))
+        limited = self._limit < MAX_RECORDING_S
+        self.level_changed.emit(recorder.level, seconds / self._limit if limited else 0.0)
 
     def shutdown(self) -> None:
         self.cancel()
