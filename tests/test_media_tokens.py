@@ -21,7 +21,7 @@ def engine():
     from app.engine.native_model import NativeModel
 
     model = NativeModel(llama_cpp, str(FIXTURES / "tiny-gemma4.gguf"), 4096, 2, lambda _: None, batch=1152)
-    projector = Projector(mtmd_cpp, llama_cpp, str(FIXTURES / "tiny-gemma4-mmproj.gguf"), model.model, 2, 0)
+    projector = Projector(mtmd_cpp, llama_cpp, str(FIXTURES / "tiny-gemma4-mmproj.gguf"), model.model, 2)
     yield model, projector, mtmd_cpp
     projector.close()
     model.close()

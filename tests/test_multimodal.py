@@ -125,6 +125,24 @@ def test_the_visual_token_budget_changes_what_an_image_costs(qtbot, worker, pict
     assert costs[70] < costs[280] < costs[1120]
 
 
+def test_each_picture_takes_exactly_the_tokens_of_its_own_detail(qtbot, worker, picture):
+    """Two pictures in one prompt, each at its own detail (the chat's setting covers the one
+    without): the prompt grows by exactly the squares ``grid`` counts for each."""
+    import dataclasses
+
+    from app.core.gemma4 import tokens_at
+
+    wide = picture("wide.png", "#a04000", size=(1000, 400))
+    costs = {}
+    for low, high in ((70, 70), (70, 1120), (560, 1120)):
+        messages = [user("Compare.", dataclasses.replace(image(wide), detail=low), image(wide))]
+        done, error = ask(qtbot, worker, f"d{low}-{high}", messages, image_budget=high)
+        assert error is None, error
+        costs[low, high] = done.prompt_tokens
+    assert costs[70, 1120] - costs[70, 70] == tokens_at(1000, 400, 1120) - tokens_at(1000, 400, 70)
+    assert costs[560, 1120] - costs[70, 1120] == tokens_at(1000, 400, 560) - tokens_at(1000, 400, 70)
+
+
 def test_spoken_audio_reaches_the_model(qtbot, worker, speech):
     clip = speech("Hello Hearth, what is the weather like today?")
     messages = [user("Answer this.", audio(clip))]

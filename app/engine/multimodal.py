@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import dataclasses
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.gemma4 import SQUARE, grid
 from app.engine.native_model import DecodeAborted
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment
 
@@ -30,7 +33,8 @@ class Attachment:
     kind: str  # "image" or "audio"
     path: str
     encoding: str  # "file" (PNG, JPEG, WAV, MP3, FLAC...) or "pcm" (raw mono float32 samples)
-    media_id: str  # sha256 of the content
+    media_id: str  # sha256 of the content, and the detail a picture is read at
+    detail: int = 0  # a picture's visual tokens; 0: as many as its size gives, within Gemma 4's range
 
     def read(self) -> bytes:
         try:
@@ -48,7 +52,7 @@ class AttachmentIndex:
     def __init__(self) -> None:
         self._known: dict[tuple[str, str, str, int, int], Attachment] = {}
 
-    def identify(self, kind: str, path: str, encoding: str = "file") -> Attachment:
+    def identify(self, kind: str, path: str, encoding: str = "file", detail: int = 0) -> Attachment:
         if kind not in ("image", "audio") or encoding not in ("file", "pcm"):
             raise MediaError(f"Unsupported attachment: {kind} ({encoding}).")
         try:
@@ -61,7 +65,10 @@ class AttachmentIndex:
             unhashed = Attachment(kind, path, encoding, "")
             known = Attachment(kind, path, encoding, hashlib.sha256(unhashed.read()).hexdigest())
             self._known[key] = known
-        return known
+        if kind != "image" or not detail:
+            return known
+        # Read at another detail, a picture is another medium: other embeddings, other positions.
+        return dataclasses.replace(known, media_id=f"{known.media_id}@{detail}", detail=detail)
 
 
 @dataclass
@@ -75,24 +82,19 @@ class _Expansion:
 
 
 class Projector:
-    """An mmproj file paired with its model, for one visual token budget."""
+    """An mmproj file paired with its model. It reads pictures at Gemma 4's whole range of detail
+    (70 to 1,120 tokens): a picture's own detail is the size it is scaled to (``_picture_at``)."""
 
-    def __init__(
-        self, mtmd: Any, llama_lib: Any, path: str, model: Any, threads: int, image_budget: int
-    ) -> None:
+    def __init__(self, mtmd: Any, llama_lib: Any, path: str, model: Any, threads: int) -> None:
         self._mtmd, self._lib = mtmd, llama_lib
         params = mtmd.mtmd_context_params_default()
         params.use_gpu = False
         params.print_timings = False
         params.n_threads = threads
         params.warmup = False
-        if image_budget:
-            params.image_min_tokens = image_budget
-            params.image_max_tokens = image_budget
         self.ctx = mtmd.mtmd_init_from_file(path.encode("utf-8"), model, params)
         if not self.ctx:
             raise MediaError(f"The projector “{Path(path).name}” does not fit this model.")
-        self.image_budget = image_budget
         self.path = path
         self.vision = bool(mtmd.mtmd_support_vision(self.ctx))
         self.audio = bool(mtmd.mtmd_support_audio(self.ctx))
@@ -121,6 +123,8 @@ class Projector:
         if attachment.encoding == "pcm":
             samples = (ctypes.c_float * (len(data) // 4)).from_buffer_copy(data)
             bitmap = mtmd.mtmd_bitmap_init_from_audio(len(samples), samples)
+        elif attachment.detail:
+            bitmap = self._picture_at(data, attachment.detail)
         else:
             buffer = (ctypes.c_ubyte * len(data)).from_buffer_copy(data)
             bitmap = mtmd.mtmd_helper_bitmap_init_from_buf(self.ctx, buffer, len(data), False)
@@ -129,6 +133,22 @@ class Projector:
             raise MediaError(f"This {kind} could not be decoded; the format may not be supported.")
         mtmd.mtmd_bitmap_set_id(bitmap, attachment.media_id.encode("ascii"))
         return bitmap
+
+    def _picture_at(self, data: bytes, detail: int) -> Any:
+        """A picture scaled to the grid of ``detail`` squares (``picture_detail.grid``): mtmd,
+        whose range is 70 to 1,120 tokens, then reads it at exactly that size."""
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                columns, rows = grid(image.width, image.height, detail)
+                size = (columns * SQUARE, rows * SQUARE)
+                image.draft("RGB", size)  # a large JPEG is decoded at a fraction of its size
+                pixels = image.convert("RGB").resize(size, Image.Resampling.BICUBIC).tobytes()
+        except Exception:  # decoders fail with any exception type on a damaged file
+            return None
+        buffer = (ctypes.c_ubyte * len(pixels)).from_buffer_copy(pixels)
+        return self._mtmd.mtmd_bitmap_init(size[0], size[1], buffer)
 
     def _expand(self, attachment: Attachment) -> _Expansion:
         """Decode and preprocess a medium once per session (mtmd does both while tokenizing)."""

@@ -8,6 +8,7 @@ itself is ``context_window``'s: everything while it fits, else a new start that 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,10 +34,29 @@ class FitPlan:
     counted: list[TurnTokens] = field(default_factory=list)  # sizes counted here, for the UI to keep
 
 
+def with_picture_detail(turns: list[ChatTurn], image_budget: int) -> list[ChatTurn]:
+    """The turns with every picture that has no detail of its own read at ``image_budget`` (0:
+    as many tokens as its size gives)."""
+    if not image_budget:
+        return turns
+
+    def detailed(ref: MediaRef) -> MediaRef:
+        if ref.kind == MediaKind.IMAGE and not ref.detail:
+            return dataclasses.replace(ref, detail=image_budget)
+        return ref
+
+    return [
+        dataclasses.replace(turn, attachments=[detailed(ref) for ref in turn.attachments])
+        if turn.attachments
+        else turn
+        for turn in turns
+    ]
+
+
 def media_tokens(ref: MediaRef, image_budget: int) -> int:
     """About how many positions a picture or sound takes (an upper bound for sounds)."""
     if ref.kind == MediaKind.IMAGE:
-        return image_budget or DEFAULT_IMAGE_TOKENS
+        return ref.detail or image_budget or DEFAULT_IMAGE_TOKENS
     try:
         size = os.path.getsize(ref.path)
     except OSError:

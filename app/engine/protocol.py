@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from app.core.generation import GenerationSettings
 from app.engine.json_records import RecordError, describe, from_json
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 # Room for a context length the bundled llama.cpp accepts, and for any machine's thread count.
 LOAD_LIMITS: dict[str, tuple[float, float]] = {
@@ -69,6 +69,7 @@ class MediaRef:
     kind: MediaKind
     path: str
     encoding: MediaEncoding = MediaEncoding.FILE
+    detail: int = 0  # a picture's visual tokens (app.media.picture_detail); 0: the answer's setting
 
 
 @dataclass(frozen=True)

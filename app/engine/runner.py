@@ -49,7 +49,7 @@ from app.engine.prompt_cache import (
     plan_moves,
     prompt_positions,
 )
-from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead
+from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead, with_picture_detail
 from app.engine.protocol import ChatTurn, StopReason, ToolCall, ToolChoice, ToolSpec, TurnTokens
 from app.engine.tool_grammar import Grammar, json_grammar, tool_call_grammar
 from app.engine.tool_turns import template_messages
@@ -208,7 +208,7 @@ class ModelRunner:
                 len(model.tokenize(token, add_bos=False)) == 1 for token in TOOL_TOKENS
             )
             if projector_path:
-                self._open_projector(projector_path, image_budget=0)
+                self._open_projector(projector_path)
         except BaseException as exc:
             self.unload()  # nothing half-loaded stays, or each damaged file tried would keep a model
             raise self._load_error(info, exc) from None
@@ -224,7 +224,7 @@ class ModelRunner:
             log.error("unexpected load failure", exc_info=exc)
         return explain_load_failure(info, self._log.tail() or str(exc) or type(exc).__name__)
 
-    def _open_projector(self, path: str, image_budget: int) -> None:
+    def _open_projector(self, path: str) -> None:
         from llama_cpp import mtmd_cpp
 
         assert self._model is not None
@@ -233,9 +233,7 @@ class ModelRunner:
             self._projector = None
         self._log.lines.clear()
         try:
-            self._projector = Projector(
-                mtmd_cpp, self._lib, path, self._model.model, self._threads, image_budget
-            )
+            self._projector = Projector(mtmd_cpp, self._lib, path, self._model.model, self._threads)
         except MediaError as exc:
             reason = shown(llama_reason(self._log.tail()), 200)
             raise ModelLoadError(
@@ -278,12 +276,7 @@ class ModelRunner:
             raise RuntimeError("No model is loaded.")
         started = time.perf_counter()
         model.request_stop(False)
-        if self._projector and settings.image_budget != self._projector.image_budget:
-            self._open_projector(self._projector_path, settings.image_budget)
-            # New embeddings for every image: the cache is valid only up to the first medium.
-            first_media = next((i for i, s in enumerate(self._cached) if isinstance(s, MediaSegment)), None)
-            if first_media is not None:
-                self._cached = self._cached[:first_media]
+        messages = with_picture_detail(messages, settings.image_budget)
         encodes_before = self._projector.encodes if self._projector else 0
         tools = shape.tools if self._tools else []
         grammar = dataclasses.replace(shape, tools=tools).grammar(settings.think)
@@ -462,7 +455,7 @@ class ModelRunner:
         reserve = min(settings.max_tokens, model.n_ctx // 4)
         room = model.n_ctx - reserve
         overhead = self._turn_overhead(settings.think)
-        budget = self._projector.image_budget if self._projector else 0
+        budget = settings.image_budget
         for _attempt in range(4):
             try:
                 plan = plan_fit(messages, room, self._count_tokens, overhead, budget)
@@ -509,7 +502,9 @@ class ModelRunner:
             markers = ""
             for attachment in attachments:
                 media.append(
-                    self._attachments.identify(attachment.kind, attachment.path, attachment.encoding)
+                    self._attachments.identify(
+                        attachment.kind, attachment.path, attachment.encoding, attachment.detail
+                    )
                 )
                 markers += self._projector.marker + "\n" if self._projector else ""
             rendered.extend(template_messages(message, markers + message.content))
