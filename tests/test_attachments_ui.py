@@ -576,8 +576,6 @@ def test_the_microphone_menu_lists_the_inputs_afresh_and_remembers_the_choice(
 
 
 def test_the_context_meter_counts_the_chat_and_what_is_about_to_be_sent(qtbot, start_app, picture):
-    from app.engine.prompt_fit import DEFAULT_IMAGE_TOKENS
-
     hearth = start_app(TINY_GEMMA4)
     window, composer = hearth.window, hearth.window.composer
     meter = composer.context_meter
@@ -591,8 +589,50 @@ def test_the_context_meter_counts_the_chat_and_what_is_about_to_be_sent(qtbot, s
     assert meter.toolTip().startswith(f"Context: about {meter.use.chat:,} of {context:,} tokens;")
 
     composer.set_text("x" * 400)  # about a hundred tokens...
-    drop_files(window, [picture()])  # ...and a picture at the chat's detail
+    drop_files(window, [picture()])  # ...and a picture, at the detail its tile shows
     qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: meter.use.pending > DEFAULT_IMAGE_TOKENS, timeout=TIMEOUT)
-    assert meter.use.pending == round(400 / 3.8) + DEFAULT_IMAGE_TOKENS
+    cost = int(composer.strip.tiles[0].badge.text().replace(",", ""))
+    qtbot.waitUntil(lambda: meter.use.pending == round(400 / 3.8) + cost, timeout=TIMEOUT)
     assert "in the message being written" in meter.toolTip()
+
+
+def test_each_picture_shows_its_cost_and_is_sent_at_the_detail_chosen_for_it(qtbot, start_app, tmp_path):
+    """A screenshot and a photo, each at the detail "Automatic" picks from how it looks; the
+    photo then at a detail chosen from its tile. The worker gets each at its own detail, and the
+    chat keeps it."""
+    from PIL import Image
+
+    from app.core.gemma4 import tokens_at
+    from app.media.picture_detail import Look, detail_for
+
+    hearth = start_app(TINY_GEMMA4)
+    window, composer = hearth.window, hearth.window.composer
+    screenshot = tmp_path / "window.png"
+    window.grab().save(str(screenshot))  # a real screenshot: Hearth's own window
+    photo = FIXTURES / "photos" / "coffee.jpg"
+    drop_files(window, [screenshot, photo])
+    qtbot.waitUntil(lambda: len(composer.pending()) == 2, timeout=TIMEOUT)
+    sizes = {item.stored.name: item.size for item in composer.pending()}
+    shot_size, photo_size = sizes["window.png"], sizes["coffee.jpg"]
+    assert shot_size == Image.open(screenshot).size and photo_size == Image.open(photo).size
+    shot_detail, photo_detail = detail_for(Look.SCREENSHOT, *shot_size), detail_for(Look.PHOTO, *photo_size)
+    assert shot_detail > photo_detail  # text needs the detail; a photo does not
+    badges = {tile.name: tile.badge for tile in composer.strip.tiles}
+    assert badges["window.png"].text() == f"{tokens_at(*shot_size, shot_detail):,}"
+    assert badges["coffee.jpg"].text() == f"{tokens_at(*photo_size, photo_detail):,}"
+    assert "automatic" in badges["coffee.jpg"].toolTip()
+
+    badge = badges["coffee.jpg"]
+    badge.menu_.aboutToShow.emit()  # as opening it does
+    labels = [a.text() for a in badge.menu_.actions()]
+    assert labels[1].startswith("As the chat says") and labels[-1].startswith("Most (")
+    next(a for a in badge.menu_.actions() if a.text().startswith("Least")).trigger()
+    assert badge.text() == f"{tokens_at(*photo_size, 70):,}" and "chosen for this picture" in badge.toolTip()
+
+    requests: list = []
+    window.supervisor.finished.connect(requests.append)
+    send(qtbot, hearth, "What do these show?")
+    stored = {a.name: a.detail for a in hearth.store.messages(window.current_id)[-2].attachments}
+    assert stored == {"window.png": shot_detail, "coffee.jpg": 70}
+    shot_cost, photo_cost = tokens_at(*shot_size, shot_detail), tokens_at(*photo_size, 70)
+    assert requests[-1].media_encodes == 2 and requests[-1].prompt_tokens > shot_cost + photo_cost

@@ -79,7 +79,7 @@ def test_a_pdf_with_a_scanned_page_goes_to_the_model_text_and_picture(qtbot, win
     assert "Its 1 scanned page goes to the model as a picture." in tile.toolTip()
 
     ask(qtbot, hearth, "What does the letter say?")
-    messages, settings = sent[-1]
+    messages, _settings = sent[-1]
     question = messages[-1]
     assert question.content.startswith(
         "[Document “letter.pdf”, 2 pages. Its scanned page 2 is the picture above."
@@ -88,7 +88,7 @@ def test_a_pdf_with_a_scanned_page_goes_to_the_model_text_and_picture(qtbot, win
     assert question.content.endswith("[End of “letter.pdf”]\n\nWhat does the letter say?")
     (scan,) = question.attachments
     assert scan.kind is p.MediaKind.IMAGE and scan.path.endswith("page-0002.png")
-    assert settings.image_budget == MAX_IMAGE_TOKENS
+    assert scan.detail == MAX_IMAGE_TOKENS
     answer = hearth.store.messages(hearth.window.current_id)[-1]
     assert answer.status is MessageStatus.COMPLETE
     user = hearth.store.messages(hearth.window.current_id)[-2]

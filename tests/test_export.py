@@ -4,6 +4,7 @@ anything."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -87,8 +88,10 @@ def build_chats(paths: AppPaths, store: ChatStore, tmp_path: Path) -> dict[str, 
     chat = store.create_conversation(
         "/models/gemma-4-E2B-it-Q4_K_M.gguf", "Be brief.\nUse metric units.", settings
     )
+    # The chart was sent at the most detail (its text), the beach at the chat's.
+    chart_sent = dataclasses.replace(chart, detail=1120)
     question = store.add_message(
-        chat.id, "user", "What is in these pictures?", attachments=[beach, chart, voice]
+        chat.id, "user", "What is in these pictures?", attachments=[beach, chart_sent, voice]
     )
     first = store.add_message(
         chat.id, "assistant", "A beach and a chart.", reasoning="Two pictures, one sound."
@@ -195,6 +198,7 @@ def test_a_round_trip_loses_nothing(tmp_path, source):
         and before[0]["branch"][-1] != len(before[0]["messages"]) - 1
     )
     assert without_folder(before) == without_folder(after)
+    assert [a["detail"] for a in after[0]["messages"][0]["attachments"]] == [0, 1120, 0]
     # The copies live in the new data folder, byte for byte the files that were sent.
     for chat in snapshot(fresh):
         for message in chat["messages"]:

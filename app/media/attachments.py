@@ -129,9 +129,29 @@ def _size(count: int) -> str:
     return f"{count / 1024:.0f} KB" if count >= 1024 else f"{count} bytes"
 
 
+@dataclass(frozen=True)
+class PicturePreview:
+    thumbnail: bytes  # PNG
+    width: int
+    height: int
+    auto_detail: int  # the visual tokens "Automatic" gives it (app.media.picture_detail)
+
+
 def thumbnail_png(path_or_bytes: Path | bytes, size: int = 160) -> bytes:
     """A PNG thumbnail that fits in ``size`` × ``size`` pixels, upright, keeping the aspect."""
+    return _preview(path_or_bytes, size, judge=False).thumbnail
+
+
+def picture_preview(path_or_bytes: Path | bytes, size: int = 160) -> PicturePreview:
+    """A thumbnail (as ``thumbnail_png``), and the detail "Automatic" gives the picture, from one
+    decoding of it."""
+    return _preview(path_or_bytes, size, judge=True)
+
+
+def _preview(path_or_bytes: Path | bytes, size: int, judge: bool) -> PicturePreview:
     from PIL import Image, ImageOps
+
+    from app.media.picture_detail import LOOK_SIZE, detail_for, look_of
 
     if isinstance(path_or_bytes, bytes):
         data, what = path_or_bytes, "The picture"
@@ -143,7 +163,12 @@ def thumbnail_png(path_or_bytes: Path | bytes, size: int = 160) -> bytes:
             raise MediaCheckError(f"{what} could not be read ({exc.strerror or exc}).") from None
     try:
         with Image.open(io.BytesIO(data)) as image:
-            # thumbnail() decodes JPEGs at a reduced scale: far faster than loading the photo.
+            width, height = image.size
+            detail = 0
+            if judge:
+                # A JPEG is decoded at a fraction of its size: far faster than the whole photo.
+                image.draft("RGB", (LOOK_SIZE, LOOK_SIZE))
+                detail = detail_for(look_of(image), width, height)
             image.thumbnail((size, size))
             small = ImageOps.exif_transpose(image)
     except Exception:  # any decoder error means the same to the user (see _check_image)
@@ -152,7 +177,7 @@ def thumbnail_png(path_or_bytes: Path | bytes, size: int = 160) -> bytes:
         small = _to_8bit(small).convert("RGBA" if _has_alpha_channel(small) else "RGB")
     out = io.BytesIO()
     small.save(out, "PNG")
-    return out.getvalue()
+    return PicturePreview(out.getvalue(), width, height, detail)
 
 
 def _register_heif() -> None:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.gemma4 import MAX_IMAGE_TOKENS
 from app.core.generation import GenerationSettings
 from app.storage.archive_format import FORMAT, VERSION, ArchiveError
 from app.storage.attachment_files import KINDS
@@ -27,6 +28,7 @@ class ArchivedAttachment:
     kind: str
     size: int
     file: str | None  # its entry in the archive; None: the file was missing when exported
+    detail: int = 0  # a picture's visual tokens (absent from archives made before it was kept)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,10 @@ def _attachment(item: Any, where: str) -> ArchivedAttachment:
     file = item.get("file")
     if file is not None and not isinstance(file, str):
         raise ArchiveError(f"hearth.json, {where}: “file” should be text or null.")
-    return ArchivedAttachment(sha256, _field(item, "name", str, where), kind, size, file)
+    detail = item.get("detail", 0)
+    if not isinstance(detail, int) or isinstance(detail, bool) or not 0 <= detail <= MAX_IMAGE_TOKENS:
+        raise ArchiveError(f"hearth.json, {where}: “detail” is not a picture's detail.")
+    return ArchivedAttachment(sha256, _field(item, "name", str, where), kind, size, file, detail)
 
 
 def _check_tree(messages: tuple[ArchivedMessage, ...], leaf_id: int | None, where: str) -> None:

@@ -49,6 +49,7 @@ class StoredFile:
     name: str  # the original file name, for display
     size: int  # bytes
     sha256: str
+    detail: int = 0  # a picture: the visual tokens it is sent at; 0: the chat's setting
 
 
 class AttachmentFiles:

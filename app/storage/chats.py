@@ -60,6 +60,7 @@ class Attachment:
     name: str  # the original file name, for display
     size: int
     sha256: str
+    detail: int = 0  # a picture: the visual tokens it was sent at; 0: the chat's setting
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ _SUBTREE_OF = """
     )
     SELECT id FROM subtree
 """
-_SELECT_ATTACHMENTS = "SELECT id, message_id, kind, path, name, size, sha256 FROM attachments"
+_SELECT_ATTACHMENTS = "SELECT id, message_id, kind, path, name, size, sha256, detail FROM attachments"
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -204,8 +205,8 @@ def _message(row: sqlite3.Row, attachments: Sequence[Attachment] = ()) -> Messag
 
 
 def _attachment(row: sqlite3.Row) -> Attachment:
-    id_, message_id, kind, path, name, size, sha256 = row
-    return Attachment(id_, message_id, kind, Path(path), name, size, sha256)
+    id_, message_id, kind, path, name, size, sha256, detail = row
+    return Attachment(id_, message_id, kind, Path(path), name, size, sha256, detail)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -412,13 +413,13 @@ class ChatStore:
         # folder, and the engine opens the path as it is. A moved data folder can still be mended,
         # as the file's name is its sha256, which the row keeps.
         cursor = self._conn.execute(
-            "INSERT INTO attachments (message_id, position, kind, path, name, size, sha256)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, position, file.kind, str(file.path), file.name, file.size, file.sha256),
+            "INSERT INTO attachments (message_id, position, kind, path, name, size, sha256, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (message_id, position, file.kind, str(file.path), file.name, file.size, file.sha256, file.detail),
         )
         assert cursor.lastrowid is not None
         return Attachment(
-            cursor.lastrowid, message_id, file.kind, file.path, file.name, file.size, file.sha256
+            cursor.lastrowid, message_id, file.kind, file.path, file.name, file.size, file.sha256, file.detail
         )
 
     def update_message(
@@ -617,9 +618,10 @@ class ChatStore:
             )
             for position, a in enumerate(m.attachments):
                 conn.execute(
-                    "INSERT INTO attachments (id, message_id, position, kind, path, name, size, sha256)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (a.id, m.id, position, a.kind, str(a.path), a.name, a.size, a.sha256),
+                    "INSERT INTO attachments"
+                    " (id, message_id, position, kind, path, name, size, sha256, detail)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (a.id, m.id, position, a.kind, str(a.path), a.name, a.size, a.sha256, a.detail),
                 )
             if removed.children:
                 marks = ",".join("?" * len(removed.children))

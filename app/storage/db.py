@@ -112,6 +112,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE conversations ADD COLUMN tool_access_json TEXT NOT NULL DEFAULT '{}';
     """,
+    # 8: the detail a picture was sent at, in visual tokens (app.media.picture_detail); 0: the
+    # chat's setting, as pictures sent before it have.
+    """
+    ALTER TABLE attachments ADD COLUMN detail INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -203,6 +203,7 @@ class _ArchiveWriter:
                     "name": a.name,
                     "kind": a.kind,
                     "size": a.size,
+                    "detail": a.detail,
                     "file": self._entries.get(a.sha256),
                 }
                 for a in message.attachments

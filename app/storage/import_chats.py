@@ -167,9 +167,9 @@ def _insert(
             # A file that was missing at export is recorded where it would be, like any missing file.
             path = stored.get(a.sha256) or files.stored_path(a.sha256, PurePosixPath(a.name).suffix)
             conn.execute(
-                "INSERT INTO attachments (message_id, position, kind, path, name, size, sha256)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (new_ids[m.id], position, a.kind, str(path), a.name, a.size, a.sha256),
+                "INSERT INTO attachments (message_id, position, kind, path, name, size, sha256, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (new_ids[m.id], position, a.kind, str(path), a.name, a.size, a.sha256, a.detail),
             )
     conn.executemany(
         "UPDATE messages SET parent_id = ? WHERE id = ?",

@@ -36,7 +36,6 @@ from app.core.paths import AppPaths
 from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
-from app.engine.prompt_fit import DEFAULT_IMAGE_TOKENS
 from app.library.installed import InstalledModel, ModelRegistry, scan_installed
 from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
@@ -252,6 +251,7 @@ class MainWindow(QMainWindow):
             self, self.composer, self.paths.attachments, self.show_notice
         )
         self.attachments.context_of = self._context_now
+        self.composer.chat_detail_of = lambda: self._current_settings().image_budget
         self.attachments.answer_reserve_of = lambda: min(
             self._current_settings().max_tokens, self._context_now() // 4
         )
@@ -389,6 +389,7 @@ class MainWindow(QMainWindow):
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
         self.settings_panel.set_values(conversation.settings, conversation.system_prompt)
+        self.composer.refresh_picture_costs()  # the pictures waiting follow this chat's detail
         self.tool_access.show_chat(conversation_id)
         self.update_context_meter()
         self._show_think(conversation.settings.think)
@@ -739,6 +740,8 @@ class MainWindow(QMainWindow):
         previous = self.controller.settings_for(self.current_id)
         self.controller.set_chat_settings(self.current_id, settings, system_prompt)
         self._show_think(settings.think)
+        if previous.image_budget != settings.image_budget:
+            self.composer.refresh_picture_costs()
         self.settings = replace(self.settings, defaults=replace(settings, seed=-1))
         self._save_settings()
         loaded = self.supervisor.loaded_model
@@ -826,8 +829,9 @@ class MainWindow(QMainWindow):
         settings = self._current_settings()
         context = loaded.context_length if loaded is not None else 0
         reserve = min(settings.max_tokens, context // 4)
-        image_tokens = settings.image_budget or DEFAULT_IMAGE_TOKENS
-        pending = pending_tokens(self.composer.text(), self.composer.pending(), image_tokens, context)
+        pending = pending_tokens(
+            self.composer.text(), self.composer.pending(), settings.image_budget, context
+        )
         use = ContextUse(self._chat_tokens(), pending, context, reserve)
         self.composer.context_meter.set_use(use)
 

@@ -265,6 +265,10 @@ def _stylesheet(c: Colors) -> str:
     /* Attachments */
     #attachmentTile {{ background: {c.raised}; border: 1px solid {c.border}; border-radius: 12px; }}
     #attachmentTile:hover {{ border-color: {c.muted}; }}
+    #detailBadge {{ background: rgba(0, 0, 0, 150); color: white; border: none; border-radius: 6px;
+        font-size: 10px; font-weight: 600; padding: 0 3px; }}
+    #detailBadge:hover, #detailBadge:focus {{ background: {c.accent}; }}
+    #detailBadge::menu-indicator {{ image: none; width: 0; }}
     #attachmentName {{ color: {c.text}; font-size: 13px; }}
     #attachmentDetail {{ color: {c.muted}; font-size: 12px; }}
     #attachmentWarning {{ color: {c.warning}; font-size: 12px; }}

@@ -4,12 +4,16 @@ in a row above the message box while pending, and above the user's bubble once s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.ui.elided_label import ElidedLabel
+
+if TYPE_CHECKING:
+    from app.ui.chat.picture_cost import DetailBadge
 
 TILE_HEIGHT = 64
 
@@ -65,6 +69,7 @@ class AttachmentTile(QFrame):
                 note.setObjectName("attachmentWarning" if warning else "attachmentDetail")
                 words.addWidget(note)
             row.addLayout(words)
+        self.badge: DetailBadge | None = None  # a picture about to be sent: its cost, on the thumbnail
         self.remove_button: QToolButton | None = None
         if removable:
             self.remove_button = QToolButton()

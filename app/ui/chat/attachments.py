@@ -24,6 +24,7 @@ from app.ui.background import BackgroundTasks
 from app.ui.chat.composer import Composer, local_files
 from app.ui.chat.document_prompt import WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import AttachmentIntake, PendingAttachment, clock
+from app.ui.chat.picture_cost import detail_of
 from app.ui.chat.picture_viewer import PictureViewer
 from app.ui.chat.sound_playback import SoundPlayback
 
@@ -163,7 +164,14 @@ class ChatAttachments(QObject):
     # --- sending --------------------------------------------------------------------------------
 
     def pending(self) -> list[StoredFile]:
-        return [item.stored for item in self._composer.pending()]
+        """What is about to be sent, each picture with the detail it is sent at."""
+        chat_budget = self._composer.chat_detail_of()
+        return [
+            dataclasses.replace(item.stored, detail=detail_of(item, chat_budget))
+            if item.stored.kind == "image"
+            else item.stored
+            for item in self._composer.pending()
+        ]
 
     def sent(self) -> None:
         self._composer.clear_attachments()

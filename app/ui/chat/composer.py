@@ -3,6 +3,8 @@ and sounds ride along: the + button, the microphone, a paste or a drop adds them
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, QTimer, Signal
@@ -25,6 +27,7 @@ from app.ui.chat.conversation_view import READABLE_WIDTH, SIDE_MARGIN
 from app.ui.chat.intake import PendingAttachment
 from app.ui.chat.level_meter import LevelMeter
 from app.ui.chat.mic_button import MicButton
+from app.ui.chat.picture_cost import DetailBadge
 
 PLACEHOLDER = "Message Hearth…  (Enter to send, Shift+Enter for a new line)"
 SHORT_PLACEHOLDER = "Message Hearth…"
@@ -99,6 +102,8 @@ class Composer(QFrame):
         self._preparing = False
         self._dictation = False  # the microphone writes into the box even for a model that hears
         self._writing_down = False  # dictated words are on their way into the box
+        # The chat's picture detail (visual tokens; 0: automatic), for what pictures cost.
+        self.chat_detail_of: Callable[[], int] = lambda: 0
 
         self.editor = _MessageEdit()
         self.editor.files_pasted.connect(self.files_offered.emit)
@@ -254,12 +259,30 @@ class Composer(QFrame):
         tile = AttachmentTile(stored.kind, stored.name, item.detail, removable=True, warning=item.warning)
         if item.thumbnail:
             tile.set_thumbnail(item.thumbnail)
+        if stored.kind == "image":
+            badge = DetailBadge(tile.preview)
+            badge.chosen.connect(lambda budget, tile=tile: self._choose_detail(tile, budget))
+            badge.show_cost(item, self.chat_detail_of())
+            tile.badge = badge
         tile.remove_requested.connect(lambda tile=tile: self._remove(tile))
         position = sum(1 for known, _ in self._pending if known.order <= item.order)
         self._pending.insert(position, (item, tile))
         self.strip.add(tile, position)
         self.hint.setVisible(False)
         self._update_button()
+        self.attachments_changed.emit()
+
+    def _choose_detail(self, tile: AttachmentTile, budget: int) -> None:
+        self._pending = [
+            (replace(item, chosen_detail=budget) if t is tile else item, t) for item, t in self._pending
+        ]
+        self.refresh_picture_costs()
+
+    def refresh_picture_costs(self) -> None:
+        """Show each picture's cost again (its detail, or the chat's setting, changed)."""
+        for item, tile in self._pending:
+            if tile.badge is not None:
+                tile.badge.show_cost(item, self.chat_detail_of())
         self.attachments_changed.emit()
 
     def _remove(self, tile: AttachmentTile) -> None:

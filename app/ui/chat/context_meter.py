@@ -14,6 +14,7 @@ from app.engine.prompt_fit import AUDIO_TOKENS_PER_S
 from app.storage.documents import CHARS_PER_TOKEN
 from app.ui.chat.document_prompt import PASSAGES_SHARE, WHOLE_DOCUMENT_SHARE
 from app.ui.chat.intake import PendingAttachment
+from app.ui.chat.picture_cost import cost_of
 from app.ui.theme import colors_for
 
 
@@ -51,15 +52,15 @@ class ContextUse:
         return text
 
 
-def pending_tokens(text: str, items: list[PendingAttachment], image_tokens: int, context: int) -> int:
+def pending_tokens(text: str, items: list[PendingAttachment], chat_budget: int, context: int) -> int:
     """About what the message being written adds: its words, and each attachment as the model
-    reads it (a picture at the chat's detail, a sound at 25 tokens a second, a document whole or,
-    when it is too long for that, the passages a question brings)."""
+    reads it (a picture at its detail, exactly; a sound at 25 tokens a second; a document whole
+    or, when it is too long for that, the passages a question brings)."""
     total = round(len(text) / CHARS_PER_TOKEN)
     for item in items:
         kind = item.stored.kind
         if kind == "image":
-            total += image_tokens
+            total += cost_of(item, chat_budget)
         elif kind == "audio":
             total += round((item.seconds or 0) * AUDIO_TOKENS_PER_S)
         elif item.tokens > context * WHOLE_DOCUMENT_SHARE:

@@ -122,7 +122,6 @@ class ChatController(QObject):
         super().__init__(parent)
         self.tools = tools or ToolRunner(builtin_tools(), parent=self)
         self.documents: DocumentLibrary | None = None  # attached documents, ready for the model
-        self._scans_sent = False  # the prompt being built holds scanned pages
         self._prompt_context = GenerationSettings().context_length  # ...for a context this long
         self._prompt_scans = GenerationSettings().scanned_pages  # ...reading this many scanned pages
         self.tools.finished.connect(self._on_tools_done)
@@ -261,8 +260,6 @@ class ChatController(QObject):
         settings = conversation.settings if conversation else GenerationSettings()
         system_prompt = conversation.system_prompt if conversation else ""
         history = self._prompt_messages(conversation_id, system_prompt, upto)
-        if self._scans_sent:  # scanned pages are read at the most detail a picture can have
-            settings = replace(settings, image_budget=MAX_IMAGE_TOKENS)
         loaded = self._worker.loaded_model
         tools = self.tools.specs() if settings.tools and loaded is not None and loaded.tools else []
         return history, settings, tools
@@ -271,7 +268,6 @@ class ChatController(QObject):
         self, conversation_id: int, system_prompt: str, upto: int | None
     ) -> list[p.ChatTurn]:
         history: list[p.ChatTurn] = []
-        self._scans_sent = False
         if system_prompt.strip():
             history.append(p.ChatTurn(p.Role.SYSTEM, system_prompt.strip()))
         if upto is None:
@@ -347,7 +343,9 @@ class ChatController(QObject):
                 continue
             able = loaded is None or (loaded.vision if attachment.kind == "image" else loaded.audio)
             if able and attachment.path.is_file():
-                kept.append(p.MediaRef(p.MediaKind(attachment.kind), str(attachment.path)))
+                kept.append(
+                    p.MediaRef(p.MediaKind(attachment.kind), str(attachment.path), detail=attachment.detail)
+                )
             else:
                 thing = "picture" if attachment.kind == "image" else "sound clip"
                 missing.append(f"[A {thing}, “{attachment.name}”, was attached here but is not available.]")
@@ -374,8 +372,8 @@ class ChatController(QObject):
         part = document_part(
             self.documents, attachment, question, self._prompt_context, can_see, self._prompt_scans
         )
-        media += [p.MediaRef(p.MediaKind.IMAGE, str(path)) for path in part.scans]
-        self._scans_sent = self._scans_sent or bool(part.scans)
+        # Scanned pages are read at the most detail a picture can have.
+        media += [p.MediaRef(p.MediaKind.IMAGE, str(path), detail=MAX_IMAGE_TOKENS) for path in part.scans]
         return part.text
 
     def _on_delta(self, request_id: str, text: str, reasoning: str) -> None:

@@ -36,6 +36,9 @@ class PendingAttachment:
     tokens: int = 0  # documents: about how many tokens their text takes
     seconds: float | None = None  # sounds: how long, when known
     warning: str = ""  # what the user should know before sending it
+    size: tuple[int, int] | None = None  # pictures: width and height as stored (as the model gets them)
+    auto_detail: int = 0  # pictures: the visual tokens "Automatic" gives them
+    chosen_detail: int = 0  # pictures: the detail the user chose for this one; 0: the chat's
 
 
 def clock(seconds: float) -> str:
@@ -178,7 +181,7 @@ class AttachmentIntake(QObject):
     # --- on a background thread -------------------------------------------------------------
 
     def _take_file(self, path: Path) -> PendingAttachment:
-        from app.media.attachments import check_media, thumbnail_png
+        from app.media.attachments import check_media, picture_preview
 
         checked = check_media(path)
         if checked.converted is not None:
@@ -192,7 +195,15 @@ class AttachmentIntake(QObject):
                 self._files.keep_original(stored, path)
                 width, height = checked.original_size
                 detail = f"{width} × {height}, sent at {detail}"
-            return PendingAttachment(stored, detail, thumbnail_png(stored.path), warning=checked.note)
+            preview = picture_preview(stored.path)
+            return PendingAttachment(
+                stored,
+                detail,
+                preview.thumbnail,
+                warning=checked.note,
+                size=(preview.width, preview.height),
+                auto_detail=preview.auto_detail,
+            )
         return PendingAttachment(
             stored, describe_duration(checked.duration_s), None, seconds=checked.duration_s
         )
@@ -218,7 +229,7 @@ class AttachmentIntake(QObject):
         return PendingAttachment(stored, detail, None, tokens=tokens, warning=" ".join(notes))
 
     def _take_image(self, image: QImage, name: str) -> PendingAttachment:
-        from app.media.attachments import thumbnail_png
+        from app.media.attachments import picture_preview
 
         buffer = QBuffer()
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -227,7 +238,14 @@ class AttachmentIntake(QObject):
             raise ValueError("The pasted picture could not be read.")
         data = bytes(buffer.data().data())
         stored = self._files.import_bytes(data, "image", name, ".png")
-        return PendingAttachment(stored, f"{image.width()} × {image.height()}", thumbnail_png(data))
+        preview = picture_preview(data)
+        return PendingAttachment(
+            stored,
+            f"{image.width()} × {image.height()}",
+            preview.thumbnail,
+            size=(preview.width, preview.height),
+            auto_detail=preview.auto_detail,
+        )
 
     # --- thumbnails of sent pictures ----------------------------------------------------------
 

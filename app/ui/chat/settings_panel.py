@@ -28,7 +28,7 @@ from app.core.presets import Preset, find_preset
 from app.ui.chat.shared_folders import SharedFolders
 
 EDIT_SETTLE_MS = 400
-# Gemma 4's visual token budgets, and the model's own choice.
+# Gemma 4's visual token budgets, and the choice by each picture's look (app.media.picture_detail).
 PICTURE_DETAIL = (
     (AUTO_IMAGE_BUDGET, "Automatic"),
     *((budget, f"{budget:,} tokens") for budget in IMAGE_BUDGETS),
@@ -104,8 +104,10 @@ class ChatSettingsPanel(QFrame):
         self.image_budget = QComboBox()
         self.image_budget.setAccessibleName("Picture detail")
         self.image_budget.setToolTip(
-            "How many tokens Gemma 4 spends on each picture: more reads small text better,\n"
-            "fewer answers sooner and leaves more of the context for the conversation"
+            "How many tokens Gemma 4 spends on each new picture: more reads small text better,\n"
+            "fewer answers sooner and leaves more of the context for the conversation.\n"
+            "Automatic gives screenshots and pages of text more, and photos less. A picture's\n"
+            "own detail can be chosen from its tile before it is sent."
         )
         for budget, label in PICTURE_DETAIL:
             self.image_budget.addItem(label, budget)
