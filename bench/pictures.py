@@ -1,7 +1,7 @@
 """Picture intake in the real window: a 24 MP camera JPEG and a 4000 × 3000 PNG screenshot
-dropped on it, from the drop to the tile in the message box (checked, scaled down, stored and
-thumbnailed off the UI thread). Each runs in a process of its own, for a clean peak memory.
-Prints one JSON object as its last line."""
+dropped on it, from the drop to the tile in the message box (checked, scaled down, stored,
+thumbnailed and judged for its automatic detail off the UI thread). Each runs in a process of
+its own, for a clean peak memory. Prints one JSON object as its last line."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ def one(path: Path) -> dict[str, float]:
         "ui_peak_before_mb": round(before),
         "ui_max_stall_ms": round(max(gaps.gaps), 1),
         "detail": window.composer.pending()[0].detail,
+        "auto_detail_tokens": window.composer.pending()[0].auto_detail,
     }
     hearth.shutdown()
     app.quit()
