@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.generation import GenerationSettings
 from app.core.paths import resolve_paths
 from app.engine import protocol as p
-from app.library.ears import LoadedModel, choose_ears, fit_beside
+from app.library.ears import EARS_CATALOG_ID, LoadedModel, choose_ears, fit_beside
 from app.library.installed import InstalledModel, ModelRegistry
 from app.library.machine import MachineInfo
 from app.ui.chat.dictation_glue import OFFER_BOX
@@ -111,8 +111,10 @@ def test_a_model_that_cannot_hear_gets_its_dictation_from_the_ears_which_then_un
 
 
 def test_with_no_model_that_hears_installed_the_download_is_offered(
-    qtbot, microphone, start_app, smollm2_path
+    qtbot, microphone, start_app, smollm2_path, monkeypatch
 ):
+    # The Hub is out of reach here: a closed port, so the download started below fails at once.
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     hearth = start_app(smollm2_path)
     hearth.models.include_hf_cache = False  # whatever this computer's cache holds does not count
     window = hearth.window
@@ -126,8 +128,18 @@ def test_with_no_model_that_hears_installed_the_download_is_offered(
     assert box.defaultButton().text() == "Download Gemma 4 E2B · Q4_K_M"
     assert "cannot hear" in box.text()
     next(b for b in box.buttons() if b.text() == "Not now").click()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, OFFER_BOX) is None, timeout=TIMEOUT)
     assert not window.dictation.dictation.working and window.composer.text() == ""
     assert hearth.models.downloads.jobs() == []
+
+    # Once more, and this time the one click downloads Gemma 4 E2B with its projector.
+    qtbot.mouseClick(mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: mic._recorder is not None and mic._recorder.seconds > 1.0, timeout=TIMEOUT)
+    qtbot.mouseClick(mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, OFFER_BOX) is not None, timeout=TIMEOUT)
+    window.findChild(QMessageBox, OFFER_BOX).defaultButton().click()
+    (job,) = hearth.models.downloads.jobs()
+    assert job.entry_id == EARS_CATALOG_ID and job.projector is not None
 
 
 # --- the parts, without Qt ---------------------------------------------------------------------

@@ -57,6 +57,7 @@ class DictationGlue(QObject):
             self._window,
         )
         box.setObjectName(OFFER_BOX)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setInformativeText(
             f"{entry.display_name}{size} writes down what you say, in an engine of its own beside "
             "the chat's model, and can also be chosen for chats that you speak to."
