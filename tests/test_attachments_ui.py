@@ -441,6 +441,51 @@ def test_push_to_talk_records_while_held_and_attaches_on_release(qtbot, micropho
     assert editor.toPlainText() == ""  # the key typed nothing
 
 
+def test_the_push_to_talk_keys_are_chosen_by_pressing_them_and_then_work(
+    qtbot, microphone, start_app, hearth_home
+):
+    import json
+
+    from PySide6.QtWidgets import QKeySequenceEdit
+
+    from app.ui.chat.push_to_talk_dialog import PushToTalkDialog
+
+    hearth = start_app(TINY_GEMMA4)
+    window, composer = hearth.window, hearth.window.composer
+    qtbot.waitUntil(composer.mic.isEnabled, timeout=TIMEOUT)
+    menus = window.mic_menu
+    menus.open_at(composer.mic.rect().center())
+    qtbot.waitUntil(lambda: menus.menu is not None and menus.menu.isVisible(), timeout=TIMEOUT)
+    keys_action = next(a for a in menus.menu.actions() if a.text().startswith("Push-to-talk keys"))
+    assert keys_action.text() == "Push-to-talk keys: Ctrl+Space…"
+    keys_action.trigger()
+    menus.menu.close()
+    dialog = window.findChild(PushToTalkDialog)
+    editor = dialog.findChild(QKeySequenceEdit)
+    qtbot.keyClick(editor, Qt.Key.Key_M)  # alone it would type
+    assert not dialog.ok.isEnabled() and "Ctrl, Alt or Meta" in dialog.problem.text()
+    editor.clear()
+    qtbot.keyClick(
+        editor, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert not dialog.ok.isEnabled() and "already a Hearth shortcut" in dialog.problem.text()
+    editor.clear()
+    qtbot.keyClick(editor, Qt.Key.Key_M, Qt.KeyboardModifier.AltModifier)
+    assert dialog.ok.isEnabled()
+    dialog.ok.click()
+    saved = json.loads(resolve_paths(hearth_home).settings_file.read_text(encoding="utf-8"))
+    assert saved["push_to_talk"] == "Alt+M" and "hold Alt+M" in composer.mic.toolTip()
+
+    composer.editor.setFocus()
+    qtbot.waitUntil(window.isActiveWindow, timeout=TIMEOUT)
+    qtbot.keyPress(composer.editor, Qt.Key.Key_M, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: composer.mic.recording, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: composer.mic._recorder is not None and composer.mic._recorder.seconds > 1.0)
+    qtbot.keyRelease(QWidget.keyboardGrabber(), Qt.Key.Key_M, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: len(composer.pending()) == 1, timeout=TIMEOUT)
+    assert not window.push_to_talk.holding and composer.editor.toPlainText() == ""
+
+
 def test_a_sound_too_long_for_the_context_is_refused_counting_the_answers_room(qtbot, start_app, tmp_path):
     import subprocess
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -57,6 +57,7 @@ from app.ui.chat.mic_menu import MicMenu
 from app.ui.chat.page_viewer import PageViewer
 from app.ui.chat.presets_dialog import PresetsDialog
 from app.ui.chat.push_to_talk import PushToTalk
+from app.ui.chat.push_to_talk_dialog import PushToTalkDialog
 from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
@@ -268,6 +269,7 @@ class MainWindow(QMainWindow):
             ),
             self._dictation_chosen,
         )
+        self.mic_menu.choose_push_to_talk = self._choose_push_to_talk
         self.composer.set_dictation(self.settings.dictate)
         self.dictation = DictationGlue(
             self,
@@ -916,6 +918,20 @@ class MainWindow(QMainWindow):
         """Every model on this computer (reads their files: not for the UI thread)."""
         include_hf_cache = self.models.include_hf_cache if self.models else False
         return scan_installed(self.paths.models, ModelRegistry(self.paths.data), include_hf_cache)
+
+    def _choose_push_to_talk(self) -> None:
+        taken = {
+            action.shortcut().toString(QKeySequence.SequenceFormat.PortableText)
+            for action in self.findChildren(QAction)
+            if not action.shortcut().isEmpty()
+        }
+
+        def chosen(keys: str) -> None:
+            self.settings = replace(self.settings, push_to_talk=keys)
+            self.push_to_talk.set_keys(keys)
+            self._save_settings()
+
+        PushToTalkDialog(self, self.push_to_talk.keys, taken, chosen).open()
 
     def _dictation_chosen(self, on: bool) -> None:
         self.settings = replace(self.settings, dictate=on)

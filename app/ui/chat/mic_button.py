@@ -56,6 +56,7 @@ class MicButton(QToolButton):
         self._dictates = False  # what is said is written into the message box, not attached
         self._recording_dictates = False  # ...for the recording under way
         self._writing = False  # words said are being written down
+        self.push_to_talk_keys = "Ctrl+Space"  # as the user sees them
         self.clicked.connect(self._toggle)
         self._show_idle()
 
@@ -81,7 +82,7 @@ class MicButton(QToolButton):
         if self._writing:
             self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             self.setText("Writing…")
-        how = "click, or Ctrl+Shift+R; or hold Ctrl+Space and let go"
+        how = f"click, or Ctrl+Shift+R; or hold {self.push_to_talk_keys} and let go"
         if self._dictates:
             tip, name = f"Dictate: what you say is written into the message box ({how})", "Dictate"
         else:
@@ -105,6 +106,10 @@ class MicButton(QToolButton):
         self._writing = writing
         if not self.recording:
             self._show_idle()
+
+    @property
+    def reason(self) -> str:
+        return self._reason
 
     def set_reason(self, reason: str) -> None:
         """Why the microphone cannot be used now ("" when it can): its tooltip says so."""

@@ -36,6 +36,7 @@ class MicMenu(QObject):
         self._mic, self._on_change, self._can_rescan = mic, on_change, can_rescan
         # (whether the user chose dictation, whether the loaded model hears), and the choice
         self._dictation, self._on_dictation = dictation, on_dictation
+        self.choose_push_to_talk: Callable[[], None] | None = None  # opens the keys' dialog
         self._tasks = BackgroundTasks(self)
         self.menu: QMenu | None = None
         mic.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -82,6 +83,9 @@ class MicMenu(QObject):
         silence.setChecked(bool(self._mic.silence_stop_s))
         silence.toggled.connect(lambda on: self._choose(self._mic.device, SILENCE_STOP_S if on else 0.0))
         menu.addAction(silence)
+        if self.choose_push_to_talk is not None:
+            keys = menu.addAction(f"Push-to-talk keys: {self._mic.push_to_talk_keys}…")
+            keys.triggered.connect(self.choose_push_to_talk)
         self.menu = menu
         menu.popup(where)
 

@@ -27,17 +27,28 @@ class PushToTalk(QObject):
         super().__init__(window)
         self._mic = mic
         self.holding = False
+        self.shortcut = QShortcut(window)
+        self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.shortcut.setAutoRepeat(False)
+        self.shortcut.activated.connect(self._pressed)
+        self.set_keys(keys)
+        mic.installEventFilter(self)
+
+    @property
+    def keys(self) -> str:
+        return self.shortcut.key().toString(QKeySequence.SequenceFormat.PortableText)
+
+    def set_keys(self, keys: str) -> None:
+        """Hold these keys (a Qt key sequence, one combination) to record."""
         sequence = QKeySequence(keys)
         combination = sequence[0] if sequence.count() else None  # type: ignore[index]
         self._key = combination.key() if combination is not None else None
         self._modifiers = (
             combination.keyboardModifiers() if combination is not None else Qt.KeyboardModifier(0)
         )
-        self.shortcut = QShortcut(sequence, window)
-        self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        self.shortcut.setAutoRepeat(False)
-        self.shortcut.activated.connect(self._pressed)
-        mic.installEventFilter(self)
+        self.shortcut.setKey(sequence)
+        self._mic.push_to_talk_keys = sequence.toString(QKeySequence.SequenceFormat.NativeText)
+        self._mic.set_reason(self._mic.reason)  # its tooltip names the keys
 
     def _pressed(self) -> None:
         mic = self._mic
