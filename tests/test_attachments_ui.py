@@ -611,7 +611,7 @@ def test_the_microphone_menu_lists_the_inputs_afresh_and_remembers_the_choice(
     labels = [a.text() for a in menus.menu.actions() if not a.isSeparator()]
     assert labels[0].startswith("Ask by voice") and labels[1].startswith("Dictate")
     assert labels[2:4] == ["Record from", "System default"] and "hearthmic" in labels
-    assert labels[-1] == "Stop after 2 seconds of silence"
+    assert labels[-2:] == ["Stop after 2 seconds of silence", "Push-to-talk keys: Ctrl+Space…"]
     next(a for a in menus.menu.actions() if a.text() == "hearthmic").trigger()
     assert mic.device == "hearthmic"
     saved = json.loads(resolve_paths(hearth_home).settings_file.read_text(encoding="utf-8"))
