@@ -11,7 +11,9 @@ from app.library.fit import AMBER_SHARE, MemoryEstimate, estimate
 from app.library.installed import InstalledModel
 from app.library.machine import MachineInfo
 
-EARS_CONTEXT = 8192  # 300 s of sound (25 tokens a second) and the words written down
+# The longest recording (300 s at 25 tokens a second: 7,500), and the room the worker keeps for
+# the answer (a quarter of the context at most), for the words written down.
+EARS_CONTEXT = 12288
 # The catalog's hearing model to offer when none is installed: the smallest, and enough to
 # write down speech.
 EARS_CATALOG_ID = "gemma-4-e2b-it-q4_k_m"

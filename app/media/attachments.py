@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.gemma4 import MAX_IMAGE_TOKENS
+from app.core.gemma4 import MAX_IMAGE_TOKENS, SQUARE
 
 IMAGE_SUFFIXES = (
     ".png",
@@ -38,7 +38,8 @@ _HEIF_SUFFIXES = (".heic", ".heif")
 # 3 × 3): anything larger is scaled down by the engine anyway. A picture is stored at up to a
 # quarter more than that, so the engine never decodes a 24 MP photo, and the original is kept
 # beside it for viewing.
-MAX_STORED_PIXELS = int(MAX_IMAGE_TOKENS * 48 * 48 * 1.25)
+MAX_STORED_PIXELS = int(MAX_IMAGE_TOKENS * SQUARE * SQUARE * 1.25)
+THUMBNAIL_SIZE = 160  # pixels, the longer side
 # Formats other than JPEG are decoded whole before they can be scaled: this bounds that memory.
 MAX_DECODED_PIXELS = 64_000_000
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".weba")
@@ -70,6 +71,14 @@ class MediaCheckError(ValueError):
 
 
 @dataclass(frozen=True)
+class PicturePreview:
+    thumbnail: bytes  # PNG
+    width: int
+    height: int
+    auto_detail: int  # the visual tokens "Automatic" gives it (app.media.picture_detail)
+
+
+@dataclass(frozen=True)
 class CheckedMedia:
     """A file that can be attached, and how to store it."""
 
@@ -82,6 +91,7 @@ class CheckedMedia:
     duration_s: float | None  # exact for WAV and FLAC; None when unknown (MP3)
     original_size: tuple[int, int] | None = None  # a picture scaled down to be stored: its own size
     note: str = ""  # what the user should know (only the first of several frames is sent)
+    preview: PicturePreview | None = None  # a converted picture's, made while it was at hand
 
 
 def kind_of(path: Path) -> str | None:
@@ -129,29 +139,21 @@ def _size(count: int) -> str:
     return f"{count / 1024:.0f} KB" if count >= 1024 else f"{count} bytes"
 
 
-@dataclass(frozen=True)
-class PicturePreview:
-    thumbnail: bytes  # PNG
-    width: int
-    height: int
-    auto_detail: int  # the visual tokens "Automatic" gives it (app.media.picture_detail)
-
-
-def thumbnail_png(path_or_bytes: Path | bytes, size: int = 160) -> bytes:
+def thumbnail_png(path_or_bytes: Path | bytes, size: int = THUMBNAIL_SIZE) -> bytes:
     """A PNG thumbnail that fits in ``size`` × ``size`` pixels, upright, keeping the aspect."""
     return _preview(path_or_bytes, size, judge=False).thumbnail
 
 
-def picture_preview(path_or_bytes: Path | bytes, size: int = 160) -> PicturePreview:
+def picture_preview(path_or_bytes: Path | bytes, size: int = THUMBNAIL_SIZE) -> PicturePreview:
     """A thumbnail (as ``thumbnail_png``), and the detail "Automatic" gives the picture, from one
     decoding of it."""
     return _preview(path_or_bytes, size, judge=True)
 
 
 def _preview(path_or_bytes: Path | bytes, size: int, judge: bool) -> PicturePreview:
-    from PIL import Image, ImageOps
+    from PIL import Image
 
-    from app.media.picture_detail import LOOK_SIZE, detail_for, look_of
+    from app.media.picture_detail import LOOK_SIZE
 
     if isinstance(path_or_bytes, bytes):
         data, what = path_or_bytes, "The picture"
@@ -163,21 +165,29 @@ def _preview(path_or_bytes: Path | bytes, size: int, judge: bool) -> PicturePrev
             raise MediaCheckError(f"{what} could not be read ({exc.strerror or exc}).") from None
     try:
         with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            detail = 0
+            full_size = image.size
             if judge:
                 # A JPEG is decoded at a fraction of its size: far faster than the whole photo.
                 image.draft("RGB", (LOOK_SIZE, LOOK_SIZE))
-                detail = detail_for(look_of(image), width, height)
-            image.thumbnail((size, size))
-            small = ImageOps.exif_transpose(image)
+            return _preview_of(image, size, judge, full_size)
     except Exception:  # any decoder error means the same to the user (see _check_image)
         raise MediaCheckError(f"{what} could not be read as a picture.") from None
+
+
+def _preview_of(image: Any, size: int, judge: bool, full_size: tuple[int, int]) -> PicturePreview:
+    """The preview of a picture already open; ``image`` is made small in the making."""
+    from PIL import ImageOps
+
+    from app.media.picture_detail import detail_for, look_of
+
+    detail = detail_for(look_of(image), *full_size) if judge else 0
+    image.thumbnail((size, size))
+    small = ImageOps.exif_transpose(image)
     if small.mode not in ("RGB", "RGBA", "L", "LA"):
         small = _to_8bit(small).convert("RGBA" if _has_alpha_channel(small) else "RGB")
     out = io.BytesIO()
     small.save(out, "PNG")
-    return PicturePreview(out.getvalue(), width, height, detail)
+    return PicturePreview(out.getvalue(), *full_size, detail)
 
 
 def _register_heif() -> None:
@@ -246,7 +256,12 @@ def _check_image(path: Path, data: bytes) -> CheckedMedia:
         reasons.append("size")
         width, height = image.size  # as decoded (a JPEG at a fraction already), and upright
         scale = min(1.0, (MAX_STORED_PIXELS / (width * height)) ** 0.5)
-        if scale < 1.0:
+        factor = math.ceil(1 / scale)
+        if scale < 1.0 and width * height / factor**2 >= MAX_IMAGE_TOKENS * SQUARE * SQUARE:
+            # Averaging whole blocks of pixels is several times faster than resampling, and
+            # still leaves the most the engine can use.
+            image = image.reduce(factor)
+        elif scale < 1.0:
             target = (max(1, int(width * scale)), max(1, int(height * scale)))
             image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
         if turned_sideways:
@@ -271,8 +286,11 @@ def _check_image(path: Path, data: bytes) -> CheckedMedia:
         # a little larger (it is a copy for the model; an original scaled down is kept whole).
         image.save(out, "PNG", compress_level=1)
         suffix = ".png"
+    stored_size = image.size
+    # Previewed from the picture in hand: decoding the stored copy again would cost as much.
+    preview = _preview_of(image, THUMBNAIL_SIZE, True, stored_size)
     return CheckedMedia(
-        "image", path, out.getvalue(), suffix, image.width, image.height, None, original_size, note
+        "image", path, out.getvalue(), suffix, *stored_size, None, original_size, note, preview
     )
 
 

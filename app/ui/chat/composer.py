@@ -361,6 +361,7 @@ class Composer(QFrame):
         self.mic.setEnabled(not why)
         self.mic.set_reason(why)
         if not self.mic.recording:
+            self.mic.chat_model_hears = self._can_hear is True
             self.mic.set_dictates(self._dictation or self._can_hear is not True)
 
     def set_writing_down(self, writing: bool) -> None:

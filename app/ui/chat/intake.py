@@ -195,7 +195,7 @@ class AttachmentIntake(QObject):
                 self._files.keep_original(stored, path)
                 width, height = checked.original_size
                 detail = f"{width} × {height}, sent at {detail}"
-            preview = picture_preview(stored.path)
+            preview = checked.preview or picture_preview(stored.path)
             return PendingAttachment(
                 stored,
                 detail,

@@ -57,6 +57,7 @@ class MicButton(QToolButton):
         self._recording_dictates = False  # ...for the recording under way
         self._writing = False  # words said are being written down
         self.push_to_talk_keys = "Ctrl+Space"  # as the user sees them
+        self.chat_model_hears = False
         self.clicked.connect(self._toggle)
         self._show_idle()
 
@@ -130,7 +131,9 @@ class MicButton(QToolButton):
         from app.media.recorder import Recorder
 
         self._recording_dictates = self._dictates
-        limit = MAX_RECORDING_S if self._dictates else self.max_seconds_of()
+        # The chat's model hears what is recorded (asked by voice, or writing down dictation) within
+        # the chat's context; dictation for a model that cannot hear goes to a model of its own.
+        limit = self.max_seconds_of() if self.chat_model_hears else MAX_RECORDING_S
         self._limit = max(1.0, min(MAX_RECORDING_S, limit))
         recorder = Recorder(
             device=self.device or None, max_seconds=self._limit, stop_after_silence_s=self.silence_stop_s
