@@ -124,6 +124,33 @@ def test_the_theme_chooser_applies_and_remembers(qtbot, start_app):
     assert not is_dark(app)
 
 
+def test_the_processor_threads_are_automatic_or_the_users_number(qtbot, start_app, smollm2_path):
+    from app.core.cpu_cores import detect_topology
+
+    hearth = start_app()
+    window = hearth.window
+    choices = {a.data(): a for a in window.menus.threads_actions.actions()}
+    assert choices[0].isChecked() and choices[0].text().startswith("Automatic")
+    window.load_model(str(smollm2_path))
+    qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=60_000)
+    finished: list = []
+    hearth.supervisor.finished.connect(finished.append)
+
+    def answer_threads() -> int:
+        finished.clear()
+        window.composer.set_text("Hello")
+        window.composer.submit()
+        qtbot.waitUntil(lambda: bool(finished) and not window.controller.busy, timeout=60_000)
+        return finished[-1].threads
+
+    # (Other programs may be busy on this machine: automatic is at most a thread a core.)
+    assert 1 <= answer_threads() <= detect_topology().performance
+    choices[1].trigger()  # the model loads again, on one thread
+    assert json.loads(hearth.paths.settings_file.read_text())["threads"] == 1
+    qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=60_000)
+    assert answer_threads() == 1
+
+
 def test_menus_have_the_usual_entries_and_the_shortcut_overview_lists_them(qtbot, start_app):
     hearth = start_app()
     window = hearth.window

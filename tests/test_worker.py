@@ -377,3 +377,25 @@ def test_the_worker_answers_every_bad_line_with_one_error_and_keeps_serving():
     assert len(errors) == len(lines) and all(isinstance(a, p.Error) for a in errors)
     assert isinstance(answers[-1], p.ModelUnloaded)  # still serving after all that
     assert worker.returncode == 0  # and it ended because it was told, not because it broke
+
+
+def test_the_worker_gives_up_a_thread_while_another_program_keeps_a_core_busy(
+    qtbot, supervisor, smollm2_path
+):
+    from app.core.cpu_cores import detect_topology
+
+    cores = detect_topology().performance
+    load(qtbot, supervisor, smollm2_path)
+    idle, _ = ask(qtbot, supervisor, "idle", "Say hello.", max_tokens=8)
+    assert idle.threads == cores
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(2.5)  # the worker reads the load once a second
+        busy, _ = ask(qtbot, supervisor, "busy", "Say hello.", max_tokens=8)
+    finally:
+        burner.kill()
+        burner.wait()
+    assert busy.threads == max(1, cores - 1)
+    time.sleep(2.5)
+    again, _ = ask(qtbot, supervisor, "again", "Say hello.", max_tokens=8)
+    assert again.threads == cores

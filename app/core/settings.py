@@ -52,6 +52,7 @@ class Settings:
     microphone: str = ""  # the sound input to record from, by name; "": the system's default
     silence_stop_s: float = 0.0  # stop recording after this long without speech; 0: never
     dictate: bool = False  # the microphone writes into the message box even for a model that hears
+    threads: int = 0  # the engine's threads; 0: automatic (app.core.cpu_cores)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,7 +150,13 @@ def load_settings(path: Path) -> Settings:
         microphone=str(data.get("microphone") or ""),
         silence_stop_s=_seconds(data.get("silence_stop_s")),
         dictate=data.get("dictate") is True,
+        threads=_count(data.get("threads")),
     )
+
+
+def _count(value: Any) -> int:
+    """A small whole number from the file (0 for anything else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1024 else 0
 
 
 def save_settings(path: Path, settings: Settings) -> None:

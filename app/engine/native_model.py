@@ -61,6 +61,7 @@ class NativeModel:
         ctx_params.n_ubatch = batch
         ctx_params.n_threads = threads
         ctx_params.n_threads_batch = threads
+        self.threads = threads
         ctx_params.no_perf = True
         # Full-size sliding-window cache: the cache can then be rolled back to any earlier
         # position (edit, regenerate, switch chats) and stay exact. The default SWA cache keeps
@@ -247,6 +248,12 @@ class NativeModel:
 
     def free_sampler(self, chain: Any) -> None:
         self._lib.llama_sampler_free(chain)
+
+    def set_threads(self, threads: int) -> None:
+        """Run on this many threads from the next evaluation on (cheap: no reload)."""
+        if threads != self.threads:
+            self._lib.llama_set_n_threads(self.ctx, threads, threads)
+            self.threads = threads
 
     def close(self) -> None:
         if self.ctx:

@@ -161,7 +161,7 @@ class LoadModel(Message):
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = LOAD_LIMITS
     model_path: str
     context_length: int = 8192
-    threads: int = 0  # 0: as many as the machine has
+    threads: int = 0  # 0: the performance cores, fewer while other programs keep some busy
     # An mmproj file for images and audio; "auto": the one that belongs to the model; "": none.
     projector_path: str = "auto"
     display_name: str = ""  # the name to show; "": the one its download recorded, or its own
@@ -282,6 +282,7 @@ class Done(Message):
     media_encodes: int = 0  # images and audio clips that went through the encoder
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_errors: list[str] = field(default_factory=list)  # tool calls that could not be read
+    threads: int = 0  # the threads the engine ended the answer on
 
 
 @_register

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from app.core.cpu_cores import LoadWatch, detect_topology, threads_for
 from app.core.gemma4 import batch_size
 from app.core.generation import GenerationSettings
 from app.engine.chat_template import (
@@ -58,6 +59,7 @@ from app.gguf.reader import GGUFInfo
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
+THREADS_CHECK_TOKENS = 32  # how often a long answer follows the machine's load
 
 
 class PromptTooLongError(ValueError):
@@ -102,6 +104,7 @@ class GenerationResult:
     media_encodes: int = 0
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_errors: list[str] = field(default_factory=list)
+    threads: int = 0  # the threads it ended on
 
 
 # ggml_log_level in the bundled ggml (llama_cpp/_logger.py's comment has an older numbering).
@@ -155,6 +158,11 @@ class ModelRunner:
         self.info: GGUFInfo | None = None
         self._tools = False  # the loaded model can call tools
         self._overhead: tuple[tuple[int, bool], int] = ((0, False), 0)  # per template and thinking
+        # Threads: as many as asked, or (asked for 0) the performance cores less those that
+        # other programs keep busy, checked as the load changes (app.core.cpu_cores).
+        self._cpu = detect_topology()
+        self._load_watch: LoadWatch | None = None
+        self._threads_follow_load = False
 
     @property
     def loaded(self) -> bool:
@@ -192,7 +200,12 @@ class ModelRunner:
         except NoChatTemplateError as exc:
             raise ModelLoadError(LoadProblem.NO_CHAT_TEMPLATE, str(exc)) from None
         self._log.lines.clear()
-        threads = threads or os.cpu_count() or 1
+        self._threads_follow_load = not threads
+        if not threads:
+            if self._load_watch is None:
+                self._load_watch = LoadWatch(self._cpu.logical)
+                self._load_watch.start()
+            threads = threads_for(self._cpu, self._load_watch.busy_elsewhere)
         try:
             self._model = model = NativeModel(
                 self._lib,
@@ -277,6 +290,7 @@ class ModelRunner:
         started = time.perf_counter()
         model.request_stop(False)
         messages = with_picture_detail(messages, settings.image_budget)
+        self._fit_threads()
         encodes_before = self._projector.encodes if self._projector else 0
         tools = shape.tools if self._tools else []
         grammar = dataclasses.replace(shape, tools=tools).grammar(settings.think)
@@ -344,6 +358,8 @@ class ModelRunner:
                 if len(generated) < max_tokens:
                     decode_one(token, n_past, batch)
                     n_past += 1
+                if len(generated) % THREADS_CHECK_TOKENS == 0:
+                    self._fit_threads()
         except DecodeAborted:
             stop_reason = StopReason.CANCELLED
         finally:
@@ -390,7 +406,13 @@ class ModelRunner:
             turn_tokens=prompt.plan.counted,
             prompt_tokens_evaluated=evaluated,
             media_encodes=(self._projector.encodes if self._projector else 0) - encodes_before,
+            threads=self._model.threads if self._model else 0,
         )
+
+    def _fit_threads(self) -> None:
+        """Follow the machine's load, when the threads were left to Hearth."""
+        if self._threads_follow_load and self._model is not None and self._load_watch is not None:
+            self._model.set_threads(threads_for(self._cpu, self._load_watch.busy_elsewhere))
 
     def _evaluate_prompt(self, prompt: _Prompt) -> tuple[int, int]:
         """Evaluate what the cache does not hold yet; returns (positions, positions evaluated)."""

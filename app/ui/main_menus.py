@@ -3,6 +3,7 @@ Each action is also a shortcut of the window, so it works with the menu closed."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -92,12 +93,30 @@ class MainMenus(QObject):
         )
         self.find_all_action = action("Search all chats", "Ctrl+Shift+F", lambda: window.search.start(False))
 
+    def _threads_menu(self, menu: QMenu, window: MainWindow) -> None:
+        """Automatic (the performance cores, fewer while other programs keep some busy), or a
+        number of the user's own."""
+        self.threads_actions = QActionGroup(self)
+        choices = [(0, "Automatic: a thread per performance core, fewer while the computer is busy")]
+        choices += [(n, f"{n}") for n in range(1, (os.cpu_count() or 1) + 1)]
+        for threads, label in choices:
+            choice = menu.addAction(label)
+            choice.setCheckable(True)
+            choice.setChecked(window.settings.threads == threads)
+            choice.setData(threads)
+            self.threads_actions.addAction(choice)
+            if not threads:
+                menu.addSeparator()
+        self.threads_actions.triggered.connect(lambda choice: window.choose_threads(int(choice.data())))
+
     def _make_menus(self, window: MainWindow) -> None:
         """The menu bar; Help stays the last menu."""
         bar = window.menuBar()
         exports = window.export_actions
         file_menu = bar.addMenu("&File")
-        _fill(file_menu, [self.new_action, None, self.open_action, self.models_action, None])
+        _fill(file_menu, [self.new_action, None, self.open_action, self.models_action])
+        self._threads_menu(file_menu.addMenu("Processor &threads"), window)
+        file_menu.addSeparator()
         self.export_chat_action = file_menu.addAction("Export this chat…", exports.export_current)
         self.export_all_action = file_menu.addAction("Export all chats…", exports.export_all)
         file_menu.addSeparator()

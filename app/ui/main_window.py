@@ -638,7 +638,7 @@ class MainWindow(QMainWindow):
             return
         context = self._current_settings().context_length
         self.model_button.setText(f"Loading {name or Path(path).name}…")  # before a failure can reset it
-        self.supervisor.load_model(path, context, projector, name)
+        self.supervisor.load_model(path, context, projector, name, self.settings.threads)
 
     def default_context(self) -> int:
         return self.settings.defaults.context_length
@@ -932,6 +932,16 @@ class MainWindow(QMainWindow):
             self._save_settings()
 
         PushToTalkDialog(self, self.push_to_talk.keys, taken, chosen).open()
+
+    def choose_threads(self, threads: int) -> None:
+        """Run the engine on this many threads (0: automatic); a loaded model loads again with them."""
+        if threads == self.settings.threads:
+            return
+        self.settings = replace(self.settings, threads=threads)
+        self._save_settings()
+        loaded = self.supervisor.loaded_model
+        if loaded is not None:
+            self.load_model(loaded.model_path, loaded.projector_path or "auto", loaded.name)
 
     def _dictation_chosen(self, on: bool) -> None:
         self.settings = replace(self.settings, dictate=on)

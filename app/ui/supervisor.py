@@ -152,13 +152,19 @@ class WorkerSupervisor(QObject):
         self._set_state(WorkerState.STOPPED)
 
     def load_model(
-        self, model_path: str, context_length: int, projector_path: str = "auto", display_name: str = ""
+        self,
+        model_path: str,
+        context_length: int,
+        projector_path: str = "auto",
+        display_name: str = "",
+        threads: int = 0,
     ) -> None:
         """Load a model; its projector (images, audio) is the one that belongs to it unless one is
-        given ("" for none)."""
+        given ("" for none). ``threads``: 0 lets the engine follow the machine's load."""
         self._wanted_model = p.LoadModel(
             model_path=model_path,
             context_length=context_length,
+            threads=threads,
             projector_path=projector_path,
             display_name=display_name,
         )
