@@ -183,6 +183,14 @@ class NativeModel:
             finally:
                 lib.llama_batch_free(batch)
 
+    def abortable(self, on: bool) -> None:
+        """Whether an evaluation can be stopped part-way (``request_stop``). ggml asks after every
+        operation of the graph, hundreds of times a token, and each question is a call into
+        Python: worth it while a long prompt is read, not while single tokens are generated (an
+        answer stops between two tokens anyway, a few milliseconds apart)."""
+        callback = self._abort_callback if on else self._lib.ggml_abort_callback()
+        self._lib.llama_set_abort_callback(self.ctx, callback, None)
+
     def decode_one(self, token: int, position: int, batch: Any) -> None:
         batch.token[0] = token
         batch.pos[0] = position

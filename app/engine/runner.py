@@ -334,6 +334,7 @@ class ModelRunner:
             model.sample,
             model.decode_one,
         )
+        model.abortable(False)
         try:
             while len(generated) < max_tokens:
                 token = sample(chain)
@@ -363,6 +364,7 @@ class ModelRunner:
         except DecodeAborted:
             stop_reason = StopReason.CANCELLED
         finally:
+            model.abortable(True)
             model.free_sampler(chain)
             model.free_batch(batch)
         ended = time.perf_counter()
