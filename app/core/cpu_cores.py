@@ -12,6 +12,7 @@ So the count follows the load, measured the cheap way where the system offers it
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -138,15 +139,23 @@ def busy_elsewhere(before: CpuTimes, after: CpuTimes, logical: int) -> float:
 
 
 class LoadWatch:
-    """Reads the CPU times every ``interval`` seconds on a thread of its own, and keeps how busy
-    other programs kept the cores over the last interval. Where the system does not say (not
-    Linux), nothing is ever busy."""
+    """Reads the CPU times every ``interval`` seconds on a thread of its own. ``busy_elsewhere``
+    is the load other programs kept up over the last ``SUSTAINED`` readings (the least of them):
+    a moment of work elsewhere (the window taking in a picture) does not cost the engine a
+    thread; a build or a video call does. Where the system does not say (not Linux), nothing is
+    ever busy."""
 
-    def __init__(self, logical: int, interval: float = 1.0) -> None:
+    SUSTAINED = 2
+
+    def __init__(self, logical: int, interval: float = 0.25) -> None:
         self._logical, self._interval = logical, interval
-        self.busy_elsewhere = 0.0
+        self._recent: collections.deque[float] = collections.deque([0.0], maxlen=self.SUSTAINED)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def busy_elsewhere(self) -> float:
+        return min(self._recent)
 
     def start(self) -> None:
         if read_cpu_times() is None or self._thread is not None:
@@ -162,5 +171,5 @@ class LoadWatch:
         while not self._stop.wait(self._interval):
             after = read_cpu_times()
             if before is not None and after is not None:
-                self.busy_elsewhere = busy_elsewhere(before, after, self._logical)
+                self._recent.append(busy_elsewhere(before, after, self._logical))
             before = after

@@ -59,7 +59,7 @@ from app.gguf.reader import GGUFInfo
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
-THREADS_CHECK_TOKENS = 32  # how often a long answer follows the machine's load
+THREADS_CHECK_TOKENS = 16  # how often a long answer follows the machine's load
 
 
 class PromptTooLongError(ValueError):
