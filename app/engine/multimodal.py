@@ -85,10 +85,12 @@ class Projector:
     """An mmproj file paired with its model. It reads pictures at Gemma 4's whole range of detail
     (70 to 1,120 tokens): a picture's own detail is the size it is scaled to (``_picture_at``)."""
 
-    def __init__(self, mtmd: Any, llama_lib: Any, path: str, model: Any, threads: int) -> None:
+    def __init__(
+        self, mtmd: Any, llama_lib: Any, path: str, model: Any, threads: int, use_gpu: bool = False
+    ) -> None:
         self._mtmd, self._lib = mtmd, llama_lib
         params = mtmd.mtmd_context_params_default()
-        params.use_gpu = False
+        params.use_gpu = use_gpu
         params.print_timings = False
         params.n_threads = threads
         params.warmup = False

@@ -34,6 +34,7 @@ class NativeModel:
         threads: int,
         on_progress: Callable[[float], None],
         batch: int = TEXT_BATCH,
+        gpu_layers: int = 0,
     ) -> None:
         self._lib = lib
         lib.llama_backend_init()
@@ -45,6 +46,9 @@ class NativeModel:
 
         params = lib.llama_model_default_params()
         params.progress_callback = progress
+        # Decided by the UI from the GPU's free memory (app.library.offload); a build of llama.cpp
+        # without a GPU backend keeps every layer on the processor whatever this says.
+        params.n_gpu_layers = gpu_layers
         model = lib.llama_model_load_from_file(path.encode("utf-8"), params)
         if not model:
             raise RuntimeError("llama.cpp could not load the model")

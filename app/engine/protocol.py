@@ -23,6 +23,7 @@ PROTOCOL_VERSION = 5
 LOAD_LIMITS: dict[str, tuple[float, float]] = {
     "context_length": GenerationSettings.LIMITS["context_length"],
     "threads": (0, 4096),
+    "gpu_layers": (0, 100_000),
 }
 
 
@@ -162,6 +163,8 @@ class LoadModel(Message):
     model_path: str
     context_length: int = 8192
     threads: int = 0  # 0: the performance cores, fewer while other programs keep some busy
+    gpu_layers: int = 0  # layers llama.cpp offloads to a GPU (app.library.offload); 0: none
+    projector_gpu: bool = False  # the projector runs on the GPU too
     # An mmproj file for images and audio; "auto": the one that belongs to the model; "": none.
     projector_path: str = "auto"
     display_name: str = ""  # the name to show; "": the one its download recorded, or its own

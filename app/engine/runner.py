@@ -163,6 +163,7 @@ class ModelRunner:
         self._cpu = detect_topology()
         self._load_watch: LoadWatch | None = None
         self._threads_follow_load = False
+        self._projector_gpu = False
 
     @property
     def loaded(self) -> bool:
@@ -190,6 +191,8 @@ class ModelRunner:
         threads: int,
         on_progress: Callable[[float], None],
         projector_path: str = "",
+        gpu_layers: int = 0,
+        projector_gpu: bool = False,
     ) -> None:
         """Load a model (and its projector). Whatever the file holds, this either succeeds or
         raises ``ModelLoadError`` with words for the user, and leaves nothing loaded."""
@@ -214,7 +217,9 @@ class ModelRunner:
                 threads,
                 on_progress,
                 batch=batch_size(bool(projector_path)),
+                gpu_layers=gpu_layers,
             )
+            self._projector_gpu = projector_gpu
             self.info, self._threads = info, threads
             self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
             self._tools = self._formatter.describes_tools and all(
@@ -246,7 +251,9 @@ class ModelRunner:
             self._projector = None
         self._log.lines.clear()
         try:
-            self._projector = Projector(mtmd_cpp, self._lib, path, self._model.model, self._threads)
+            self._projector = Projector(
+                mtmd_cpp, self._lib, path, self._model.model, self._threads, self._projector_gpu
+            )
         except MediaError as exc:
             reason = shown(llama_reason(self._log.tail()), 200)
             raise ModelLoadError(

@@ -168,7 +168,15 @@ class Worker:
         if projector == "auto":
             found = projector_for(message.model_path)
             projector = str(found) if found else ""
-        runner.load(message.model_path, message.context_length, message.threads, progress, projector)
+        runner.load(
+            message.model_path,
+            message.context_length,
+            message.threads,
+            progress,
+            projector,
+            gpu_layers=message.gpu_layers,
+            projector_gpu=message.projector_gpu,
+        )
         info = runner.info
         assert info is not None
         return p.ModelLoaded(

@@ -12,6 +12,7 @@ costs, and never more than a few seconds.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ DEFAULT_ALIGNMENT = 32
 
 # ggml type id -> (bytes per block, elements per block); enough to size every tensor of the
 # quantizations published for Gemma models. Unknown types only skip the truncation check.
+_LAYER = re.compile(r"blk\.(\d+)\.")  # a repeating layer's tensors
 _TYPE_LAYOUT: dict[int, tuple[int, int]] = {
     0: (4, 1),
     1: (2, 1),
@@ -128,6 +130,11 @@ class GGUFInfo:
     types: dict[str, tuple[int, ...]] = field(default_factory=dict)
     # Tokens the vocabulary lists more than once: llama.cpp stops the process on such a file.
     duplicate_tokens: int = 0
+    # Bytes of the tensors of each repeating layer ("blk.N."), and of the rest (embeddings, the
+    # output layer, norms): what offloading N layers to a GPU moves there.
+    layer_bytes: dict[int, int] = field(default_factory=dict)
+    other_bytes: int = 0
+    output_bytes: int = 0  # of those, the output layer's (0: it shares the token embeddings)
 
     @property
     def architecture(self) -> str:
@@ -343,7 +350,7 @@ def _read_header(reader: _Reader, path: Path, file_size: int, keep_arrays: bool)
         info.metadata[key], info.types[key] = reader.value(reader.u32(), keep_arrays, distinct)
         if distinct is not None and info.is_array(key):
             info.duplicate_tokens = info.types[key][2] - len(distinct)
-    info.data_end = _tensor_data_end(reader, tensor_count, _alignment(info))
+    info.data_end = _tensor_data_end(reader, tensor_count, _alignment(info), info)
     return info
 
 
@@ -356,7 +363,7 @@ def _alignment(info: GGUFInfo) -> int:
     return int(alignment)
 
 
-def _tensor_data_end(reader: _Reader, count: int, alignment: int) -> int:
+def _tensor_data_end(reader: _Reader, count: int, alignment: int, info: GGUFInfo) -> int:
     end_offset, known = 0, True
     names: set[str] = set()
     for _ in range(count):
@@ -385,7 +392,16 @@ def _tensor_data_end(reader: _Reader, count: int, alignment: int) -> int:
             continue
         if dims[0] % layout[1]:
             raise DamagedGGUFError(f"the rows of the tensor “{name}” do not fit its type")
-        end_offset = max(end_offset, offset + elements * layout[0] // layout[1])
+        size = elements * layout[0] // layout[1]
+        end_offset = max(end_offset, offset + size)
+        layer = _LAYER.match(name)
+        if layer is not None:
+            number = int(layer.group(1))
+            info.layer_bytes[number] = info.layer_bytes.get(number, 0) + size
+        else:
+            info.other_bytes += size
+            if name.startswith("output."):
+                info.output_bytes += size
     data_start = -(-reader.position // alignment) * alignment
     return data_start + end_offset if known else data_start + end_offset + 1
 

@@ -1,4 +1,5 @@
-"""What this computer can hold: RAM, free disk and GPU memory (NVIDIA, Apple unified memory).
+"""What this computer can hold: RAM, free disk and GPU memory (NVIDIA, AMD and Intel cards,
+Apple unified memory).
 
 Detection is quick (a file read, a ctypes call or a command with a short timeout) and safe to run
 on a worker thread. Nothing here raises: a value that cannot be read is 0, and ``notes`` says in
@@ -23,7 +24,9 @@ GIB = 1 << 30
 MIB = 1 << 20
 COMMAND_TIMEOUT = 3.0  # seconds; nvidia-smi can hang for a long time when the driver is wedged
 
-GpuKind = Literal["nvidia", "apple"]
+GpuKind = Literal["nvidia", "apple", "amd", "intel"]
+# PCI vendor ids of the GPUs sysfs is read for (NVIDIA's come from its own tools).
+_SYSFS_VENDORS: dict[str, GpuKind] = {"0x1002": "amd", "0x8086": "intel"}
 # Runs a command and returns its standard output, or None when it is missing, fails or times out.
 CommandRunner = Callable[[Sequence[str]], str | None]
 
@@ -103,6 +106,8 @@ def detect_machine(run: CommandRunner = run_command, nvml: Callable[[], Any] | N
         if found is None:
             found = nvml_gpus(nvml or _load_nvml)
         gpus.extend(found or [])
+        if sys.platform.startswith("linux"):
+            gpus.extend(sysfs_gpus())
     return MachineInfo(total, available, gpus, unified, tuple(notes))
 
 
@@ -287,6 +292,30 @@ def nvml_gpus(load: Callable[[], Any]) -> list[GpuInfo] | None:
     finally:
         with contextlib.suppress(OSError, AttributeError):
             lib.nvmlShutdown()
+    return gpus
+
+
+def sysfs_gpus(root: Path = Path("/sys")) -> list[GpuInfo]:
+    """AMD and Intel GPUs with memory of their own, as their Linux drivers report it in sysfs
+    (``mem_info_vram_total`` and ``mem_info_vram_used``: amdgpu, and Intel's xe). A GPU that
+    shares the system's memory reports none and is left out: its layers would gain nothing."""
+    gpus: list[GpuInfo] = []
+    for card in sorted((root / "class" / "drm").glob("card[0-9]*")):
+        if "-" in card.name:  # a connector (card0-HDMI-A-1), not a GPU
+            continue
+        device = card / "device"
+        try:
+            kind = _SYSFS_VENDORS.get((device / "vendor").read_text().strip())
+            total = int((device / "mem_info_vram_total").read_text().strip())
+            used = int((device / "mem_info_vram_used").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if kind is None or total < 1 * GIB:  # integrated: a small carve-out of system memory
+            continue
+        name = ""
+        with contextlib.suppress(OSError):
+            name = (device / "product_name").read_text().strip()
+        gpus.append(GpuInfo(name or f"{kind.upper()} GPU ({card.name})", total, max(0, total - used), kind))
     return gpus
 
 

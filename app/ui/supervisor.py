@@ -158,6 +158,8 @@ class WorkerSupervisor(QObject):
         projector_path: str = "auto",
         display_name: str = "",
         threads: int = 0,
+        gpu_layers: int = 0,
+        projector_gpu: bool = False,
     ) -> None:
         """Load a model; its projector (images, audio) is the one that belongs to it unless one is
         given ("" for none). ``threads``: 0 lets the engine follow the machine's load."""
@@ -165,6 +167,8 @@ class WorkerSupervisor(QObject):
             model_path=model_path,
             context_length=context_length,
             threads=threads,
+            gpu_layers=gpu_layers,
+            projector_gpu=projector_gpu,
             projector_path=projector_path,
             display_name=display_name,
         )
