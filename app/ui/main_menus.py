@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -93,21 +93,16 @@ class MainMenus(QObject):
         )
         self.find_all_action = action("Search all chats", "Ctrl+Shift+F", lambda: window.search.start(False))
 
-    def _threads_menu(self, menu: QMenu, window: MainWindow) -> None:
-        """Automatic (the performance cores, fewer while other programs keep some busy), or a
-        number of the user's own."""
-        self.threads_actions = QActionGroup(self)
-        choices = [(0, "Automatic: a thread per performance core, fewer while the computer is busy")]
-        choices += [(n, f"{n}") for n in range(1, (os.cpu_count() or 1) + 1)]
-        for threads, label in choices:
+    def _choices(self, menu: QMenu, choices: list[tuple[Any, str]], current: Any) -> QActionGroup:
+        """One checkable entry per (value, label), the current value checked."""
+        group = QActionGroup(self)
+        for value, label in choices:
             choice = menu.addAction(label)
             choice.setCheckable(True)
-            choice.setChecked(window.settings.threads == threads)
-            choice.setData(threads)
-            self.threads_actions.addAction(choice)
-            if not threads:
-                menu.addSeparator()
-        self.threads_actions.triggered.connect(lambda choice: window.choose_threads(int(choice.data())))
+            choice.setChecked(current == value)
+            choice.setData(value)
+            group.addAction(choice)
+        return group
 
     def _make_menus(self, window: MainWindow) -> None:
         """The menu bar; Help stays the last menu."""
@@ -115,7 +110,13 @@ class MainMenus(QObject):
         exports = window.export_actions
         file_menu = bar.addMenu("&File")
         _fill(file_menu, [self.new_action, None, self.open_action, self.models_action])
-        self._threads_menu(file_menu.addMenu("Processor &threads"), window)
+        # Automatic (the performance cores, fewer while other programs keep some busy), or a number.
+        threads_menu = file_menu.addMenu("Processor &threads")
+        automatic = [(0, "Automatic: a thread per performance core, fewer while the computer is busy")]
+        numbers = [(n, f"{n}") for n in range(1, (os.cpu_count() or 1) + 1)]
+        self.threads_actions = self._choices(threads_menu, automatic + numbers, window.settings.threads)
+        threads_menu.insertSeparator(threads_menu.actions()[1])
+        self.threads_actions.triggered.connect(lambda choice: window.choose_threads(int(choice.data())))
         file_menu.addSeparator()
         self.export_chat_action = file_menu.addAction("Export this chat…", exports.export_current)
         self.export_all_action = file_menu.addAction("Export all chats…", exports.export_all)
@@ -130,13 +131,7 @@ class MainMenus(QObject):
         view_menu = bar.addMenu("&View")
         _fill(view_menu, [self.sidebar_action, self.settings_action])
         theme_menu = view_menu.addMenu("&Theme")
-        self.theme_actions = QActionGroup(self)
-        for mode, label in THEMES:
-            choice = theme_menu.addAction(label)
-            choice.setCheckable(True)
-            choice.setChecked(window.settings.theme == mode)
-            choice.setData(mode)
-            self.theme_actions.addAction(choice)
+        self.theme_actions = self._choices(theme_menu, list(THEMES), window.settings.theme)
         self.theme_actions.triggered.connect(lambda choice: window.choose_theme(choice.data()))
         _fill(view_menu, [None, self.focus_action, self.next_pane_action, self.previous_pane_action])
         chat_menu = bar.addMenu("&Chat")

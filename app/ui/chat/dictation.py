@@ -61,7 +61,7 @@ class Dictation(QObject):
         self.ears = ears or Ears(parent=self)
         self._chat = Transcriptions(supervisor, self)
         self._tasks = BackgroundTasks(self)
-        self._waiting: _Recording | None = None  # for the chat's answer to end
+        self._waiting: list[_Recording] = []  # for the chat's answer to end, in the order spoken
         self._running: dict[str, _Recording] = {}
         self._preparing = 0  # recordings being written to a file, or a hearing model looked for
         for source in (self._chat, self.ears):
@@ -71,7 +71,7 @@ class Dictation(QObject):
 
     @property
     def working(self) -> bool:
-        return bool(self._running) or self._waiting is not None or self._preparing > 0
+        return bool(self._running) or bool(self._waiting) or self._preparing > 0
 
     def dictate(self, wav: bytes, seconds: float, conversation_id: int | None) -> None:
         """Write down what was said in ``wav`` (a WAV file's bytes, ``seconds`` long)."""
@@ -108,17 +108,18 @@ class Dictation(QObject):
 
     def _with_chat_model(self, recording: _Recording) -> None:
         self._preparing -= 1
-        if self._controller.busy:
-            self._waiting = recording  # a newer recording replaces one still waiting
-            return
-        self._ask_chat_model(recording)
+        self._waiting.append(recording)
+        self._next_for_chat_model()
 
     def _after_answer(self, busy: bool) -> None:
-        recording, self._waiting = self._waiting, None
-        if not busy and recording is not None:
-            self._ask_chat_model(recording)
-        elif recording is not None:
-            self._waiting = recording
+        if not busy:
+            self._next_for_chat_model()
+
+    def _next_for_chat_model(self) -> None:
+        """The chat's worker takes one request at a time: the next recording waits for the
+        answer being written, and for the recording before it."""
+        if self._waiting and not self._controller.busy and not self._chat.pending():
+            self._ask_chat_model(self._waiting.pop(0))
 
     def _ask_chat_model(self, recording: _Recording) -> None:
         assert recording.path is not None
@@ -126,6 +127,7 @@ class Dictation(QObject):
         if loaded is None or not loaded.audio:  # the model changed meanwhile
             self._forget(recording)
             self._end("The model changed before your words were written down; record them again.")
+            self._next_for_chat_model()
             return
         if recording.conversation_id is not None:
             history, settings, tools = self._controller.prompt_so_far(recording.conversation_id)
@@ -151,6 +153,7 @@ class Dictation(QObject):
         recording = self._running.pop(request_id, None)
         if recording is None:
             return
+        self._next_for_chat_model()
         self._forget(recording)
         words = written_words(text)
         if not words:
@@ -161,6 +164,7 @@ class Dictation(QObject):
 
     def _failed(self, request_id: str, message: str) -> None:
         recording = self._running.pop(request_id, None)
+        self._next_for_chat_model()
         if recording is not None:
             self._forget(recording)
             self._end(message)
