@@ -670,7 +670,7 @@ def test_each_picture_shows_its_cost_and_is_sent_at_the_detail_chosen_for_it(qtb
     badge = badges["coffee.jpg"]
     badge.menu_.aboutToShow.emit()  # as opening it does
     labels = [a.text() for a in badge.menu_.actions()]
-    assert labels[1].startswith("As the chat says") and labels[-1].startswith("Most (")
+    assert labels[1].startswith("As the chat says") and labels[-1].startswith("Highest (")
     next(a for a in badge.menu_.actions() if a.text().startswith("Least")).trigger()
     assert badge.text() == f"{tokens_at(*photo_size, 70):,}" and "chosen for this picture" in badge.toolTip()
 

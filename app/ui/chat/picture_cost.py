@@ -16,7 +16,7 @@ from app.media.picture_detail import PHOTO_DETAIL
 from app.ui.chat.intake import PendingAttachment
 
 BADGE_HEIGHT = 16
-LEVELS = dict(zip(IMAGE_BUDGETS, ("Least", "Low", "Standard", "High", "Most"), strict=True))
+LEVELS = dict(zip(IMAGE_BUDGETS, ("Least", "Low", "Standard", "High", "Highest"), strict=True))
 
 
 def detail_of(item: PendingAttachment, chat_budget: int) -> int:
