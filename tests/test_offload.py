@@ -82,7 +82,7 @@ def test_off_and_a_number_of_layers_are_the_users_to_choose(smollm2):
     assert plan_offload(info, needed, 8 * GIB, OFF).gpu_layers == 0
     assert (
         plan_offload(info, needed, 0, AUTOMATIC).words(0)
-        == f"On the processor: {needed.total / 1e9:.1f} GB of RAM."
+        == f"On the processor: {needed.total / GIB:.1f} GB of RAM."
     )
     assert plan_offload(info, needed, 8 * GIB, 12).gpu_layers == 12
     assert plan_offload(info, needed, 8 * GIB, 99).gpu_layers == 31  # all of them and the output

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.gguf.reader import GGUFError
-from app.library.fit import AMBER_SHARE, MemoryEstimate, estimate
+from app.library.fit import AMBER_SHARE, MemoryEstimate, estimate, gb
 from app.library.installed import InstalledModel
 from app.library.machine import MachineInfo
 
@@ -42,10 +42,6 @@ def _need(path: Path, projector: Path | None, context: int) -> MemoryEstimate | 
         return None
 
 
-def _gb(size: int) -> str:
-    return f"{size / 1e9:.1f} GB"
-
-
 def fit_beside(ears: InstalledModel, loaded: LoadedModel | None, machine: MachineInfo) -> str:
     """Why ``ears`` cannot be loaded beside the chat's model ("" when both fit).
 
@@ -61,12 +57,12 @@ def fit_beside(ears: InstalledModel, loaded: LoadedModel | None, machine: Machin
     name = ears.name or ears.path.name
     if beside is None:
         return (
-            f"Dictation needs {name}, which needs about {_gb(needed.total)}; this computer has "
-            f"{_gb(machine.available_ram)} free. Close other programs and try again."
+            f"Dictation needs {name}, which needs about {gb(needed.total)}; this computer has "
+            f"{gb(machine.available_ram)} free. Close other programs and try again."
         )
     return (
-        f"Dictation needs {name} loaded beside the chat's model: together about {_gb(both)}, more "
-        f"than this computer can spare ({_gb(machine.available_ram)} free of "
-        f"{_gb(machine.total_ram)}). Load a model that hears for the chat (Gemma 4 E2B or E4B), "
+        f"Dictation needs {name} loaded beside the chat's model: together about {gb(both)}, more "
+        f"than this computer can spare ({gb(machine.available_ram)} free of "
+        f"{gb(machine.total_ram, whole=True)}). Load a model that hears for the chat (Gemma 4 E2B or E4B), "
         "or a smaller one."
     )

@@ -459,11 +459,11 @@ def assess(estimate: MemoryEstimate, machine: MachineInfo, *, offload_gpu: bool 
     layers are offloaded), amber up to 90%, red beyond."""
     needed = estimate.total
     available, total, where = _capacity(machine, offload_gpu)
-    parts = [f"weights {_gb(estimate.weights)}", f"context {_gb(estimate.kv_cache)}"]
+    parts = [f"weights {gb(estimate.weights)}", f"context {gb(estimate.kv_cache)}"]
     if estimate.projector:
-        parts.append(f"projector {_gb(estimate.projector)}")
-    parts.append(f"working memory {_gb(estimate.compute_overhead)}")
-    need = f"needs about {_gb(needed)} ({', '.join(parts)})"
+        parts.append(f"projector {gb(estimate.projector)}")
+    parts.append(f"working memory {gb(estimate.compute_overhead)}")
+    need = f"needs about {gb(needed)} ({', '.join(parts)})"
     if not available:
         return Fit(
             FitLevel.AMBER,
@@ -471,7 +471,7 @@ def assess(estimate: MemoryEstimate, machine: MachineInfo, *, offload_gpu: bool 
             0,
             f"It {need}; how much memory {where} has free could not be measured, so it may or may not fit.",
         )
-    has = f"{where} has {_gb(available)} free of {_gb(total, whole=True)}"
+    has = f"{where} has {gb(available)} free of {gb(total, whole=True)}"
     share = needed / available
     if share <= GREEN_SHARE:
         return Fit(FitLevel.GREEN, needed, available, f"Fits comfortably: it {need}; {has}.")
@@ -508,7 +508,8 @@ def _capacity(machine: MachineInfo, offload_gpu: bool) -> tuple[int, int, str]:
     return machine.available_ram, machine.total_ram, "this computer"
 
 
-def _gb(num_bytes: int, whole: bool = False) -> str:
+def gb(num_bytes: int, whole: bool = False) -> str:
+    """A memory size in words, as every estimate says it."""
     # Memory is sized in binary units (an "8 GB" laptop has 8 GiB), so GB here means 2**30 bytes.
     value = num_bytes / GIB
     if whole and value >= 4:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.gguf.reader import GGUFInfo
-from app.library.fit import MemoryEstimate
+from app.library.fit import MemoryEstimate, gb
 
 AUTOMATIC = -1
 OFF = 0
@@ -33,7 +33,6 @@ class OffloadPlan:
         return self.gpu_layers > self.layers
 
     def words(self, free_vram: int) -> str:
-        gb = _gb
         if not self.gpu_layers:
             return f"On the processor: {gb(self.ram_bytes)} of RAM."
         shown = min(self.gpu_layers, self.layers)
@@ -43,10 +42,6 @@ class OffloadPlan:
             parts.append("the projector too")
         text = ", ".join(parts)
         return f"{text[0].upper()}{text[1:]}; {gb(self.ram_bytes)} in RAM."
-
-
-def _gb(size: int) -> str:
-    return f"{size / 1e9:.1f} GB"
 
 
 def _layer_costs(info: GGUFInfo, estimate: MemoryEstimate) -> list[int]:
