@@ -80,3 +80,13 @@ def test_a_preview_brings_the_thumbnail_and_the_automatic_detail_from_one_look(t
         Look.PHOTO, 600, 400
     )
     assert Image.open(io.BytesIO(preview.thumbnail)).size == (160, 107)
+
+
+def test_a_picture_asked_at_more_detail_than_gemma_reads_is_read_at_the_most():
+    from app.engine.multimodal import AttachmentIndex
+
+    coffee = str(next(p for p in PHOTOS if p.stem == "coffee"))
+    index = AttachmentIndex()
+    assert index.identify("image", coffee, "file", 10**9).detail == MAX_IMAGE_TOKENS
+    assert index.identify("image", coffee, "file", -5).detail == 0
+    assert index.identify("image", coffee, "file", 280).media_id.endswith("@280")

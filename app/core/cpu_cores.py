@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,9 +86,9 @@ def _sysctl(name: str) -> int:
 
 def detect_topology() -> CpuTopology:
     """This computer's processor, as far as the system tells (logical CPUs at worst)."""
-    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    logical = len(allowed) if allowed else (os.cpu_count() or 1)
     if sys.platform.startswith("linux"):
-        allowed = os.sched_getaffinity(0)
         found = linux_topology(allowed=allowed)
         if found is not None:
             return found
@@ -150,7 +151,6 @@ class LoadWatch:
     def __init__(self, logical: int, interval: float = 0.25) -> None:
         self._logical, self._interval = logical, interval
         self._recent: collections.deque[float] = collections.deque([0.0], maxlen=self.SUSTAINED)
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -163,12 +163,10 @@ class LoadWatch:
         self._thread = threading.Thread(target=self._watch, name="cpu-load", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _watch(self) -> None:
         before = read_cpu_times()
-        while not self._stop.wait(self._interval):
+        while True:  # for the life of the worker: a daemon thread, a file read a few times a second
+            time.sleep(self._interval)
             after = read_cpu_times()
             if before is not None and after is not None:
                 self._recent.append(busy_elsewhere(before, after, self._logical))

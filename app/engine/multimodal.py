@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.gemma4 import SQUARE, grid
+from app.core.gemma4 import MAX_IMAGE_TOKENS, SQUARE, grid
 from app.engine.native_model import DecodeAborted
 from app.engine.prompt_cache import MediaSegment, Segment, TextSegment
 
@@ -65,8 +65,9 @@ class AttachmentIndex:
             unhashed = Attachment(kind, path, encoding, "")
             known = Attachment(kind, path, encoding, hashlib.sha256(unhashed.read()).hexdigest())
             self._known[key] = known
-        if kind != "image" or not detail:
+        if kind != "image" or detail <= 0:
             return known
+        detail = min(detail, MAX_IMAGE_TOKENS)  # more squares than Gemma 4 reads would be refused
         # Read at another detail, a picture is another medium: other embeddings, other positions.
         return dataclasses.replace(known, media_id=f"{known.media_id}@{detail}", detail=detail)
 
@@ -137,7 +138,7 @@ class Projector:
         return bitmap
 
     def _picture_at(self, data: bytes, detail: int) -> Any:
-        """A picture scaled to the grid of ``detail`` squares (``picture_detail.grid``): mtmd,
+        """A picture scaled to the grid of ``detail`` squares (``core.gemma4.grid``): mtmd,
         whose range is 70 to 1,120 tokens, then reads it at exactly that size."""
         from PIL import Image
 

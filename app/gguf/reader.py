@@ -21,9 +21,9 @@ from typing import Any, BinaryIO
 GGUF_MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
 
+_LAYER = re.compile(r"blk\.(\d+)\.")  # a repeating layer's tensors
 # ggml type id -> (bytes per block, elements per block); enough to size every tensor of the
 # quantizations published for Gemma models. Unknown types only skip the truncation check.
-_LAYER = re.compile(r"blk\.(\d+)\.")  # a repeating layer's tensors
 _TYPE_LAYOUT: dict[int, tuple[int, int]] = {
     0: (4, 1),
     1: (2, 1),

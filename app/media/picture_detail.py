@@ -3,7 +3,7 @@
 Gemma 4 reads a picture as a grid of 48-pixel squares, one visual token each, from 70 to 1,120
 tokens (``app.core.gemma4.grid``: the engine scales a picture to it, and the tiles count by it).
 
-"Automatic" detail looks at the picture (``suggest_detail``):
+"Automatic" detail looks at the picture (``look_of``) and its size (``detail_for``):
 
 1. **A screenshot**: 70% or more of its pixels share its eight most common exact colours. Flat
    fills of an interface do that; no photograph does, whatever its subject.
@@ -74,11 +74,6 @@ def look_of(image: Image) -> Look:
     if _stroke_share(gray) >= STROKE_SHARE and _quiet_share(gray) >= QUIET_SHARE:
         return Look.PAGE
     return Look.PHOTO
-
-
-def suggest_detail(image: Image) -> int:
-    """The budget "Automatic" picks for ``image``."""
-    return detail_for(look_of(image), image.width, image.height)
 
 
 def _along_rows(gray: np.ndarray, pick: str) -> np.ndarray:

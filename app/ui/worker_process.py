@@ -81,24 +81,26 @@ class WorkerProcess(QObject):
 
     def shutdown(self, goodbye: bytes, timeout_ms: int) -> None:
         """Say ``goodbye``, close its stdin and wait; then end it by force."""
-        self._let_go = True
-        if self._process.state() != QProcess.ProcessState.NotRunning:
-            self._process.write(goodbye)
-            self._process.closeWriteChannel()
-            if not self._process.waitForFinished(timeout_ms):
-                self.kill()
+        if self._say_goodbye(goodbye) and not self._process.waitForFinished(timeout_ms):
+            self.kill()
 
     def let_go(self, goodbye: bytes, timeout_ms: int) -> None:
         """Say ``goodbye`` and close its stdin without waiting for it: it ends by itself, or by
         force after ``timeout_ms``, and this object is deleted once it has ended."""
-        self._let_go = True
-        if self._process.state() == QProcess.ProcessState.NotRunning:
+        if not self._say_goodbye(goodbye):
             self.deleteLater()
             return
         self._process.finished.connect(self.deleteLater)
+        QTimer.singleShot(timeout_ms, self, self._process.kill)
+
+    def _say_goodbye(self, goodbye: bytes) -> bool:
+        """Let go, and tell a running worker to end (False: it was not running)."""
+        self._let_go = True
+        if self._process.state() == QProcess.ProcessState.NotRunning:
+            return False
         self._process.write(goodbye)
         self._process.closeWriteChannel()
-        QTimer.singleShot(timeout_ms, self, self._process.kill)
+        return True
 
     def kill(self) -> None:
         """End it now (and wait the moment that takes), hearing nothing more from it."""
