@@ -149,9 +149,7 @@ def test_a_long_chat_in_the_window_sends_only_its_tail_and_marks_where_memory_st
         monkeypatch.setattr(
             hearth.supervisor,
             "generate",
-            lambda rid, turns, settings, *tools, **named: (
-                sent.append(turns) or generate(rid, turns, settings, *tools, **named)
-            ),
+            lambda rid, turns, settings, *tools: sent.append(turns) or generate(rid, turns, settings, *tools),
         )
         for question in ("And now?", "Once more?"):
             window.composer.set_text(question)

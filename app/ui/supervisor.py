@@ -75,8 +75,6 @@ class WorkerSupervisor(QObject):
     until ``retry()`` (or a new request)."""
     worker_error = Signal(str)
     """The worker reported a problem that belongs to no request."""
-    chat_saved = Signal(object)
-    """The worker saved (or had nothing to save of) the chat its cache held: a ``protocol.ChatSaved``."""
 
     def __init__(
         self,
@@ -93,9 +91,7 @@ class WorkerSupervisor(QObject):
         self._failure = ""
         self._outbox: list[p.Message] = []  # sent once the handshake is done
         self._handshaken = False
-        # Answers asked for and not ended, in order: the worker answers one after the other (the
-        # user's chat and, queued behind it, programs using the local API).
-        self._requests: list[str] = []
+        self._request_id = ""
         self._wanted_model: p.LoadModel | None = None
         self.loaded_model: p.ModelLoaded | None = None
         self.worker_pid = 0
@@ -119,12 +115,7 @@ class WorkerSupervisor(QObject):
 
     @property
     def current_request(self) -> str:
-        return self._requests[0] if self._requests else ""
-
-    @property
-    def requests(self) -> tuple[str, ...]:
-        """The answers asked for and not ended yet, the one under way first."""
-        return tuple(self._requests)
+        return self._request_id
 
     def start(self) -> None:
         """Start a worker, unless one runs or is about to; after a failure, start over."""
@@ -169,12 +160,9 @@ class WorkerSupervisor(QObject):
         threads: int = 0,
         gpu_layers: int = 0,
         projector_gpu: bool = False,
-        saved_chats: tuple[str, int] = ("", 0),
     ) -> None:
         """Load a model; its projector (images, audio) is the one that belongs to it unless one is
-        given ("" for none). ``threads``: 0 lets the engine follow the machine's load.
-        ``saved_chats``: the folder chats' states are kept in, and the most they may take in MB
-        (app.engine.saved_chats); ("", 0): none are kept."""
+        given ("" for none). ``threads``: 0 lets the engine follow the machine's load."""
         self._wanted_model = p.LoadModel(
             model_path=model_path,
             context_length=context_length,
@@ -183,8 +171,6 @@ class WorkerSupervisor(QObject):
             projector_gpu=projector_gpu,
             projector_path=projector_path,
             display_name=display_name,
-            saved_chats_folder=saved_chats[0],
-            saved_chats_cap_mb=saved_chats[1],
         )
         self.loaded_model = None
         self._send(self._wanted_model)
@@ -208,11 +194,8 @@ class WorkerSupervisor(QObject):
         settings: GenerationSettings,
         tools: list[p.ToolSpec] | None = None,
         tool_choice: p.ToolChoice = p.ToolChoice.AUTO,
-        chat: str = "",
     ) -> None:
-        """Answer ``messages``; ``chat`` names the chat they are (``saved_chats.chat_key``), so
-        that the engine can save and read back its cache."""
-        self._requests.append(request_id)
+        self._request_id = request_id
         self._send(
             p.Generate(
                 request_id=request_id,
@@ -220,20 +203,9 @@ class WorkerSupervisor(QObject):
                 settings=settings,
                 tools=tools or [],
                 tool_choice=tool_choice,
-                chat=chat,
             )
         )
         self._enter(WorkerState.GENERATING)
-
-    def save_chat(self) -> None:
-        """The user left the chat the engine's cache holds: have it saved (``chat_saved`` follows)."""
-        if self.model_chosen and self._process is not None:
-            self._send(p.SaveChat())
-
-    def forget_chat(self, chat: str) -> None:
-        """A chat was deleted: its saved states go, and its cache is never saved again."""
-        if self.model_chosen and self._process is not None:
-            self._send(p.ForgetChat(chat=chat))
 
     def cancel(self, request_id: str) -> None:
         """Ask the worker to stop this answer between two tokens; ``finished`` follows."""
@@ -279,12 +251,12 @@ class WorkerSupervisor(QObject):
         elif isinstance(message, p.Delta):
             self.delta.emit(message.request_id, message.text, message.reasoning)
         elif isinstance(message, p.Done):
-            self._request_ended(message.request_id)
+            self._request_id = ""
+            self._set_state(WorkerState.IDLE)
             self.finished.emit(message)
-        elif isinstance(message, p.ChatSaved):
-            self.chat_saved.emit(message)
         elif isinstance(message, p.GenerationFailed):
-            self._request_ended(message.request_id)
+            self._request_id = ""
+            self._set_state(WorkerState.IDLE)
             self.generation_failed.emit(message.request_id, message.message)
         elif isinstance(message, p.LoadProgress):
             self.load_progress.emit(message.fraction)
@@ -302,12 +274,6 @@ class WorkerSupervisor(QObject):
         elif isinstance(message, p.Error):
             self._on_error(message.message)
 
-    def _request_ended(self, request_id: str) -> None:
-        if request_id in self._requests:
-            self._requests.remove(request_id)
-        if not self._requests and self._state is WorkerState.GENERATING:
-            self._set_state(WorkerState.IDLE)
-
     def _on_error(self, text: str) -> None:
         """The UI sends only what it encoded itself, so an error while a load or an answer is under
         way answers that request: end it, rather than wait for a reply that will never come."""
@@ -316,9 +282,9 @@ class WorkerSupervisor(QObject):
             name = Path(wanted.model_path).name if wanted else "the model"
             self._set_state(WorkerState.IDLE)
             self.load_failed.emit("error", f"The engine could not load “{name}”: {text}")
-        elif self._state is WorkerState.GENERATING and self._requests:
-            request_id = self._requests[0]
-            self._request_ended(request_id)
+        elif self._state is WorkerState.GENERATING and self._request_id:
+            request_id, self._request_id = self._request_id, ""
+            self._set_state(WorkerState.IDLE)
             self.generation_failed.emit(request_id, f"The engine could not answer: {text}")
         else:
             self.worker_error.emit(text)
@@ -378,8 +344,8 @@ class WorkerSupervisor(QObject):
             delays = policy.restart_delays_ms
             self._restart_timer.start(delays[min(self._quick_crashes, len(delays)) - 1])
         self._set_state(WorkerState.CRASHED)
-        requests, self._requests = self._requests, []
-        for request_id in requests:
+        if self._request_id:
+            request_id, self._request_id = self._request_id, ""
             self.interrupted.emit(request_id)
         self.loaded_model = None
         if was is WorkerState.LOADING and self._wanted_model is not None:
@@ -431,10 +397,10 @@ class WorkerSupervisor(QObject):
         self._discard_process()
         self._outbox = []  # the model the user wanted is kept, for retry()
         self.loaded_model = None
-        requests, self._requests = self._requests, []
+        request_id, self._request_id = self._request_id, ""
         self._failure = message
         self._set_state(WorkerState.FAILED)
-        for request_id in requests:
+        if request_id:
             self.generation_failed.emit(request_id, message)
         self.failed.emit(message)
 
