@@ -12,7 +12,15 @@ PICTURE = p.MediaRef(p.MediaKind.IMAGE, "/chats/1/cat.png")
 MIC = p.MediaRef(p.MediaKind.AUDIO, "/chats/1/mic.f32", p.MediaEncoding.PCM)
 
 SAMPLES = [
-    p.LoadModel(model_path="/m.gguf", context_length=4096, threads=2, projector_path="", display_name="M"),
+    p.LoadModel(
+        model_path="/m.gguf",
+        context_length=4096,
+        threads=2,
+        projector_path="",
+        display_name="M",
+        saved_chats_folder="/states",
+        saved_chats_cap_mb=4096,
+    ),
     p.UnloadModel(),
     p.Generate(
         request_id="r",
@@ -35,8 +43,11 @@ SAMPLES = [
         tools=[p.ToolSpec("age", "How old", {"type": "object", "properties": {"born": {"type": "string"}}})],
         tool_choice=p.ToolChoice.REQUIRED,
         response_schema={"type": "object"},
+        chat="chat-12",
     ),
     p.Cancel(request_id="r"),
+    p.SaveChat(),
+    p.ForgetChat(chat="chat-12"),
     p.Shutdown(),
     p.Hello(protocol=p.PROTOCOL_VERSION, app_version="1.2", pid=3),
     p.LoadProgress(fraction=0.5),
@@ -69,7 +80,9 @@ SAMPLES = [
         media_encodes=1,
         tool_calls=[p.ToolCall("weather", {"city": "Oslo", "days": [1, 2], "metric": True, "x": None})],
         tool_call_errors=["call:oops{"],
+        restored_tokens=3980,
     ),
+    p.ChatSaved(chat="chat-12", bytes=74_000_000, save_ms=81.5),
     p.GenerationFailed(request_id="r", message="too long"),
     p.Error(message="Bad message"),
 ]

@@ -267,6 +267,23 @@ class NativeModel:
             self._lib.llama_set_n_threads(self.ctx, threads, threads)
             self.threads = threads
 
+    # --- saved states (app.engine.saved_chats) --------------------------------------------
+
+    def save_state(self) -> memoryview:
+        """A copy of the cache (llama.cpp's sequence state)."""
+        size = int(self._lib.llama_state_seq_get_size(self.ctx, 0))
+        buffer = (ctypes.c_uint8 * max(1, size))()
+        written = int(self._lib.llama_state_seq_get_data(self.ctx, buffer, size, 0))
+        return memoryview(buffer).cast("B")[:written]
+
+    def load_state(self, buffer: Any, size: int) -> bool:
+        """Replace the cache by a saved one; False (and an empty cache) if llama.cpp refused it."""
+        self._lib.llama_memory_clear(self.memory, True)
+        if int(self._lib.llama_state_seq_set_data(self.ctx, buffer, size, 0)) == 0:
+            self._lib.llama_memory_clear(self.memory, True)
+            return False
+        return True
+
     def close(self) -> None:
         if self.ctx:
             self._lib.llama_free(self.ctx)

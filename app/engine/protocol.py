@@ -17,13 +17,14 @@ from typing import Any, ClassVar
 from app.core.generation import GenerationSettings
 from app.engine.json_records import RecordError, describe, from_json
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 # Room for a context length the bundled llama.cpp accepts, and for any machine's thread count.
 LOAD_LIMITS: dict[str, tuple[float, float]] = {
     "context_length": GenerationSettings.LIMITS["context_length"],
     "threads": (0, 4096),
     "gpu_layers": (0, 100_000),
+    "saved_chats_cap_mb": (0, 2**40),
 }
 
 
@@ -168,6 +169,10 @@ class LoadModel(Message):
     # An mmproj file for images and audio; "auto": the one that belongs to the model; "": none.
     projector_path: str = "auto"
     display_name: str = ""  # the name to show; "": the one its download recorded, or its own
+    # Where chats' KV states are kept so they resume instantly (app.engine.saved_chats), and the
+    # most they may take together; "" or 0: not kept.
+    saved_chats_folder: str = ""
+    saved_chats_cap_mb: int = 0
 
 
 @_register
@@ -189,6 +194,26 @@ class Generate(Message):
     tool_choice: ToolChoice = ToolChoice.AUTO
     # A JSON schema the answer must follow (JSON output mode); empty: free text.
     response_schema: dict[str, Any] = field(default_factory=dict)
+    # The chat the conversation is ("chat-12", see app.engine.saved_chats.chat_key); "": none,
+    # its cache is never saved.
+    chat: str = ""
+
+
+@_register
+@dataclass
+class SaveChat(Message):
+    """The user left the chat the cache holds (or is quitting): save its state now."""
+
+    type: ClassVar[str] = "save_chat"
+
+
+@_register
+@dataclass
+class ForgetChat(Message):
+    """The chat was deleted: its saved states go, and the cache is never saved as its state."""
+
+    type: ClassVar[str] = "forget_chat"
+    chat: str
 
 
 @_register
@@ -286,6 +311,18 @@ class Done(Message):
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_errors: list[str] = field(default_factory=list)  # tool calls that could not be read
     threads: int = 0  # the threads the engine ended the answer on
+    restored_tokens: int = 0  # positions read back from the chat's saved state, not evaluated
+
+
+@_register
+@dataclass
+class ChatSaved(Message):
+    """The answer to ``save_chat``: the state written (bytes 0: there was nothing to save)."""
+
+    type: ClassVar[str] = "chat_saved"
+    chat: str = ""
+    bytes: int = 0
+    save_ms: float = 0.0
 
 
 @_register

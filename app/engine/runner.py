@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from app.core.cpu_cores import LoadWatch, detect_topology, threads_for
@@ -52,6 +53,7 @@ from app.engine.prompt_cache import (
 )
 from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead, with_picture_detail
 from app.engine.protocol import ChatTurn, StopReason, ToolCall, ToolChoice, ToolSpec, TurnTokens
+from app.engine.saved_chats import ChatStates, fingerprint, forget_chat, valid_key
 from app.engine.tool_grammar import Grammar, json_grammar, tool_call_grammar
 from app.engine.tool_turns import template_messages
 from app.gguf.reader import GGUFInfo
@@ -59,6 +61,8 @@ from app.gguf.reader import GGUFInfo
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.04  # coalesce tokens: the UI repaints at most ~25 times a second
+# A saved state is read back only if it spares reading at least this many more positions.
+MIN_RESTORE_GAIN = 64
 THREADS_CHECK_TOKENS = 16  # how often a long answer follows the machine's load
 
 
@@ -105,6 +109,7 @@ class GenerationResult:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_errors: list[str] = field(default_factory=list)
     threads: int = 0  # the threads it ended on
+    restored_tokens: int = 0  # cached positions read back from the chat's saved state
 
 
 # ggml_log_level in the bundled ggml (llama_cpp/_logger.py's comment has an older numbering).
@@ -164,10 +169,20 @@ class ModelRunner:
         self._load_watch: LoadWatch | None = None
         self._threads_follow_load = False
         self._projector_gpu = False
+        # Chats that resume instantly (app.engine.saved_chats): the chat the cache holds, and
+        # whether it changed since it was saved.
+        self._states: ChatStates | None = None
+        self._chat = ""
+        self._unsaved = False
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    @property
+    def chat(self) -> str:
+        """The chat the cache holds ("": none named)."""
+        return self._chat
 
     @property
     def context_length(self) -> int:
@@ -193,9 +208,12 @@ class ModelRunner:
         projector_path: str = "",
         gpu_layers: int = 0,
         projector_gpu: bool = False,
+        states_folder: str = "",
+        states_cap: int = 0,
     ) -> None:
         """Load a model (and its projector). Whatever the file holds, this either succeeds or
-        raises ``ModelLoadError`` with words for the user, and leaves nothing loaded."""
+        raises ``ModelLoadError`` with words for the user, and leaves nothing loaded. Chats'
+        states are saved in ``states_folder`` up to ``states_cap`` bytes ("": not at all)."""
         self.unload()
         info = preflight(path, context_length)
         try:
@@ -227,6 +245,11 @@ class ModelRunner:
             )
             if projector_path:
                 self._open_projector(projector_path)
+            if states_folder and states_cap > 0:
+                model_fingerprint = fingerprint(
+                    [path, projector_path], model.n_ctx, getattr(self._lib, "__version__", "")
+                )
+                self._states = ChatStates(Path(states_folder), states_cap, model_fingerprint)
         except BaseException as exc:
             self.unload()  # nothing half-loaded stays, or each damaged file tried would keep a model
             raise self._load_error(info, exc) from None
@@ -268,6 +291,8 @@ class ModelRunner:
         self._projector_path = path
 
     def unload(self) -> None:
+        self.save_chat()
+        self._states, self._chat = None, ""
         if self._projector is not None:
             self._projector.close()
         if self._model is not None:
@@ -289,8 +314,11 @@ class ModelRunner:
         should_stop: Callable[[], bool],
         on_text: Callable[[str, str], None],
         shape: AnswerShape = NO_SHAPE,
+        chat: str = "",
     ) -> GenerationResult:
-        """Stream an answer; ``on_text(answer, reasoning)`` gets coalesced pieces."""
+        """Stream an answer; ``on_text(answer, reasoning)`` gets coalesced pieces. ``chat`` names
+        the conversation the prompt belongs to: its saved state is read back when that spares
+        reading the chat again, and the cache is saved as its state when another chat follows."""
         model = self._model
         if model is None or self._formatter is None:
             raise RuntimeError("No model is loaded.")
@@ -302,13 +330,69 @@ class ModelRunner:
         tools = shape.tools if self._tools else []
         grammar = dataclasses.replace(shape, tools=tools).grammar(settings.think)
         prompt = self._fit_prompt(messages, settings, tools)
+        restored = self._switch_chat(chat, prompt.segments)
+        self._unsaved = True
         try:
             n_past, evaluated = self._evaluate_prompt(prompt)
         except DecodeAborted:
-            return self._result(StopReason.CANCELLED, prompt, 0, started, 0.0, started, 0, encodes_before)
-        return self._sample(
-            prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before, grammar
-        )
+            result = self._result(StopReason.CANCELLED, prompt, 0, started, 0.0, started, 0, encodes_before)
+        else:
+            result = self._sample(
+                prompt, n_past, evaluated, settings, should_stop, on_text, started, encodes_before, grammar
+            )
+        result.restored_tokens = restored
+        return result
+
+    # --- saved states ----------------------------------------------------------------------
+
+    def save_chat(self) -> int:
+        """Save the cache as the state of the chat it holds, if it changed since; returns the
+        bytes written (0: nothing to save, or not kept)."""
+        model, states = self._model, self._states
+        if model is None or states is None or not self._chat or not self._unsaved or not self._cached:
+            return 0
+        self._unsaved = False
+        try:
+            return states.save(self._chat, self._cached, model.save_state())
+        except Exception:  # a state not saved costs one re-read later, nothing more
+            log.exception("the state of %s could not be saved", self._chat)
+            return 0
+
+    def forget_chat_state(self, chat: str) -> None:
+        """The chat was deleted: drop its saved states, whatever the model, and never save the
+        cache as its state again."""
+        if self._states is not None and valid_key(chat):
+            forget_chat(self._states.folder, chat)
+        if chat == self._chat:
+            self._chat, self._unsaved = "", False
+
+    def _switch_chat(self, chat: str, segments: list[Segment]) -> int:
+        """Follow the prompt's chat: save the one being left, and read back the new one's saved
+        state if its tokens start the prompt further than what the cache holds. Returns the
+        positions read back."""
+        if chat == self._chat:
+            return 0
+        self.save_chat()
+        self._chat = chat if valid_key(chat) else ""
+        model, states = self._model, self._states
+        if not self._chat or model is None or states is None:
+            return 0
+        saved = states.peek(self._chat)
+        if saved is None:
+            return 0
+        offered = find_reuse(saved.segments, segments).n_past
+        if offered < find_reuse(self._cached, segments).n_past + MIN_RESTORE_GAIN:
+            return 0
+        payload = states.read_payload(saved)
+        if payload is None:
+            return 0
+        if not model.load_state(payload, saved.payload_length):
+            log.warning("llama.cpp refused the saved state of %s; the chat is read again", chat)
+            self._cached = []
+            return 0
+        self._cached = saved.segments
+        self._unsaved = False
+        return offered
 
     def _sample(
         self,

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hearth.worker")
 
 EXIT_GRACE_S = 3.0
+# Once told to shut down, the worker saves the chat the cache holds: a large state takes a while.
+SAVE_GRACE_S = 20.0
 
 
 class Worker:
@@ -38,6 +40,7 @@ class Worker:
         self._cancelled: set[str] = set()
         self._current_request = ""
         self._runner: ModelRunner | None = None  # created on first load: importing llama.cpp takes a moment
+        self._shutting_down = False
 
     def send(self, message: p.Message) -> None:
         data = message.encode()
@@ -59,10 +62,12 @@ class Worker:
             except Exception as exc:  # this thread must outlive any line, or the worker goes deaf
                 log.exception("could not handle a line from the UI")
                 self.send(p.Error(message=f"The worker could not handle a message: {exc}"))
-        # stdin closed: the UI quit or crashed. Stop now, and make sure we really go.
+        # stdin closed: the UI quit or crashed. Stop now, and make sure we really go (after
+        # saving the chat, when told to shut down: a UI that died says nothing).
         self._cancelled.add("*")
         self._inbox.put(None)
-        threading.Timer(EXIT_GRACE_S, os._exit, args=(0,)).start()
+        grace = SAVE_GRACE_S if self._shutting_down else EXIT_GRACE_S
+        threading.Timer(grace, os._exit, args=(0,)).start()
 
     def _receive(self, line: bytes) -> None:
         """Act on one line: a bad one is answered with exactly one ``error`` record."""
@@ -77,6 +82,8 @@ class Worker:
             if self._runner is not None and message.request_id == self._current_request:
                 self._runner.request_stop()  # also ends a long prompt evaluation
             return
+        if isinstance(message, p.Shutdown):
+            self._shutting_down = True
         self._inbox.put(message)
 
     # --- main loop ------------------------------------------------------------------------
@@ -87,7 +94,10 @@ class Worker:
     def serve(self) -> None:
         while True:
             message = self._inbox.get()
-            if message is None or isinstance(message, p.Shutdown):
+            if message is None:
+                return
+            if isinstance(message, p.Shutdown):
+                self._save_chat()  # the user quits: the chat resumes at once next time
                 return
             try:
                 self._handle(message)
@@ -108,8 +118,23 @@ class Worker:
             self.send(p.ModelUnloaded())
         elif isinstance(message, p.Generate):
             self._generate(message)
+        elif isinstance(message, p.SaveChat):
+            self.send(self._save_chat())
+        elif isinstance(message, p.ForgetChat):
+            if self._runner is not None:
+                self._runner.forget_chat_state(message.chat)
         else:
             self.send(p.Error(message=f"The worker does not handle {message.type!r}."))
+
+    def _save_chat(self) -> p.ChatSaved:
+        runner = self._runner
+        if runner is None:
+            return p.ChatSaved()
+        started = time.perf_counter()
+        chat, size = runner.chat, runner.save_chat()
+        return p.ChatSaved(
+            chat=chat if size else "", bytes=size, save_ms=(time.perf_counter() - started) * 1000
+        )
 
     def _get_runner(self) -> ModelRunner:
         if self._runner is None:
@@ -176,6 +201,8 @@ class Worker:
             projector,
             gpu_layers=message.gpu_layers,
             projector_gpu=message.projector_gpu,
+            states_folder=message.saved_chats_folder,
+            states_cap=message.saved_chats_cap_mb * 2**20,
         )
         info = runner.info
         assert info is not None
@@ -227,7 +254,9 @@ class Worker:
             runner.request_stop()
         try:
             shape = AnswerShape(message.tools, message.tool_choice, message.response_schema)
-            result = runner.generate(message.messages, message.settings, should_stop, on_text, shape)
+            result = runner.generate(
+                message.messages, message.settings, should_stop, on_text, shape, chat=message.chat
+            )
         except (PromptTooLongError, MediaError, GrammarError) as exc:
             self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
             return
