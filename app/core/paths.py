@@ -38,6 +38,11 @@ class AppPaths:
         return self.config / "settings.json"
 
     @property
+    def saved_chats(self) -> Path:
+        """Chats' saved KV states (``app.engine.saved_chats``): a cache, made again by reading."""
+        return self.cache / "chats"
+
+    @property
     def attachments(self) -> Path:
         return self.data / "attachments"
 

@@ -53,6 +53,9 @@ class Settings:
     silence_stop_s: float = 0.0  # stop recording after this long without speech; 0: never
     dictate: bool = False  # the microphone writes into the message box even for a model that hears
     threads: int = 0  # the engine's threads; 0: automatic (app.core.cpu_cores)
+    # The most chats' saved KV states may take on disk, so they resume instantly
+    # (app.engine.saved_chats); 0: none are kept.
+    saved_chats_gb: int = 4
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -187,6 +187,11 @@ def forget_chat(folder: Path, key: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def forget_all_chats(folder: Path) -> None:
+    for path, _size, _used in _states_in(folder):
+        path.unlink(missing_ok=True)
+
+
 def saved_bytes(folder: Path) -> int:
     return sum(size for _path, size, _used in _states_in(folder))
 

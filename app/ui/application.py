@@ -35,6 +35,9 @@ from app.ui.supervisor import WorkerSupervisor
 from app.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
+# At quit the engine saves the chat it holds (app.engine.saved_chats); a large state takes a while,
+# and the window is gone meanwhile.
+QUIT_TIMEOUT_MS = 20_000
 ICON = resource("icons", "hearth.svg")
 
 
@@ -55,7 +58,7 @@ class Hearth:
         self.window.close()
         self.window.diagnostics.shutdown()
         self.models.shutdown()
-        self.supervisor.stop()
+        self.supervisor.stop(QUIT_TIMEOUT_MS)
         self.close_database()
 
     def close_database(self) -> None:
@@ -221,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     if attached:
         QTimer.singleShot(0, lambda: open_launch(hearth.window, {"files": attached}))
     app.aboutToQuit.connect(instance.stop_listening)  # a launch now waits, then takes over
-    app.aboutToQuit.connect(hearth.supervisor.stop)
+    app.aboutToQuit.connect(lambda: hearth.supervisor.stop(QUIT_TIMEOUT_MS))
     app.aboutToQuit.connect(hearth.window.diagnostics.shutdown)
     app.aboutToQuit.connect(hearth.models.shutdown)
     # Let Ctrl+C and SIGTERM close the window cleanly (Python handles signals between Qt events).

@@ -84,12 +84,13 @@ class Transcriptions(QObject):
         history: list[p.ChatTurn],
         settings: GenerationSettings,
         tools: list[p.ToolSpec] | None = None,
+        chat: str = "",
     ) -> str:
         request_id = "dictation-" + uuid.uuid4().hex
         self._texts[request_id] = ""
         # The tools stay described where the chat offers them (the prompt is the chat's), but none
         # may be called.
-        self._worker.generate(request_id, history, settings, tools or [], p.ToolChoice.NONE)
+        self._worker.generate(request_id, history, settings, tools or [], p.ToolChoice.NONE, chat=chat)
         return request_id
 
     def cancel_all(self) -> None:

@@ -12,10 +12,13 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from app import APP_NAME
+from app.engine.saved_chats import saved_bytes
+from app.library.fit import gb
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
+SAVED_CHATS_GB = (1, 4, 16, 64)
 THEMES = (("system", "Like the system"), ("light", "Light"), ("dark", "Dark"))
 
 
@@ -117,6 +120,21 @@ class MainMenus(QObject):
         self.threads_actions = self._choices(threads_menu, automatic + numbers, window.settings.threads)
         threads_menu.insertSeparator(threads_menu.actions()[1])
         self.threads_actions.triggered.connect(lambda choice: window.choose_threads(int(choice.data())))
+        # Chats' saved KV states: the most they may take on disk (app.engine.saved_chats).
+        saved_menu = file_menu.addMenu("&Chats ready to resume")
+        sizes = [(0, "Off: a chat is read again when you come back to it")]
+        sizes += [(gb, f"Keep up to {gb} GB") for gb in SAVED_CHATS_GB]
+        self.saved_chats_actions = self._choices(saved_menu, sizes, window.settings.saved_chats_gb)
+        saved_menu.insertSeparator(saved_menu.actions()[1])
+        self.saved_chats_actions.triggered.connect(
+            lambda choice: window.choose_saved_chats(int(choice.data()))
+        )
+        saved_menu.addSeparator()
+        self.saved_chats_used = saved_menu.addAction("")
+        self.saved_chats_used.setEnabled(False)
+        saved_menu.aboutToShow.connect(
+            lambda: self.saved_chats_used.setText(f"In use now: {gb(saved_bytes(window.paths.saved_chats))}")
+        )
         file_menu.addSeparator()
         self.export_chat_action = file_menu.addAction("Export this chat…", exports.export_current)
         self.export_all_action = file_menu.addAction("Export all chats…", exports.export_all)

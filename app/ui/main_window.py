@@ -36,6 +36,7 @@ from app.core.paths import AppPaths
 from app.core.presets import Preset, find_preset
 from app.core.settings import RecentModel, Settings, WindowState, remember_model, save_settings
 from app.engine import protocol as p
+from app.engine.saved_chats import chat_key, forget_all_chats, forget_chat
 from app.library.installed import InstalledModel, ModelRegistry, scan_installed
 from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
@@ -387,6 +388,8 @@ class MainWindow(QMainWindow):
         conversation = self.controller.conversation(conversation_id)
         if conversation is None:
             return
+        if self.current_id is not None and conversation_id != self.current_id:
+            self.supervisor.save_chat()  # the chat left resumes at once when the user comes back
         self.current_id = conversation_id
         self.title_label.setText(conversation.title)
         self.setWindowTitle(f"{conversation.title} — {APP_NAME}")
@@ -511,7 +514,9 @@ class MainWindow(QMainWindow):
             self.messages.removed = None
             self.attachments.forget_unused(self.store.referenced_attachment_paths())
         if self._pending_delete is not None:
-            self._pending_delete = None
+            deleted, self._pending_delete = self._pending_delete, None
+            forget_chat(self.paths.saved_chats, chat_key(deleted))
+            self.supervisor.forget_chat(chat_key(deleted))
             try:
                 self.store.purge_deleted()
             except StorageError as error:
@@ -638,7 +643,27 @@ class MainWindow(QMainWindow):
             return
         context = self._current_settings().context_length
         self.model_button.setText(f"Loading {name or Path(path).name}…")  # before a failure can reset it
-        self.supervisor.load_model(path, context, projector, name, self.settings.threads)
+        self.supervisor.load_model(
+            path, context, projector, name, self.settings.threads, saved_chats=self._saved_chats()
+        )
+
+    def _saved_chats(self) -> tuple[str, int]:
+        """Where the engine keeps chats' states, and how many MB they may take."""
+        megabytes = self.settings.saved_chats_gb * 1024
+        return (str(self.paths.saved_chats), megabytes) if megabytes > 0 else ("", 0)
+
+    def choose_saved_chats(self, gigabytes: int) -> None:
+        """Keep up to this many GB of chats' states (0: none, and those kept are deleted); a loaded
+        model loads again to follow."""
+        if gigabytes == self.settings.saved_chats_gb:
+            return
+        self.settings = replace(self.settings, saved_chats_gb=gigabytes)
+        self._save_settings()
+        if gigabytes == 0:
+            forget_all_chats(self.paths.saved_chats)
+        loaded = self.supervisor.loaded_model
+        if loaded is not None and not self.controller.busy:
+            self.load_model(loaded.model_path, loaded.projector_path or "auto", loaded.name)
 
     def default_context(self) -> int:
         return self.settings.defaults.context_length

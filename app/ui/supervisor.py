@@ -75,6 +75,8 @@ class WorkerSupervisor(QObject):
     until ``retry()`` (or a new request)."""
     worker_error = Signal(str)
     """The worker reported a problem that belongs to no request."""
+    chat_saved = Signal(object)
+    """The worker saved (or had nothing to save of) the chat its cache held: a ``protocol.ChatSaved``."""
 
     def __init__(
         self,
@@ -160,9 +162,12 @@ class WorkerSupervisor(QObject):
         threads: int = 0,
         gpu_layers: int = 0,
         projector_gpu: bool = False,
+        saved_chats: tuple[str, int] = ("", 0),
     ) -> None:
         """Load a model; its projector (images, audio) is the one that belongs to it unless one is
-        given ("" for none). ``threads``: 0 lets the engine follow the machine's load."""
+        given ("" for none). ``threads``: 0 lets the engine follow the machine's load.
+        ``saved_chats``: the folder chats' states are kept in, and the most they may take in MB
+        (app.engine.saved_chats); ("", 0): none are kept."""
         self._wanted_model = p.LoadModel(
             model_path=model_path,
             context_length=context_length,
@@ -171,6 +176,8 @@ class WorkerSupervisor(QObject):
             projector_gpu=projector_gpu,
             projector_path=projector_path,
             display_name=display_name,
+            saved_chats_folder=saved_chats[0],
+            saved_chats_cap_mb=saved_chats[1],
         )
         self.loaded_model = None
         self._send(self._wanted_model)
@@ -194,7 +201,10 @@ class WorkerSupervisor(QObject):
         settings: GenerationSettings,
         tools: list[p.ToolSpec] | None = None,
         tool_choice: p.ToolChoice = p.ToolChoice.AUTO,
+        chat: str = "",
     ) -> None:
+        """Answer ``messages``; ``chat`` names the chat they are (``saved_chats.chat_key``), so
+        that the engine can save and read back its cache."""
         self._request_id = request_id
         self._send(
             p.Generate(
@@ -203,9 +213,20 @@ class WorkerSupervisor(QObject):
                 settings=settings,
                 tools=tools or [],
                 tool_choice=tool_choice,
+                chat=chat,
             )
         )
         self._enter(WorkerState.GENERATING)
+
+    def save_chat(self) -> None:
+        """The user left the chat the engine's cache holds: have it saved (``chat_saved`` follows)."""
+        if self.model_chosen and self._process is not None:
+            self._send(p.SaveChat())
+
+    def forget_chat(self, chat: str) -> None:
+        """A chat was deleted: its saved states go, and its cache is never saved again."""
+        if self.model_chosen and self._process is not None:
+            self._send(p.ForgetChat(chat=chat))
 
     def cancel(self, request_id: str) -> None:
         """Ask the worker to stop this answer between two tokens; ``finished`` follows."""
@@ -254,6 +275,8 @@ class WorkerSupervisor(QObject):
             self._request_id = ""
             self._set_state(WorkerState.IDLE)
             self.finished.emit(message)
+        elif isinstance(message, p.ChatSaved):
+            self.chat_saved.emit(message)
         elif isinstance(message, p.GenerationFailed):
             self._request_id = ""
             self._set_state(WorkerState.IDLE)

@@ -23,6 +23,7 @@ from app.core.gemma4 import MAX_IMAGE_TOKENS
 from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 from app.engine.context_window import turns_to_send
+from app.engine.saved_chats import chat_key
 from app.storage.attachment_files import StoredFile
 from app.storage.chats import CURRENT_LEAF, Attachment, ChatStore, Conversation, Message, MessageStatus
 from app.storage.documents import CHARS_PER_TOKEN, DocumentLibrary, estimate_tokens
@@ -241,7 +242,14 @@ class ChatController(QObject):
         self.busy_changed.emit(True)
         self._save_timer.start()
         choice = p.ToolChoice.REQUIRED if must_use_tool else p.ToolChoice.AUTO
-        self._worker.generate(self._answer.request_id, history, settings, tools, choice)
+        self._worker.generate(
+            self._answer.request_id,
+            history,
+            settings,
+            tools,
+            choice,
+            chat=chat_key(placeholder.conversation_id),
+        )
 
     def prompt_so_far(
         self, conversation_id: int
@@ -544,7 +552,12 @@ class ChatController(QObject):
         under_way = p.ChatTurn(p.Role.ASSISTANT, "", tool_steps=steps)
         answer.request_id = uuid.uuid4().hex
         self._worker.generate(
-            answer.request_id, [*answer.history, under_way], answer.settings, answer.tools, choice
+            answer.request_id,
+            [*answer.history, under_way],
+            answer.settings,
+            answer.tools,
+            choice,
+            chat=chat_key(answer.conversation_id),
         )
 
     @staticmethod

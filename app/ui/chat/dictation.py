@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.core.generation import GenerationSettings
+from app.engine.saved_chats import chat_key
 from app.library.ears import LoadedModel, choose_ears, fit_beside
 from app.library.installed import InstalledModel
 from app.library.machine import detect_machine
@@ -129,12 +130,15 @@ class Dictation(QObject):
             self._end("The model changed before your words were written down; record them again.")
             self._next_for_chat_model()
             return
+        chat = ""
         if recording.conversation_id is not None:
             history, settings, tools = self._controller.prompt_so_far(recording.conversation_id)
+            chat = chat_key(recording.conversation_id)
         else:
             history, settings, tools = [], GenerationSettings(), []
         history.append(transcription_turn(recording.path))
-        request_id = self._chat.start(history, transcription_settings(settings, recording.seconds), tools)
+        settings = transcription_settings(settings, recording.seconds)
+        request_id = self._chat.start(history, settings, tools, chat=chat)
         self._running[request_id] = recording
 
     def _with_ears(self, found: tuple[_Recording, InstalledModel | None, str]) -> None:
