@@ -214,6 +214,8 @@ class ModelRunner:
         """Load a model (and its projector). Whatever the file holds, this either succeeds or
         raises ``ModelLoadError`` with words for the user, and leaves nothing loaded. Chats'
         states are saved in ``states_folder`` up to ``states_cap`` bytes ("": not at all)."""
+        if not states_folder or states_cap <= 0:
+            self._states = None  # turned off: not even the chat being left is saved
         self.unload()
         info = preflight(path, context_length)
         try:
