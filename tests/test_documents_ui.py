@@ -40,9 +40,9 @@ def window_with_spy(qtbot, hearth_home, short_answers, monkeypatch):
         controller.set_chat_settings(chat, chosen, "")
         real = hearth.supervisor.generate
 
-        def generate(request_id, messages, settings, *rest):
+        def generate(request_id, messages, settings, *rest, **named):
             sent.append((messages, settings))
-            real(request_id, messages, settings, *rest)
+            real(request_id, messages, settings, *rest, **named)
 
         monkeypatch.setattr(hearth.supervisor, "generate", generate)
         return hearth

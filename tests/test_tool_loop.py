@@ -84,9 +84,9 @@ def sent(monkeypatch):
     def spy(hearth: Hearth) -> None:
         real = hearth.supervisor.generate
 
-        def generate(request_id, messages, settings, tools=None, tool_choice=p.ToolChoice.AUTO):
+        def generate(request_id, messages, settings, tools=None, tool_choice=p.ToolChoice.AUTO, chat=""):
             requests.append((messages, tools or [], tool_choice))
-            real(request_id, messages, settings, tools, tool_choice)
+            real(request_id, messages, settings, tools, tool_choice, chat=chat)
 
         monkeypatch.setattr(hearth.supervisor, "generate", generate)
 

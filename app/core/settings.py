@@ -56,6 +56,10 @@ class Settings:
     # The most chats' saved KV states may take on disk, so they resume instantly
     # (app.engine.saved_chats); 0: none are kept.
     saved_chats_gb: int = 4
+    # The local API (app.ui.local_api): off unless turned on; its port and bearer token.
+    api_enabled: bool = False
+    api_port: int = 39281
+    api_token: str = ""
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -58,6 +58,7 @@ class Hearth:
         self.window.close()
         self.window.diagnostics.shutdown()
         self.models.shutdown()
+        self.window.local_api.api.stop()
         self.supervisor.stop(QUIT_TIMEOUT_MS)
         self.close_database()
 
@@ -224,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if attached:
         QTimer.singleShot(0, lambda: open_launch(hearth.window, {"files": attached}))
     app.aboutToQuit.connect(instance.stop_listening)  # a launch now waits, then takes over
+    app.aboutToQuit.connect(hearth.window.local_api.api.stop)
     app.aboutToQuit.connect(lambda: hearth.supervisor.stop(QUIT_TIMEOUT_MS))
     app.aboutToQuit.connect(hearth.window.diagnostics.shutdown)
     app.aboutToQuit.connect(hearth.models.shutdown)

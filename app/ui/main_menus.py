@@ -135,6 +135,7 @@ class MainMenus(QObject):
         saved_menu.aboutToShow.connect(
             lambda: self.saved_chats_used.setText(f"In use now: {gb(saved_bytes(window.paths.saved_chats))}")
         )
+        self.local_api_action = file_menu.addAction("&Local API…", window.open_local_api)
         file_menu.addSeparator()
         self.export_chat_action = file_menu.addAction("Export this chat…", exports.export_current)
         self.export_all_action = file_menu.addAction("Export all chats…", exports.export_all)

@@ -64,6 +64,8 @@ from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
+from app.ui.local_api import LocalApi
+from app.ui.local_api_panel import LocalApiControls
 from app.ui.main_menus import MainMenus
 from app.ui.saving import UNSAVED_KEPT, PendingSaves
 from app.ui.shortcuts_dialog import ShortcutsDialog
@@ -340,6 +342,13 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.state_label)
+        self.local_api = LocalApiControls(
+            LocalApi(self.supervisor, lambda: self.controller.busy, self.paths.cache / "api-pictures", self),
+            lambda: self.settings,
+            self._replace_settings,
+            bar,
+        )
+        self.controller.busy_changed.connect(self._user_answer_changed)
         self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_DELETE_MS)
         self._undo_timer.timeout.connect(self._commit_delete)
 
@@ -778,6 +787,19 @@ class MainWindow(QMainWindow):
             and not self.controller.busy
         ):
             self.load_model(loaded.model_path, loaded.projector_path, loaded.name)
+
+    def _user_answer_changed(self, busy: bool) -> None:
+        if not busy:  # a program's request may go now
+            self.local_api.api.pump()
+
+    def _replace_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self._save_settings()
+
+    def open_local_api(self) -> None:
+        self.local_api.open_panel(
+            self, lambda: self.supervisor.loaded_model.name if self.supervisor.loaded_model else ""
+        )
 
     def _save_settings(self) -> None:
         self.saves.keep("app settings", self._write_settings, SETTINGS_KEPT)

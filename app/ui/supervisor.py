@@ -93,7 +93,9 @@ class WorkerSupervisor(QObject):
         self._failure = ""
         self._outbox: list[p.Message] = []  # sent once the handshake is done
         self._handshaken = False
-        self._request_id = ""
+        # Answers asked for and not ended, in order: the worker answers one after the other (the
+        # user's chat and, queued behind it, programs using the local API).
+        self._requests: list[str] = []
         self._wanted_model: p.LoadModel | None = None
         self.loaded_model: p.ModelLoaded | None = None
         self.worker_pid = 0
@@ -117,7 +119,12 @@ class WorkerSupervisor(QObject):
 
     @property
     def current_request(self) -> str:
-        return self._request_id
+        return self._requests[0] if self._requests else ""
+
+    @property
+    def requests(self) -> tuple[str, ...]:
+        """The answers asked for and not ended yet, the one under way first."""
+        return tuple(self._requests)
 
     def start(self) -> None:
         """Start a worker, unless one runs or is about to; after a failure, start over."""
@@ -205,7 +212,7 @@ class WorkerSupervisor(QObject):
     ) -> None:
         """Answer ``messages``; ``chat`` names the chat they are (``saved_chats.chat_key``), so
         that the engine can save and read back its cache."""
-        self._request_id = request_id
+        self._requests.append(request_id)
         self._send(
             p.Generate(
                 request_id=request_id,
@@ -272,14 +279,12 @@ class WorkerSupervisor(QObject):
         elif isinstance(message, p.Delta):
             self.delta.emit(message.request_id, message.text, message.reasoning)
         elif isinstance(message, p.Done):
-            self._request_id = ""
-            self._set_state(WorkerState.IDLE)
+            self._request_ended(message.request_id)
             self.finished.emit(message)
         elif isinstance(message, p.ChatSaved):
             self.chat_saved.emit(message)
         elif isinstance(message, p.GenerationFailed):
-            self._request_id = ""
-            self._set_state(WorkerState.IDLE)
+            self._request_ended(message.request_id)
             self.generation_failed.emit(message.request_id, message.message)
         elif isinstance(message, p.LoadProgress):
             self.load_progress.emit(message.fraction)
@@ -297,6 +302,12 @@ class WorkerSupervisor(QObject):
         elif isinstance(message, p.Error):
             self._on_error(message.message)
 
+    def _request_ended(self, request_id: str) -> None:
+        if request_id in self._requests:
+            self._requests.remove(request_id)
+        if not self._requests and self._state is WorkerState.GENERATING:
+            self._set_state(WorkerState.IDLE)
+
     def _on_error(self, text: str) -> None:
         """The UI sends only what it encoded itself, so an error while a load or an answer is under
         way answers that request: end it, rather than wait for a reply that will never come."""
@@ -305,9 +316,9 @@ class WorkerSupervisor(QObject):
             name = Path(wanted.model_path).name if wanted else "the model"
             self._set_state(WorkerState.IDLE)
             self.load_failed.emit("error", f"The engine could not load “{name}”: {text}")
-        elif self._state is WorkerState.GENERATING and self._request_id:
-            request_id, self._request_id = self._request_id, ""
-            self._set_state(WorkerState.IDLE)
+        elif self._state is WorkerState.GENERATING and self._requests:
+            request_id = self._requests[0]
+            self._request_ended(request_id)
             self.generation_failed.emit(request_id, f"The engine could not answer: {text}")
         else:
             self.worker_error.emit(text)
@@ -367,8 +378,8 @@ class WorkerSupervisor(QObject):
             delays = policy.restart_delays_ms
             self._restart_timer.start(delays[min(self._quick_crashes, len(delays)) - 1])
         self._set_state(WorkerState.CRASHED)
-        if self._request_id:
-            request_id, self._request_id = self._request_id, ""
+        requests, self._requests = self._requests, []
+        for request_id in requests:
             self.interrupted.emit(request_id)
         self.loaded_model = None
         if was is WorkerState.LOADING and self._wanted_model is not None:
@@ -420,10 +431,10 @@ class WorkerSupervisor(QObject):
         self._discard_process()
         self._outbox = []  # the model the user wanted is kept, for retry()
         self.loaded_model = None
-        request_id, self._request_id = self._request_id, ""
+        requests, self._requests = self._requests, []
         self._failure = message
         self._set_state(WorkerState.FAILED)
-        if request_id:
+        for request_id in requests:
             self.generation_failed.emit(request_id, message)
         self.failed.emit(message)
 
