@@ -149,7 +149,9 @@ def test_a_long_chat_in_the_window_sends_only_its_tail_and_marks_where_memory_st
         monkeypatch.setattr(
             hearth.supervisor,
             "generate",
-            lambda rid, turns, settings, *tools: sent.append(turns) or generate(rid, turns, settings, *tools),
+            lambda rid, turns, settings, *tools, **named: (
+                sent.append(turns) or generate(rid, turns, settings, *tools, **named)
+            ),
         )
         for question in ("And now?", "Once more?"):
             window.composer.set_text(question)

@@ -30,9 +30,13 @@ from app.ui.local_api import LocalApi, new_token
 PANEL_NAME = "localApiPanel"
 EXAMPLE = """from openai import OpenAI
 
-client = OpenAI(base_url="{address}", api_key="{token}")
+client = OpenAI(
+    base_url="{address}",
+    api_key="the token above",
+)
 answer = client.chat.completions.create(
-    model="{model}", messages=[{{"role": "user", "content": "Hello!"}}]
+    model="{model}",
+    messages=[{{"role": "user", "content": "Hello!"}}],
 )
 print(answer.choices[0].message.content)"""
 
@@ -95,10 +99,11 @@ class LocalApiControls:
         api = self.api
         self.label.setVisible(api.serving)
         if api.answering:
-            waiting = f" (+{api.waiting} waiting)" if api.waiting else ""
-            self.label.setText(f"● A program is using the model{waiting}")
+            waiting = f" · {api.waiting} waiting" if api.waiting else ""
+            self.label.setText(f"● Local API in use{waiting}")
         else:
             self.label.setText("Local API on")
+        self.label.setMinimumWidth(self.label.sizeHint().width())  # never cut short by the bar
         self.label.setToolTip(f"The local API answers at {api.address}" if api.serving else "")
         panel = self.label.window().findChild(LocalApiPanel, PANEL_NAME)
         if panel is not None:
@@ -146,7 +151,8 @@ class LocalApiPanel(QDialog):
         self.state.setWordWrap(True)
         self.example = QPlainTextEdit(readOnly=True)
         self.example.setAccessibleName("Example in Python")
-        self.example.setMaximumHeight(130)
+        self.example.setFixedHeight(200)
+        self.example.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.example.setStyleSheet("font-family: monospace;")
 
         form = QFormLayout()
@@ -163,7 +169,7 @@ class LocalApiPanel(QDialog):
         layout.addWidget(QLabel("For example, in Python with the openai package:"))
         layout.addWidget(self.example)
         layout.addWidget(buttons)
-        self.resize(560, 0)
+        self.setMinimumWidth(600)
 
         self.enabled.toggled.connect(lambda on: controls.turn(on, self.port.value()))
         self.port.editingFinished.connect(self._port_changed)
@@ -197,9 +203,7 @@ class LocalApiPanel(QDialog):
         problem = bool(self._controls.problem)
         self.state.setStyleSheet("color: #c0392b;" if problem else "")
         model = self._model_name() or "the model loaded in Hearth"
-        self.example.setPlainText(
-            EXAMPLE.format(address=self._address(), token="the token above", model=model)
-        )
+        self.example.setPlainText(EXAMPLE.format(address=self._address(), model=model))
 
 
 def _row(*widgets: QWidget) -> QWidget:
