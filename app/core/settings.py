@@ -31,6 +31,17 @@ class RecentModel:
 
 
 @dataclass(frozen=True)
+class ServerEntry:
+    """An OpenAI-compatible server the user added (app.engine.remote_engine); its API key is in
+    the keyring, never here."""
+
+    url: str
+    models: tuple[str, ...] = ()  # as it listed them when last asked
+    vision: bool = False  # the user says its models take pictures (where the server does not say)
+    audio: bool = False
+
+
+@dataclass(frozen=True)
 class WindowState:
     """Where the main window was and how it was arranged, to open it the same way next time."""
 
@@ -60,6 +71,7 @@ class Settings:
     api_enabled: bool = False
     api_port: int = 39281
     api_token: str = ""
+    servers: tuple[ServerEntry, ...] = ()  # remote engines, added in the Models window
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,7 +170,35 @@ def load_settings(path: Path) -> Settings:
         silence_stop_s=_seconds(data.get("silence_stop_s")),
         dictate=data.get("dictate") is True,
         threads=_count(data.get("threads")),
+        saved_chats_gb=_whole(data.get("saved_chats_gb"), Settings.saved_chats_gb, 0, 1 << 20),
+        api_enabled=data.get("api_enabled") is True,
+        api_port=_whole(data.get("api_port"), Settings.api_port, 1024, 65535),
+        api_token=str(data.get("api_token") or ""),
+        servers=_servers(data.get("servers")),
     )
+
+
+def _whole(value: Any, default: int, low: int, high: int) -> int:
+    """A whole number from the file within [low, high]; the default for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return default
+
+
+def _servers(items: Any) -> tuple[ServerEntry, ...]:
+    servers: list[ServerEntry] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
+            models = item.get("models")
+            servers.append(
+                ServerEntry(
+                    item["url"],
+                    tuple(m for m in models if isinstance(m, str)) if isinstance(models, list) else (),
+                    item.get("vision") is True,
+                    item.get("audio") is True,
+                )
+            )
+    return tuple(servers)
 
 
 def _count(value: Any) -> int:

@@ -153,6 +153,18 @@ def message_types() -> list[type[Message]]:
     return list(_REGISTRY.values())
 
 
+@dataclass(frozen=True)
+class RemoteServer:
+    """An OpenAI-compatible server that answers instead of a local model (app.engine.remote_engine)."""
+
+    url: str = ""  # "": the model is local
+    model: str = ""
+    api_key: str = field(default="", repr=False)  # never in a log line
+    # What the user says the model takes, where the server does not say (llama-server does).
+    vision: bool = False
+    audio: bool = False
+
+
 # --- UI -> worker -------------------------------------------------------------------------
 
 
@@ -173,6 +185,7 @@ class LoadModel(Message):
     # most they may take together; "" or 0: not kept.
     saved_chats_folder: str = ""
     saved_chats_cap_mb: int = 0
+    remote: RemoteServer = field(default_factory=RemoteServer)  # its url set: a server answers
 
 
 @_register

@@ -23,6 +23,7 @@ from app import __version__
 from app.engine import protocol as p
 
 if TYPE_CHECKING:
+    from app.engine.remote_engine import RemoteRunner
     from app.engine.runner import ModelRunner
 
 log = logging.getLogger("hearth.worker")
@@ -41,6 +42,7 @@ class Worker:
         self._current_request = ""
         self._runner: ModelRunner | None = None  # created on first load: importing llama.cpp takes a moment
         self._shutting_down = False
+        self._remote: RemoteRunner | None = None  # a server answers instead of a local model
 
     def send(self, message: p.Message) -> None:
         data = message.encode()
@@ -79,8 +81,11 @@ class Worker:
             return
         if isinstance(message, p.Cancel):
             self._cancelled.add(message.request_id)
-            if self._runner is not None and message.request_id == self._current_request:
-                self._runner.request_stop()  # also ends a long prompt evaluation
+            if message.request_id == self._current_request:
+                if self._runner is not None:
+                    self._runner.request_stop()  # also ends a long prompt evaluation
+                if self._remote is not None:
+                    self._remote.request_stop()  # closes the server's answer at once
             return
         if isinstance(message, p.Shutdown):
             self._shutting_down = True
@@ -115,6 +120,7 @@ class Worker:
         elif isinstance(message, p.UnloadModel):
             if self._runner is not None:
                 self._runner.unload()
+            self._remote = None
             self.send(p.ModelUnloaded())
         elif isinstance(message, p.Generate):
             self._generate(message)
@@ -173,6 +179,9 @@ class Worker:
         self.send(p.LoadFailed(model_path=message.model_path, reason=reason, message=words))
 
     def _load_model(self, message: p.LoadModel) -> p.ModelLoaded:
+        if message.remote.url:
+            return self._load_remote(message)
+        self._remote = None
         runner = self._get_runner()
         started = time.perf_counter()
         last_sent = [-1.0]
@@ -218,6 +227,36 @@ class Worker:
             **runner.capabilities,
         )
 
+    def _load_remote(self, message: p.LoadModel) -> p.ModelLoaded:
+        from app.engine.model_check import LoadProblem, ModelLoadError
+        from app.engine.remote_engine import RemoteError, RemoteRunner
+
+        started = time.perf_counter()
+        if self._runner is not None:
+            self._runner.unload()  # the local model's memory is the user's again
+        self._remote = None
+        remote = RemoteRunner()
+        server = message.remote
+        try:
+            model = remote.load(server.url, server.model, server.api_key, server.vision, server.audio)
+        except RemoteError as exc:
+            raise ModelLoadError(LoadProblem.LOAD_FAILED, str(exc)) from None
+        self._remote = remote
+        assert remote.address is not None
+        return p.ModelLoaded(
+            model_path=message.model_path,
+            name=message.display_name or model.name,
+            architecture="remote",
+            context_length=model.context_length or message.context_length,
+            context_length_train=model.context_length,
+            load_ms=(time.perf_counter() - started) * 1000,
+            has_chat_template=True,
+            vision=model.vision,
+            audio=model.audio,
+            projector_path="",
+            tools=False,
+        )
+
     def _forget_model(self) -> None:
         """After a failed load no model is loaded, as the UI will believe: not even the previous
         one, or half of the new one."""
@@ -233,6 +272,9 @@ class Worker:
         from app.engine.tool_grammar import GrammarError
 
         request_id = message.request_id
+        if self._remote is not None:
+            self._generate_remotely(message, self._remote)
+            return
         runner = self._runner
         if runner is None or not runner.loaded:
             self.send(p.GenerationFailed(request_id=request_id, message="No model is loaded."))
@@ -258,6 +300,33 @@ class Worker:
                 message.messages, message.settings, should_stop, on_text, shape, chat=message.chat
             )
         except (PromptTooLongError, MediaError, GrammarError) as exc:
+            self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
+            return
+        finally:
+            self._current_request = ""
+            cancelled.discard(request_id)
+        self.send(p.Done(request_id=request_id, **vars(result)))
+
+    def _generate_remotely(self, message: p.Generate, remote: RemoteRunner) -> None:
+        from app.engine.remote_engine import RemoteError
+
+        request_id = message.request_id
+        cancelled = self._cancelled
+        if request_id in cancelled:
+            cancelled.discard(request_id)
+            self.send(p.Done(request_id=request_id, stop_reason=p.StopReason.CANCELLED))
+            return
+
+        def should_stop() -> bool:
+            return bool(cancelled) and (request_id in cancelled or "*" in cancelled)
+
+        def on_text(answer: str, reasoning: str) -> None:
+            self.send(p.Delta(request_id=request_id, text=answer, reasoning=reasoning))
+
+        self._current_request = request_id
+        try:
+            result = remote.generate(message.messages, message.settings, should_stop, on_text)
+        except RemoteError as exc:
             self.send(p.GenerationFailed(request_id=request_id, message=str(exc)))
             return
         finally:

@@ -33,10 +33,12 @@ def _keyring() -> ModuleType | None:
 
 
 class AccessToken:
-    """Holds the token; ``use_keyring=False`` keeps it in memory only (tests, portable installs)."""
+    """Holds a secret (the Hugging Face token, or a server's API key: ``account`` tells which);
+    ``use_keyring=False`` keeps it in memory only (tests, portable installs)."""
 
-    def __init__(self, use_keyring: bool = True) -> None:
+    def __init__(self, use_keyring: bool = True, account: str = ACCOUNT) -> None:
         self._use_keyring = use_keyring
+        self._account = account
         self._keyring: ModuleType | None = None  # found by the first ``get`` (off the UI thread)
         self._lock = threading.Lock()
         self._store_lock = threading.Lock()
@@ -67,7 +69,7 @@ class AccessToken:
         try:
             self._keyring = self._keyring or _keyring()
             if self._keyring is not None:
-                stored = self._keyring.get_password(SERVICE, ACCOUNT)
+                stored = self._keyring.get_password(SERVICE, self._account)
         except Exception as exc:  # a broken or locked keyring must not stop a download
             log.warning("Could not read the access token from the keyring: %s", exc)
         with self._lock:
@@ -105,8 +107,8 @@ class AccessToken:
             if self._keyring is None:
                 return
             if token:
-                self._keyring.set_password(SERVICE, ACCOUNT, token)
+                self._keyring.set_password(SERVICE, self._account, token)
             else:
-                self._keyring.delete_password(SERVICE, ACCOUNT)
+                self._keyring.delete_password(SERVICE, self._account)
         except Exception as exc:
             log.warning("Could not update the access token in the keyring: %s", exc)

@@ -28,6 +28,7 @@ from app.storage.recovery import CleanCloseMarker, open_chat_database
 from app.ui.background import BackgroundTasks
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.library.manager import ModelManager
+from app.ui.library.servers import ServerBook, is_remote
 from app.ui.logging_setup import LogSetup, setup_logging
 from app.ui.main_window import MainWindow
 from app.ui.single_instance import SingleInstance
@@ -92,6 +93,7 @@ def build(
     if logs is not None:
         logs.crashes.problem.connect(window.show_notice)
     models.bind(window, window.load_model, window.default_context)
+    models.servers = ServerBook(lambda: window.settings, window.replace_settings)
     supervisor.model_loaded.connect(models.record_use)
     models.connect_notices(window.show_notice)
     hearth = Hearth(paths, settings, store, supervisor, window, models, database.marker, BackgroundTasks())
@@ -111,7 +113,7 @@ def build(
     # The worker starts after the window is on screen: the user sees Hearth at once.
     QTimer.singleShot(0, supervisor.start)
     start_model = model or settings.last_model_path
-    if start_model and Path(start_model).is_file():
+    if start_model and (Path(start_model).is_file() or is_remote(start_model)):
         recent = settings.recent(start_model) or RecentModel(start_model)
         QTimer.singleShot(0, lambda: window.load_model(recent.path, recent.projector, recent.name))
     else:

@@ -64,6 +64,7 @@ from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
+from app.ui.library.servers import is_remote, split_remote
 from app.ui.local_api import LocalApi
 from app.ui.local_api_panel import LocalApiControls
 from app.ui.main_menus import MainMenus
@@ -345,7 +346,7 @@ class MainWindow(QMainWindow):
         self.local_api = LocalApiControls(
             LocalApi(self.supervisor, lambda: self.controller.busy, self.paths.cache / "api-pictures", self),
             lambda: self.settings,
-            self._replace_settings,
+            self.replace_settings,
             bar,
         )
         self.controller.busy_changed.connect(self._user_answer_changed)
@@ -651,9 +652,25 @@ class MainWindow(QMainWindow):
             self.show_notice("Stop the current answer before switching models.")
             return
         context = self._current_settings().context_length
+        if is_remote(path):
+            self._use_server(path, context, name)
+            return
         self.model_button.setText(f"Loading {name or Path(path).name}…")  # before a failure can reset it
         self.supervisor.load_model(
             path, context, projector, name, self.settings.threads, saved_chats=self._saved_chats()
+        )
+
+    def _use_server(self, path: str, context: int, name: str) -> None:
+        """A server's model answers from now on; its key is read from the keyring off this thread."""
+        models = self.models
+        book = models.servers if models is not None else None
+        if models is None or book is None:
+            return
+        self.model_button.setText(f"Connecting to {name or split_remote(path)[1]}…")
+        models.tasks.run(
+            lambda: book.remote_server(path),
+            lambda server: self.supervisor.load_model(path, context, "", name, remote=server),
+            name="server-key",
         )
 
     def _saved_chats(self) -> tuple[str, int]:
@@ -792,7 +809,7 @@ class MainWindow(QMainWindow):
         if not busy:  # a program's request may go now
             self.local_api.api.pump()
 
-    def _replace_settings(self, settings: Settings) -> None:
+    def replace_settings(self, settings: Settings) -> None:
         self.settings = settings
         self._save_settings()
 

@@ -15,6 +15,7 @@ from app.library.access_token import AccessToken
 from app.library.installed import InstalledModel, ModelRegistry, scan_installed
 from app.ui.background import BackgroundTasks
 from app.ui.library.download_queue import STATE_FILE, DownloadQueue
+from app.ui.library.servers import ServerBook, is_remote
 from app.ui.supervisor import WorkerSupervisor
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class ModelManager:
         self._parent: QWidget | None = None
         self._load_model: LoadModel | None = None
         self._default_context: Callable[[], int] = lambda: 8192
-        self._tasks = BackgroundTasks()
+        self.tasks = BackgroundTasks()
+        self.servers: ServerBook | None = None  # remote engines (set once the window's settings exist)
 
     def bind(self, parent: QWidget, load_model: LoadModel, default_context: Callable[[], int]) -> None:
         """Where the Models window opens, how it loads a model for the chat, and the context length
@@ -72,6 +74,7 @@ class ModelManager:
                 self.paths.models,
                 self.catalog_file,
                 include_hf_cache=self.include_hf_cache,
+                servers=self.servers,
             )
         self.window.present(DISCOVER if tab is None else tab, welcome=welcome)
         return self.window
@@ -99,7 +102,7 @@ class ModelManager:
             if wanted():
                 self.show(welcome=True)
 
-        self._tasks.run(work, found, failed, name="first-run")
+        self.tasks.run(work, found, failed, name="first-run")
 
     def connect_notices(self, show_notice: Callable[[str], None]) -> None:
         """Tell the user (in the main window) when a download ends, also with the Models window closed."""
@@ -116,17 +119,19 @@ class ModelManager:
 
     def record_use(self, loaded: Any) -> None:
         """Remember when a model was last loaded (a ``protocol.ModelLoaded``), for the Installed list."""
+        if is_remote(loaded.model_path):
+            return  # a server's model is not a file here
         registry, path = self.registry, Path(loaded.model_path)
 
         def written(_: object) -> None:
             if self.window is not None:
                 self.window.refresh_installed()
 
-        self._tasks.run(lambda: registry.record_use(path), written, name="record-use")
+        self.tasks.run(lambda: registry.record_use(path), written, name="record-use")
 
     def shutdown(self) -> None:
         """Stop background work for the app's exit; a running download resumes next time."""
-        self._tasks.close()
+        self.tasks.close()
         if self.window is not None:
             self.window.shutdown()
         self.downloads.shutdown()

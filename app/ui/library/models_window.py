@@ -38,6 +38,8 @@ from app.ui.library.download_queue import DownloadQueue
 from app.ui.library.hub_tab import HubTab
 from app.ui.library.installed_tab import InstalledTab
 from app.ui.library.installed_table import InstalledTableModel, same_file
+from app.ui.library.servers import ServerBook
+from app.ui.library.servers_tab import ServersTab
 from app.ui.library.style import apply_models_style, is_dark
 from app.ui.supervisor import WorkerSupervisor
 
@@ -46,7 +48,7 @@ OFFLINE_NOTE = (
     "Hearth is set to work offline (HF_HUB_OFFLINE), so it cannot download models. "
     "Models already on this computer still work."
 )
-DISCOVER, INSTALLED, HUB = 0, 1, 2
+DISCOVER, INSTALLED, HUB, SERVERS = 0, 1, 2, 3
 HEADLESS_PLATFORMS = ("offscreen", "minimal")
 
 
@@ -74,6 +76,7 @@ class ModelsWindow(QDialog):
         catalog_file: Path | None,
         *,
         include_hf_cache: bool = True,
+        servers: ServerBook | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("modelsWindow")
@@ -90,6 +93,7 @@ class ModelsWindow(QDialog):
         self.models_dir = Path(models_dir)
         self.catalog_file = catalog_file
         self.include_hf_cache = include_hf_cache
+        self.servers_book = servers
         self.tasks = BackgroundTasks(self)
         self._select_recommended = False
         self._scanning = False
@@ -156,6 +160,11 @@ class ModelsWindow(QDialog):
         self.tabs.addTab(self.discover, "Discover")
         self.tabs.addTab(self.installed, "Installed")
         self.tabs.addTab(self.hub, "From Hugging Face")
+        self.servers_tab: ServersTab | None = None
+        if self.servers_book is not None:
+            self.servers_tab = ServersTab(self.servers_book)
+            self.servers_tab.use_requested.connect(lambda path, name: self._load_model(path, "", name))
+            self.tabs.addTab(self.servers_tab, "Servers")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
