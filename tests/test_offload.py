@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from app.engine import protocol as p
 from app.gguf.reader import read_gguf_info
-from app.library.fit import estimate
-from app.library.machine import GIB, sysfs_gpus
-from app.library.offload import AUTOMATIC, OFF, plan_offload
+from app.library.fit import FitLevel, MemoryEstimate, assess, estimate
+from app.library.machine import GIB, GpuInfo, MachineInfo, sysfs_gpus
+from app.library.offload import AUTOMATIC, OFF, assess_split, plan_for_model, plan_offload
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY_GEMMA4 = FIXTURES / "tiny-gemma4.gguf"
@@ -104,3 +105,77 @@ def test_layers_asked_of_a_build_without_a_gpu_backend_stay_on_the_processor(qtb
         assert done.args[0].completion_tokens > 0
     finally:
         supervisor.stop()
+
+
+# --- the fit, RAM and GPU memory apart -------------------------------------------------------------
+
+RTX_4060 = GpuInfo("NVIDIA GeForce RTX 4060", 8 * GIB, int(7.5 * GIB), "nvidia")
+RTX_4090 = GpuInfo("NVIDIA GeForce RTX 4090", 24 * GIB, 23 * GIB, "nvidia")
+
+
+def laptop(*gpus: GpuInfo, free_ram: float = 20) -> MachineInfo:
+    return MachineInfo(32 * GIB, int(free_ram * GIB), list(gpus))
+
+
+def test_the_fit_says_what_goes_to_the_gpu_and_what_stays_in_ram():
+    big = MemoryEstimate(
+        weights=17 * GIB, projector=GIB, kv_cache=2 * GIB, compute_overhead=GIB, context_length=8192
+    )
+    small = MemoryEstimate(
+        weights=5 * GIB, projector=GIB, kv_cache=GIB, compute_overhead=GIB, context_length=8192
+    )
+    whole = assess_split(small, laptop(RTX_4090))
+    assert whole.level is FitLevel.GREEN
+    assert whole.explanation.startswith("All of it runs on the GPU: on the GPU 8.0 GB of 23.0 GB free")
+    assert "in RAM 1.0 GB of 20.0 GB free" in whole.explanation  # the engine process and its buffers
+    part = assess_split(big, laptop(RTX_4060))
+    assert part.explanation.startswith("About 30% of it runs on the GPU, the rest on the processor")
+    assert (
+        "NVIDIA GeForce RTX 4060" in part.explanation and "in RAM 15.2 GB of 20.0 GB free" in part.explanation
+    )
+    assert part.level is FitLevel.AMBER  # fits, but most of it on the processor: slow
+    too_big = assess_split(big, laptop(RTX_4060, free_ram=8))
+    assert too_big.level is FitLevel.RED and too_big.explanation.startswith(
+        "Too big even with the GPU's help"
+    )
+    # Without a GPU, the plain RAM fit.
+    assert assess_split(small, laptop()).explanation == assess(small, laptop()).explanation
+
+
+def test_a_model_files_plan_counts_its_layers_and_projector():
+    tiny = plan_for_model(
+        TINY_GEMMA4, TINY_GEMMA4.with_name("tiny-gemma4-mmproj.gguf"), 4096, AUTOMATIC, laptop(RTX_4060)
+    )
+    assert tiny is not None and tiny.gpu_layers == tiny.layers + 1 and tiny.projector_on_gpu
+    assert tiny.words(RTX_4060.free_memory).startswith("All layers on the GPU")
+    assert plan_for_model(TINY_GEMMA4, None, 4096, AUTOMATIC, laptop()) is None  # no GPU: no plan
+
+
+def test_the_window_plans_each_load_and_says_this_build_runs_on_the_processor(qtbot, start_app, monkeypatch):
+    """The GPU itself is the boundary this machine cannot cross: the window is told it has an
+    RTX 4060 (``detect_machine`` replaced); the plan, the load and the engine's answer are real."""
+    import app.ui.gpu_offload as gpu_offload
+
+    monkeypatch.setattr(gpu_offload, "detect_machine", lambda: laptop(RTX_4060))
+    hearth = start_app(TINY_GEMMA4)
+    window = hearth.window
+    qtbot.waitUntil(lambda: window.gpu.has_gpu, timeout=10_000)
+    window.reload_model()
+    qtbot.waitUntil(
+        lambda: (hearth.supervisor.loaded_model or p.ModelLoaded("", "", "", 0, 0, 0, False)).gpu_layers > 0,
+        timeout=60_000,
+    )
+    loaded = hearth.supervisor.loaded_model
+    assert loaded.gpu_layers == len(read_gguf_info(TINY_GEMMA4).layer_bytes) + 1 and not loaded.gpu_offload
+    assert "this build of Hearth's engine has no GPU support" in window.model_button.toolTip()
+    window.menus.gpu_menu.aboutToShow.emit()
+    labels = [action.text() for action in window.menus.gpu_menu.actions()]
+    assert labels[0] == "NVIDIA GeForce RTX 4060: 7.5 GB free" and "Off: run on the processor" in labels
+    off = next(a for a in window.menus.gpu_menu.actions() if a.text().startswith("Off"))
+    off.trigger()  # off for this model: it loads again, on the processor
+    qtbot.waitUntil(
+        lambda: hearth.supervisor.loaded_model is not None and hearth.supervisor.loaded_model.gpu_layers == 0,
+        timeout=60_000,
+    )
+    assert window.settings.gpu_offload == {str(TINY_GEMMA4): OFF}
+    assert "GPU offload is off for this model" in window.model_button.toolTip()

@@ -72,6 +72,9 @@ class Settings:
     api_port: int = 39281
     api_token: str = ""
     servers: tuple[ServerEntry, ...] = ()  # remote engines, added in the Models window
+    # GPU offload per model file: app.library.offload's AUTOMATIC (-1, the default), OFF (0) or
+    # a number of layers.
+    gpu_offload: dict[str, int] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +178,14 @@ def load_settings(path: Path) -> Settings:
         api_port=_whole(data.get("api_port"), Settings.api_port, 1024, 65535),
         api_token=str(data.get("api_token") or ""),
         servers=_servers(data.get("servers")),
+        gpu_offload=_offloads(data.get("gpu_offload")),
     )
+
+
+def _offloads(items: Any) -> dict[str, int]:
+    if not isinstance(items, dict):
+        return {}
+    return {path: _whole(value, -1, -1, 100_000) for path, value in items.items() if isinstance(path, str)}
 
 
 def _whole(value: Any, default: int, low: int, high: int) -> int:

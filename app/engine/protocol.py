@@ -276,6 +276,8 @@ class ModelLoaded(Message):
     audio: bool = False
     projector_path: str = ""
     tools: bool = False  # its chat template describes tools to the model
+    gpu_layers: int = 0  # layers asked of a GPU (as loaded; llama.cpp's n_gpu_layers)
+    gpu_offload: bool = False  # this build of llama.cpp can offload to a GPU at all
 
 
 @_register

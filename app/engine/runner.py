@@ -169,6 +169,7 @@ class ModelRunner:
         self._load_watch: LoadWatch | None = None
         self._threads_follow_load = False
         self._projector_gpu = False
+        self._gpu_layers = 0
         # Chats that resume instantly (app.engine.saved_chats): the chat the cache holds, and
         # whether it changed since it was saved.
         self._states: ChatStates | None = None
@@ -187,6 +188,14 @@ class ModelRunner:
     @property
     def context_length(self) -> int:
         return self._model.n_ctx if self._model else 0
+
+    @property
+    def gpu(self) -> dict[str, Any]:
+        """What went to a GPU: the layers asked, and whether this build can offload at all."""
+        return {
+            "gpu_layers": self._gpu_layers if self._model else 0,
+            "gpu_offload": bool(self._lib.llama_supports_gpu_offload()),
+        }
 
     @property
     def capabilities(self) -> dict[str, bool]:
@@ -239,7 +248,7 @@ class ModelRunner:
                 batch=batch_size(bool(projector_path)),
                 gpu_layers=gpu_layers,
             )
-            self._projector_gpu = projector_gpu
+            self._projector_gpu, self._gpu_layers = projector_gpu, gpu_layers
             self.info, self._threads = info, threads
             self._formatter = ChatFormatter(template, model.bos_text, model.eos_text)
             self._tools = self._formatter.describes_tools and all(

@@ -225,6 +225,7 @@ class Worker:
             has_chat_template=bool(info.chat_template.strip()),
             projector_path=projector,
             **runner.capabilities,
+            **runner.gpu,
         )
 
     def _load_remote(self, message: p.LoadModel) -> p.ModelLoaded:

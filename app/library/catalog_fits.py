@@ -12,6 +12,7 @@ from app.library import fit as fitting
 from app.library.catalog import CatalogEntry
 from app.library.fit import Fit
 from app.library.machine import GIB, MachineInfo, detect_machine, free_disk
+from app.library.offload import assess_split
 
 LocalFiles = Mapping[str, tuple[Path, Path | None]]
 
@@ -41,7 +42,7 @@ def assess_catalog(
     for entry in entries:
         found = fitting.estimate_entry(entry, entries, context_length, local.get(entry.id))
         if found is not None:
-            fits[entry.id] = fitting.assess(found, machine)
+            fits[entry.id] = assess_split(found, machine)
     best = fitting.recommend(entries, machine, context_length, local=dict(local))
     return CatalogFits(
         machine, free_disk(models_dir), context_length, fits, best.entry.id if best is not None else None

@@ -11,9 +11,12 @@ the fit estimate can say where each part lives.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from app.gguf.reader import GGUFInfo
-from app.library.fit import MemoryEstimate, gb
+from app.gguf.reader import GGUFInfo, read_gguf_info
+from app.library.fit import Fit, FitLevel, MemoryEstimate, assess, gb
+from app.library.fit import estimate as estimate_memory
+from app.library.machine import MachineInfo
 
 AUTOMATIC = -1
 OFF = 0
@@ -83,3 +86,70 @@ def plan_offload(
     vram = used + reserve + (projector_bytes if projector_on_gpu else 0)
     ram = max(0, estimate.total - used - (projector_bytes if projector_on_gpu else 0))
     return OffloadPlan(chosen, layers, projector_on_gpu, vram, ram)
+
+
+def gpu_memory(machine: MachineInfo) -> tuple[int, int, str]:
+    """(free, total, name) of the GPU memory llama.cpp would use: an Apple GPU's share of the
+    unified memory, or every discrete card together (llama.cpp splits layers across them)."""
+    apple = [gpu for gpu in machine.gpus if gpu.kind == "apple"]
+    cards = apple[:1] or machine.gpus
+    names = " and ".join(sorted({gpu.name for gpu in cards}))
+    return sum(gpu.free_memory for gpu in cards), sum(gpu.total_memory for gpu in cards), names
+
+
+def assess_split(estimate: MemoryEstimate, machine: MachineInfo) -> Fit:
+    """The fit of a model run with GPU offload set to automatic, with RAM and GPU memory judged
+    apart: what the GPU takes (its layers weigh about the same, so a share of the weights and the
+    context), and what stays in RAM. On a computer without a GPU, the plain fit."""
+    free_vram, total_vram, names = gpu_memory(machine)
+    if not machine.gpus or free_vram <= 0 or machine.unified_memory:
+        return assess(estimate, machine, offload_gpu=machine.unified_memory)
+    budget = max(0, int(free_vram * VRAM_SHARE) - estimate.compute_overhead)
+    layers_bytes = estimate.weights + estimate.kv_cache
+    on_gpu = min(layers_bytes, budget)
+    projector_on_gpu = 0 < estimate.projector <= budget - on_gpu
+    vram = on_gpu + (estimate.projector if projector_on_gpu else 0)
+    ram = estimate.total - vram
+    gpu_words = f"on the GPU {gb(vram + estimate.compute_overhead)} of {gb(free_vram)} free ({names})"
+    ram_words = f"in RAM {gb(ram)} of {gb(machine.available_ram)} free"
+    ram_fit = assess(
+        MemoryEstimate(ram, 0, 0, 0, estimate.context_length), machine
+    )  # the processor's side alone
+    if ram_fit.level is FitLevel.RED:
+        return Fit(
+            FitLevel.RED,
+            ram,
+            machine.available_ram,
+            f"Too big even with the GPU's help: {gpu_words}, {ram_words}.",
+        )
+    level: FitLevel
+    if on_gpu == layers_bytes:
+        speed = "All of it runs on the GPU"
+        level = ram_fit.level
+    elif on_gpu == 0:
+        speed = "The GPU has no room for it, so it runs on the processor"
+        level = ram_fit.level
+    else:
+        share = on_gpu / layers_bytes
+        speed = (
+            f"About {share:.0%} of it runs on the GPU, the rest on the processor (slower than all on the GPU)"
+        )
+        level = FitLevel.AMBER if ram_fit.level is FitLevel.GREEN and share < 0.5 else ram_fit.level
+    if total_vram and vram > total_vram:
+        level = FitLevel.RED
+    return Fit(
+        level, estimate.total, free_vram + machine.available_ram, f"{speed}: {gpu_words}, {ram_words}."
+    )
+
+
+def plan_for_model(
+    model: Path, projector: Path | None, context_length: int, setting: int, machine: MachineInfo
+) -> OffloadPlan | None:
+    """The offload plan for loading ``model`` on this machine (reads the GGUF headers: off the UI
+    thread); None on a computer with no GPU to offload to."""
+    free_vram, _total, _names = gpu_memory(machine)
+    if not machine.gpus or free_vram <= 0:
+        return None
+    info = read_gguf_info(model)
+    found = estimate_memory(model, projector, context_length)
+    return plan_offload(info, found, free_vram, setting, found.projector)

@@ -135,6 +135,17 @@ class MainMenus(QObject):
         saved_menu.aboutToShow.connect(
             lambda: self.saved_chats_used.setText(f"In use now: {gb(saved_bytes(window.paths.saved_chats))}")
         )
+        self.gpu_menu = file_menu.addMenu("&GPU offload")
+        self.gpu_menu.aboutToShow.connect(
+            lambda: window.gpu.fill_menu(
+                self.gpu_menu,
+                window.supervisor.loaded_model.model_path
+                if window.supervisor.loaded_model and window.supervisor.loaded_model.architecture != "remote"
+                else "",
+                window.reload_model,
+                window,
+            )
+        )
         self.local_api_action = file_menu.addAction("&Local API…", window.open_local_api)
         file_menu.addSeparator()
         self.export_chat_action = file_menu.addAction("Export this chat…", exports.export_current)

@@ -42,6 +42,7 @@ from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.about import show_about
 from app.ui.announcer import Announcer, describe_finished
+from app.ui.background import BackgroundTasks
 from app.ui.chat.approval_bar import ApprovalBar
 from app.ui.chat.attachments import ChatAttachments
 from app.ui.chat.composer import Composer
@@ -64,6 +65,7 @@ from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
 from app.ui.diagnostics import DiagnosticsReport
 from app.ui.elided_label import ElidedLabel
+from app.ui.gpu_offload import GpuOffload
 from app.ui.library.servers import is_remote, split_remote
 from app.ui.local_api import LocalApi
 from app.ui.local_api_panel import LocalApiControls
@@ -343,6 +345,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.state_label)
+        self.gpu = GpuOffload(lambda: self.settings, self.replace_settings, BackgroundTasks(self), self)
         self.local_api = LocalApiControls(
             LocalApi(self.supervisor, lambda: self.controller.busy, self.paths.cache / "api-pictures", self),
             lambda: self.settings,
@@ -656,9 +659,26 @@ class MainWindow(QMainWindow):
             self._use_server(path, context, name)
             return
         self.model_button.setText(f"Loading {name or Path(path).name}…")  # before a failure can reset it
-        self.supervisor.load_model(
-            path, context, projector, name, self.settings.threads, saved_chats=self._saved_chats()
-        )
+
+        def load(path: str, projector: str, name: str, gpu_layers: int, projector_gpu: bool) -> None:
+            self.supervisor.load_model(
+                path,
+                context,
+                projector,
+                name,
+                self.settings.threads,
+                gpu_layers=gpu_layers,
+                projector_gpu=projector_gpu,
+                saved_chats=self._saved_chats(),
+            )
+
+        self.gpu.load(path, projector, name, context, load)
+
+    def reload_model(self) -> None:
+        """Load the model again, as its settings changed (threads, GPU offload, saved chats)."""
+        loaded = self.supervisor.loaded_model
+        if loaded is not None and not self.controller.busy:
+            self.load_model(loaded.model_path, loaded.projector_path or "auto", loaded.name)
 
     def _use_server(self, path: str, context: int, name: str) -> None:
         """A server's model answers from now on; its key is read from the keyring off this thread."""
@@ -687,9 +707,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         if gigabytes == 0:
             forget_all_chats(self.paths.saved_chats)
-        loaded = self.supervisor.loaded_model
-        if loaded is not None and not self.controller.busy:
-            self.load_model(loaded.model_path, loaded.projector_path or "auto", loaded.name)
+        self.reload_model()
 
     def default_context(self) -> int:
         return self.settings.defaults.context_length
@@ -739,7 +757,8 @@ class MainWindow(QMainWindow):
             senses = [name for name, able in abilities_of if able]
             abilities = " and ".join(senses).capitalize() if senses else "Text only"
             self.model_button.setToolTip(
-                f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}\n{abilities}"
+                f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}\n{abilities}\n"
+                f"{self.gpu.describe(loaded)}"
             )
         elif self.supervisor.state is WorkerState.LOADING:
             pass
@@ -1003,9 +1022,7 @@ class MainWindow(QMainWindow):
             return
         self.settings = replace(self.settings, threads=threads)
         self._save_settings()
-        loaded = self.supervisor.loaded_model
-        if loaded is not None:
-            self.load_model(loaded.model_path, loaded.projector_path or "auto", loaded.name)
+        self.reload_model()
 
     def _dictation_chosen(self, on: bool) -> None:
         self.settings = replace(self.settings, dictate=on)
