@@ -3,7 +3,9 @@
 Both sides run the same model, prompt (rendered by the model's own chat template), greedy
 sampling, context, batch and thread count, alternating rounds. Speed is decode tokens per
 second between the first and the last token, as seen by the caller.
-Prints one JSON object as its last line.
+With ``--busy-core``, the rounds are run again while another process keeps one core busy
+(``busy_tok_s``: Hearth, which follows the load; ``busy_raw_tok_s``: raw llama-cpp-python on every
+core). Prints one JSON object as its last line.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--busy-core", action="store_true", help="also measure with one core kept busy")
     parser.add_argument(
         "--mmproj",
         default="",
@@ -101,6 +104,17 @@ def main() -> None:
         raw.append(raw_speed)
         app.append(app_speed)
         counts.append((raw_count, app_count))
+    busy: dict[str, float] = {}
+    if args.busy_core:
+        from threads import one_core_busy
+
+        busy_raw, busy_app = [], []
+        with one_core_busy(True):
+            for index in range(args.rounds):
+                llm.reset()
+                busy_raw.append(raw_round(llm, prompt, args.tokens)[1])
+                busy_app.append(app_round(supervisor, messages, args.tokens, 100 + index)[1])
+        busy = {"busy_tok_s": round(median(busy_app), 2), "busy_raw_tok_s": round(median(busy_raw), 2)}
     supervisor.stop()
     raw_tok_s, app_tok_s = median(raw), median(app)
     multimodal = {}
@@ -128,6 +142,7 @@ def main() -> None:
                 "ratio": round(app_tok_s / raw_tok_s, 3),
                 # The stock path is llama-cpp-python's own Llama.create_completion stream.
                 "vs_stock_ratio": round(app_tok_s / raw_tok_s, 3),
+                **busy,
                 **multimodal,
             }
         )
