@@ -112,3 +112,25 @@ def test_a_gemma4_follow_up_keeps_the_first_prompt_cached(runner_for):
     history += [ChatTurn(Role.ASSISTANT, first), ChatTurn(Role.USER, "And then?")]
     _second, result = answer(runner, history)
     assert result.prompt_tokens - result.prompt_tokens_evaluated >= first_prompt
+
+
+def test_a_follow_up_after_an_answer_spelled_letter_by_letter_reads_only_the_new_turn(
+    runner_for, smollm2_path
+):
+    runner = runner_for(smollm2_path)
+    model = runner._model
+    question = ChatTurn(Role.USER, "Say a greeting.")
+    written = "Hello there, traveller."
+    prompt = runner._fit_prompt([question], GREEDY).segments[0].tokens
+    # The answer as a model may sample it: one token per letter, which the tokenizer never makes.
+    letters = tuple(t for c in written for t in model.tokenize(c, add_bos=False))
+    assert letters != tuple(model.tokenize(written, add_bos=False))
+    model.forget_from(0)
+    model.decode(list(prompt + letters), 0)
+    runner._cached = [TextSegment(prompt), TextSegment(letters)]
+
+    _text, result = answer(
+        runner, [question, ChatTurn(Role.ASSISTANT, written), ChatTurn(Role.USER, "Again.")]
+    )
+    assert result.prompt_tokens - result.prompt_tokens_evaluated == len(prompt) + len(letters)
+    assert result.prompt_tokens_evaluated < 15  # the end of the answer's turn, and the new one

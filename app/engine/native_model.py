@@ -118,6 +118,12 @@ class NativeModel:
             cached = self._pieces[token] = buffer.raw[:written]
         return cached
 
+    def piece_of_text(self, token: int) -> bytes | None:
+        """The bytes of a text token; None for a control token (a turn marker, an end)."""
+        if self._lib.llama_vocab_is_control(self.vocab, token):
+            return None
+        return self.piece(token)
+
     def token_text(self, token: int) -> str:
         if token < 0:
             return ""

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from app.core.cpu_cores import LoadWatch, detect_topology, threads_for
 from app.core.gemma4 import batch_size
 from app.core.generation import GenerationSettings
+from app.engine.cached_spelling import keep_cached_spelling
 from app.engine.chat_template import (
     BrokenTemplateError,
     ChatFormatter,
@@ -391,8 +392,8 @@ class ModelRunner:
         saved = states.peek(self._chat)
         if saved is None:
             return 0
-        offered = find_reuse(saved.segments, segments).n_past
-        if offered < find_reuse(self._cached, segments).n_past + MIN_RESTORE_GAIN:
+        offered = self._reuse(saved.segments, segments)
+        if offered < self._reuse(self._cached, segments) + MIN_RESTORE_GAIN:
             return 0
         payload = states.read_payload(saved)
         if payload is None:
@@ -522,6 +523,7 @@ class ModelRunner:
         """Evaluate what the cache does not hold yet; returns (positions, positions evaluated)."""
         model = self._model
         assert model is not None
+        prompt.segments = self._respelled(self._cached, prompt.segments)
         reuse = find_reuse(self._cached, prompt.segments)
         if prompt.plan.memory_start_id and model.can_shift:
             reuse = self._move_cache(prompt, reuse)
@@ -549,6 +551,16 @@ class ModelRunner:
             model.forget_from(prompt_positions(self._cached))
             raise
         return n_past, n_past - reuse.n_past
+
+    def _reuse(self, cached: list[Segment], prompt: list[Segment]) -> int:
+        return find_reuse(cached, self._respelled(cached, prompt)).n_past
+
+    def _respelled(self, cached: list[Segment], prompt: list[Segment]) -> list[Segment]:
+        model = self._model
+        assert model is not None
+        respelled = keep_cached_spelling(cached, prompt, model.piece_of_text)
+        # A sampled spelling may take more tokens than the tokenizer's: never past the context.
+        return respelled if prompt_positions(respelled) < model.n_ctx else prompt
 
     def _move_cache(self, prompt: _Prompt, reuse: Reuse) -> Reuse:
         """The oldest exchanges were just left out: keep what remains of the cache by moving it
