@@ -56,8 +56,13 @@ def test_a_model_that_hears_writes_down_dictation_and_keeps_its_cache_of_the_cha
     window, composer = hearth.window, hearth.window.composer
     done: list[p.Done] = []
     hearth.supervisor.finished.connect(done.append)
-    send(qtbot, hearth, "Hello there.")
-    first = done[-1]
+    # Random weights may end an answer at once, or write only a call: such an answer is left out
+    # of the next prompt, which then no longer starts with this one. Ask until one has words.
+    for _ in range(5):
+        send(qtbot, hearth, "Hello there.")
+        first = done[-1]
+        if hearth.store.messages(window.current_id)[-1].content.strip():
+            break
     window.mic_menu.open_at(composer.mic.rect().center())
     qtbot.waitUntil(
         lambda: window.mic_menu.menu is not None and window.mic_menu.menu.isVisible(), timeout=TIMEOUT
@@ -83,7 +88,8 @@ def test_a_model_that_hears_writes_down_dictation_and_keeps_its_cache_of_the_cha
     send(qtbot, hearth, " and then?")
     answer, chat_so_far = done[-1], transcription.prompt_tokens - transcription.prompt_tokens_evaluated
     assert answer.prompt_tokens - answer.prompt_tokens_evaluated >= chat_so_far
-    assert [m.role for m in hearth.store.messages(window.current_id)] == ["user", "assistant"] * 2
+    roles = [m.role for m in hearth.store.messages(window.current_id)]
+    assert roles[-4:] == ["user", "assistant"] * 2
 
 
 def test_a_model_that_cannot_hear_gets_its_dictation_from_the_ears_which_then_unload(
