@@ -47,6 +47,7 @@ class ServersTab(QWidget):
         self.tree = QTreeWidget()
         self.tree.setAccessibleName("Servers and their models")
         self.tree.setHeaderLabels(["Server and model", "Context", "Takes"])
+        self.tree.header().setAccessibleName("Columns")
         self.tree.setColumnWidth(0, 460)
         self.tree.itemDoubleClicked.connect(lambda _item, _column: self.use_selected())
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
