@@ -8,7 +8,10 @@ the very same tokens as the cache it was saved from."""
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import json
 import os
+import random
 
 import pytest
 
@@ -218,3 +221,56 @@ def test_a_save_cut_short_leaves_no_state(tmp_path):
     states.save("chat-6", [TextSegment((1,))], payload(256))
     assert states_in(tmp_path) == [states.path_for("chat-6").name]
     assert not list(tmp_path.glob("*.part"))
+
+
+HOSTILE_HEADERS = [
+    [],
+    5,
+    None,
+    "chat-1",
+    {"fingerprint": "f" * 64, "chat": "chat-1"},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": 5},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [5]},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [[1, 2]]},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [{}]},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [{"tokens": "abc"}]},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [{"tokens": [1.5, None]}]},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [{"tokens": 7}]},
+    {"fingerprint": "f" * 64, "chat": "chat-1", "segments": [{"media": 1, "positions": "x"}]},
+    {"fingerprint": "f" * 64, "chat": "chat-2", "segments": []},
+    {"fingerprint": 1, "chat": ["chat-1"], "segments": []},
+]
+
+
+def test_no_damage_to_a_state_file_makes_it_trusted_or_makes_reading_it_fail(tmp_path):
+    """Bytes flipped anywhere, the file cut or extended, and headers of every wrong shape (with
+    lengths and checksum made to match, as only a deliberate forgery would): each is refused in
+    peace, never trusted and never an exception."""
+    from app.engine.saved_chats import _FIXED, FORMAT, MAGIC
+
+    rng = random.Random(20261203)
+    states = ChatStates(tmp_path, 2**20, "f" * 64)
+    segments = [TextSegment((1, 2, 3)), MediaSegment("abc@280", 282, 280, "image"), TextSegment((4,))]
+    states.save("chat-1", segments, payload(2048))
+    path = states.path_for("chat-1")
+    good = path.read_bytes()
+    body = bytes(payload(2048))
+    for trial in range(400):
+        data = bytearray(good)
+        if trial % 3 == 0:
+            for spot in rng.sample(range(len(data)), rng.randint(1, 4)):
+                data[spot] ^= rng.randint(1, 255)
+        elif trial % 3 == 1:
+            cut = rng.randrange(len(data))
+            data = data[:cut] if rng.random() < 0.7 else data + bytes(rng.randint(1, 64))
+        else:
+            header = json.dumps(HOSTILE_HEADERS[trial % len(HOSTILE_HEADERS)]).encode()
+            digest = hashlib.sha256(header + body).digest()
+            data = bytearray(_FIXED.pack(MAGIC, FORMAT, len(header), len(body), digest) + header + body)
+        path.write_bytes(bytes(data))
+        saved = states.peek("chat-1")
+        if saved is not None:
+            assert states.read_payload(saved) is None, trial
+    path.write_bytes(good)  # and the good one is still read
+    saved = states.peek("chat-1")
+    assert saved is not None and states.read_payload(saved) is not None

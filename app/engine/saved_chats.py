@@ -131,6 +131,8 @@ class ChatStates:
                     raise ValueError("truncated or extended")
                 header = file.read(header_length)
             data = json.loads(header)
+            if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+                raise ValueError("not a state's header")
             if data.get("fingerprint") != self.fingerprint or data.get("chat") != key:
                 raise ValueError("saved for another model or chat")
             segments = [_load(item) for item in data["segments"]]
