@@ -216,3 +216,71 @@ def test_turned_off_it_listens_no_more(qtbot, start_app, smollm2_path):
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
     assert not hearth.window.local_api.label.isVisible()
+
+
+def post(address: str, token: str, body: bytes) -> tuple[int, dict]:
+    """One raw request; the reply must be JSON whatever it says."""
+    import http.client
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(address)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    try:
+        connection.request(
+            "POST",
+            where.path + "/chat/completions",
+            body,
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        data = response.read()
+        if response.getheader("Content-Type", "").startswith("text/event-stream"):
+            events = [line[6:] for line in data.decode().splitlines() if line.startswith("data: ")]
+            assert events[-1] == "[DONE]"
+            return response.status, {"choices": [json.loads(event) for event in events[:-1]]}
+        return response.status, json.loads(data)
+    finally:
+        connection.close()
+
+
+ODD_VALUES = [None, -1, 0, 2.5, "x", "", [], {}, [{}], True, 1e308, -1e308, "NaN", [None], {"url": 5}]
+RAW_BODIES = [b"", b"{", b"[]", b"null", b'"text"', b"5", b"\xff\xfe", b'{"messages": NaN}', b"{}" * 1000]
+
+
+def test_no_request_body_breaks_the_server_or_goes_unanswered(qtbot, start_app, smollm2_path):
+    """Bodies of every wrong shape, and a valid one with each field given odd values (Infinity and
+    NaN included): each gets a JSON answer (an error in words, or an answer), and the server
+    serves on."""
+    import random
+
+    hearth = start_app(smollm2_path)
+    address, token = serve(hearth)
+    rng = random.Random(20261203)
+    valid = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+    bodies = list(RAW_BODIES)
+    for number in range(60):
+        body = json.loads(json.dumps(valid))
+        field = rng.choice(
+            ["model", "messages", "max_tokens", "temperature", "top_p", "seed", "stream", "role", "content"]
+        )
+        odd = rng.choice([*ODD_VALUES, float("inf"), float("nan")])
+        if field == "role":
+            body["messages"][0]["role"] = odd
+        elif field == "content":
+            body["messages"][0]["content"] = [{"type": "image_url", "image_url": odd}] if number % 2 else odd
+        else:
+            body[field] = odd
+        if field == "max_tokens" and isinstance(odd, (int, float)) and not 0 <= odd <= 2:
+            body["max_tokens"] = "many"  # (a huge number is clamped, not refused: it would run long)
+        bodies.append(json.dumps(body).encode())  # Python writes NaN and Infinity, as some clients do
+
+    def send_all() -> list[tuple[int, dict]]:
+        return [post(address, token, body) for body in bodies]
+
+    for status, reply in in_background(qtbot, send_all):
+        if status == 200:
+            assert "choices" in reply or "error" not in reply
+        else:
+            assert 400 <= status < 600 and reply["error"]["message"], (status, reply)
+    status, reply = in_background(qtbot, post, address, token, json.dumps(valid).encode())
+    assert status == 200 and reply["choices"][0]["message"]["content"] is not None

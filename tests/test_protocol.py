@@ -246,3 +246,17 @@ def test_a_lone_surrogate_from_the_other_side_still_encodes_as_valid_json():
     line = error.encode()
     line.decode("utf-8")  # valid UTF-8 on the wire
     assert p.decode(line) == error
+
+
+def test_settings_from_outside_keep_to_their_limits_and_never_carry_nan_or_infinity():
+    odd = {
+        "temperature": float("nan"),
+        "max_tokens": float("inf"),
+        "top_p": "x",
+        "top_k": 10**9,
+        "seed": -1e300,
+    }
+    settings = GenerationSettings.from_dict(odd)
+    assert settings.temperature == GenerationSettings().temperature
+    assert settings.max_tokens == GenerationSettings().max_tokens and settings.top_k == 1000
+    assert p.decode(p.Generate(request_id="r", messages=[], settings=settings).encode()).settings == settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
@@ -55,8 +56,10 @@ class GenerationSettings:
             default = getattr(cls(), name)
             try:
                 value = type(default)(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # (int(float("inf")) overflows)
                 continue
+            if isinstance(value, float) and not math.isfinite(value):
+                continue  # NaN compares false with everything: no limit would hold it
             if name in cls.LIMITS:
                 low, high = cls.LIMITS[name]
                 value = min(max(value, low), high)
