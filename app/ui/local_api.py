@@ -122,7 +122,14 @@ class LocalApi(QObject):
         if self._user_busy() or supervisor.requests:
             return  # the user first: asked again when their answer ends
         job = self._job = self._line.popleft()
-        supervisor.generate(job.id, job.messages, job.settings)
+        try:
+            supervisor.generate(job.id, job.messages, job.settings)
+        except Exception as exc:  # its program is told, never left waiting, and the line moves on
+            log.exception("a local API request could not be sent to the engine")
+            self._job = None
+            job.events.put(("failed", f"Hearth could not start this answer: {exc}"))
+            self._pump()
+            return
         self.in_use_changed.emit()
 
     def _on_arrived(self, job: ApiJob) -> None:
