@@ -240,9 +240,10 @@ def test_an_info_read_without_arrays_is_read_again(gemma3_path, tiny_gemma4_path
 
 
 def test_the_gemma4_table_matches_llama_cpp_layer_counts():
-    # src/models/gemma4.cpp names the sizes by layer count: 35 E2B, 42 E4B, 30 26B A4B, 60 31B.
+    # src/models/gemma4.cpp names the sizes by layer count: 35 E2B, 42 E4B, 30 26B A4B, 60 31B (its
+    # table does not name the 12B's 48 layers yet; the 12B's config.json gives them).
     layers = {name: shape.layers for name, shape in fit.GEMMA4_SHAPES.items()}
-    assert layers == {"E2B": 35, "E4B": 42, "26B A4B": 30, "31B": 60}
+    assert layers == {"E2B": 35, "E4B": 42, "12B": 48, "26B A4B": 30, "31B": 60}
     e2b = fit.GEMMA4_SHAPES["E2B"]
     assert [layer for layer in range(15) if not e2b.sliding[layer]] == [4, 9, 14]
     # 8K context, f16, full-size SWA: E2B keeps KV only for its first 15 layers.
@@ -336,6 +337,9 @@ CATALOG = parse_catalog(
             _entry("E4B", "Q4_K_M", 5_335_289_824, 559_874_528),
             _entry("E4B", "Q8_0", 8_031_240_160, 559_874_528),
             _entry("E4B", "QAT Q4_0", 5_154_941_280, 991_552_256),
+            _entry("12B", "Q4_K_M", 7_381_382_944, None),
+            _entry("12B", "Q8_0", None, 158_987_616),
+            _entry("12B", "QAT Q4_0", 6_975_877_728, 175_115_264),
             _entry("26B A4B", "Q4_K_M", 16_796_015_136, None),
             _entry("26B A4B", "Q8_0", 26_859_860_992, 806_408_320),
             _entry("26B A4B", "QAT Q4_0", 14_439_363_584, 1_194_828_160),
@@ -351,7 +355,8 @@ CATALOG = parse_catalog(
     ("total", "free", "size", "quantization"),
     [
         (8, 7.5, "E2B", "QAT Q4_0"),  # tight: amber, the smallest that fits at all
-        (16, 13, "E4B", "QAT Q4_0"),
+        (16, 13, "E4B", "QAT Q4_0"),  # the 12B with its full sliding-window cache needs 11 GB: amber
+        (24, 20, "12B", "QAT Q4_0"),  # where it fits, the 12B beats E4B (the 26B A4B does not fit)
         (32, 27, "26B A4B", "QAT Q4_0"),
         (64, 56, "26B A4B", "Q8_0"),  # without a GPU the mixture of experts beats the dense 31B
     ],

@@ -29,7 +29,7 @@ class CatalogFile:
 class CatalogEntry:
     id: str
     display_name: str
-    size: str  # "E2B", "E4B", "26B A4B", "31B"
+    size: str  # "E2B", "E4B", "12B", "26B A4B", "31B"
     quantization: str
     publisher: str
     repo_id: str

@@ -161,6 +161,9 @@ def _gemma4(
 GEMMA4_SHAPES: dict[str, ModelShape] = {
     "E2B": _gemma4(35, 1536, 8, 1, 1, 512, 5, 20, 2 * 6144, 131_072, per_layer=256),
     "E4B": _gemma4(42, 2560, 8, 2, 2, 512, 6, 18, 10240, 131_072, per_layer=256),
+    # The 12B, from its config.json text_config (attention_k_eq_v: its full layers keep one head,
+    # used as key and value; counted here as both, an upper bound).
+    "12B": _gemma4(48, 3840, 16, 8, 1, 1024, 6, 0, 15360, 262_144),
     "26B A4B": _gemma4(
         30, 2816, 16, 8, 2, 1024, 6, 0, 2112, 262_144, expert_feed_forward=704, experts_used=8
     ),
@@ -173,6 +176,9 @@ GEMMA4_SHAPES: dict[str, ModelShape] = {
 GEMMA4_PROJECTORS: dict[str, ProjectorShape] = {
     "E2B": ProjectorShape(768, 3072, 3, audio=True),
     "E4B": ProjectorShape(768, 3072, 3, audio=True),
+    # The 12B's projector is "unified": one 48-pixel patch per token (merge 1) normalised and
+    # projected to 3840 wide, no encoder layers; its rows are 6912 floats in, 3840 out.
+    "12B": ProjectorShape(3840, 6912 // 2, 1, audio=True),
     "26B A4B": ProjectorShape(1152, 4304, 3),
     "31B": ProjectorShape(1152, 4304, 3),
 }
@@ -530,9 +536,9 @@ class Recommendation:
 
 # Quality order of the sizes. Without a GPU the dense 31B runs at a few tokens per second (it
 # reads all its weights for every token), while the 26B A4B reads about 4B per token: on the CPU
-# the mixture of experts is the better pick.
-SIZE_RANK = {"E2B": 0, "E4B": 1, "26B A4B": 2, "31B": 3}
-CPU_SIZE_RANK = {"E2B": 0, "E4B": 1, "31B": 2, "26B A4B": 3}
+# the mixture of experts is the better pick. The 12B, made for 16 GB laptops, comes after E4B.
+SIZE_RANK = {"E2B": 0, "E4B": 1, "12B": 2, "26B A4B": 3, "31B": 4}
+CPU_SIZE_RANK = {"E2B": 0, "E4B": 1, "12B": 2, "31B": 3, "26B A4B": 4}
 
 
 def quantization_rank(name: str) -> float:
