@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -65,6 +67,42 @@ def start_worker_with_model(
         raise SystemExit(f"could not load {model}: {failures[0]}")
     assert supervisor.state is WorkerState.IDLE
     return supervisor
+
+
+@dataclass
+class TimedAnswer:
+    """One answer through the supervisor, with when its pieces reached the caller."""
+
+    done: Any
+    first_delta: float
+    last_delta: float  # the last piece that held text
+    finished: float
+
+
+def timed_answer(supervisor: WorkerSupervisor, request_id: str, messages: list, settings: Any) -> TimedAnswer:
+    """Ask through the supervisor and wait for the answer, noting when its pieces arrived."""
+    marks: dict[str, float] = {}
+    done: list[Any] = []
+
+    def on_delta(rid: str, text: str, _reasoning: str) -> None:
+        if rid == request_id:
+            now = time.perf_counter()
+            marks.setdefault("first", now)
+            if text:
+                marks["last"] = now
+
+    def on_done(message: Any) -> None:
+        marks["finished"] = time.perf_counter()
+        done.append(message)
+
+    supervisor.delta.connect(on_delta)
+    supervisor.finished.connect(on_done)
+    supervisor.generate(request_id, messages, settings)
+    wait_for(lambda: done)
+    supervisor.delta.disconnect(on_delta)
+    supervisor.finished.disconnect(on_done)
+    first = marks.get("first", marks["finished"])
+    return TimedAnswer(done[0], first, marks.get("last", first), marks["finished"])
 
 
 def median(values: list[float]) -> float:

@@ -20,7 +20,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from _harness import LONG_PROMPT, median, wait_for
+from _harness import LONG_PROMPT, median, timed_answer, wait_for
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -61,24 +61,11 @@ def direct_round(url: str, model: str, max_tokens: int) -> tuple[int, float]:
 
 
 def hearth_round(supervisor: WorkerSupervisor, max_tokens: int, index: int) -> tuple[int, float]:
-    marks: dict[str, float] = {}
-    done: list[p.Done] = []
-    request_id = f"bench-{index}"
-
-    def on_delta(rid: str, text: str, _reasoning: str) -> None:
-        if rid == request_id and text:
-            marks.setdefault("first", time.perf_counter())
-            marks["last"] = time.perf_counter()
-
-    supervisor.delta.connect(on_delta)
-    supervisor.finished.connect(done.append)
     settings = GenerationSettings(temperature=0.0, max_tokens=max_tokens, context_length=2048)
-    supervisor.generate(request_id, [p.ChatTurn(p.Role.USER, LONG_PROMPT)], settings)
-    wait_for(lambda: done)
-    supervisor.delta.disconnect(on_delta)
-    supervisor.finished.disconnect(done.append)
-    count = done[0].completion_tokens
-    return count, (count - 1) / (marks["last"] - marks["first"])
+    messages = [p.ChatTurn(p.Role.USER, LONG_PROMPT)]
+    answer = timed_answer(supervisor, f"bench-{index}", messages, settings)
+    count = answer.done.completion_tokens
+    return count, (count - 1) / (answer.last_delta - answer.first_delta)
 
 
 def main() -> None:

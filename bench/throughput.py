@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from _harness import LONG_PROMPT, median, start_worker_with_model, wait_for
+from _harness import LONG_PROMPT, median, start_worker_with_model, timed_answer
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -37,27 +37,10 @@ def raw_round(llm, prompt: str, max_tokens: int) -> tuple[int, float]:
 
 
 def app_round(supervisor, messages, max_tokens: int, index: int) -> tuple[int, float]:
-    marks: dict[str, float] = {}
-    done: list[object] = []
-    request_id = f"bench-{index}"
-
-    def on_delta(rid: str, _text: str, _reasoning: str) -> None:
-        if rid == request_id:
-            marks.setdefault("first", time.perf_counter())
-
-    def on_done(message) -> None:
-        marks["last"] = time.perf_counter()
-        done.append(message)
-
-    supervisor.delta.connect(on_delta)
-    supervisor.finished.connect(on_done)
     settings = GenerationSettings(temperature=0.0, max_tokens=max_tokens, context_length=CONTEXT)
-    supervisor.generate(request_id, messages, settings)
-    wait_for(lambda: done)
-    supervisor.delta.disconnect(on_delta)
-    supervisor.finished.disconnect(on_done)
-    count = done[0].completion_tokens
-    return count, (count - 1) / (marks["last"] - marks["first"])
+    answer = timed_answer(supervisor, f"bench-{index}", messages, settings)
+    count = answer.done.completion_tokens
+    return count, (count - 1) / (answer.finished - answer.first_delta)
 
 
 def main() -> None:
