@@ -176,9 +176,9 @@ GEMMA4_SHAPES: dict[str, ModelShape] = {
 GEMMA4_PROJECTORS: dict[str, ProjectorShape] = {
     "E2B": ProjectorShape(768, 3072, 3, audio=True),
     "E4B": ProjectorShape(768, 3072, 3, audio=True),
-    # The 12B's projector is "unified": one 48-pixel patch per token (merge 1) normalised and
-    # projected to 3840 wide, no encoder layers; its rows are 6912 floats in, 3840 out.
-    "12B": ProjectorShape(3840, 6912 // 2, 1, audio=True),
+    # The 12B's projector is "unified": one 48-pixel patch per token (merge 1), normalised and
+    # projected to 3840 wide, with no encoder layers and so no MLP.
+    "12B": ProjectorShape(3840, 0, 1, audio=True),
     "26B A4B": ProjectorShape(1152, 4304, 3),
     "31B": ProjectorShape(1152, 4304, 3),
 }
