@@ -196,3 +196,97 @@ def test_a_server_is_added_in_the_models_window_and_its_model_answers_in_the_cha
     assert hearth.store.messages(hearth.window.current_id)[-1].content.strip()
     settings_text = (hearth.paths.settings_file).read_text()
     assert server.url in settings_text and KEY not in settings_text  # the key is never in the file
+
+
+class _Hostile:
+    """A server on 127.0.0.1 that answers each request with the next reply given to it."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        replies = self.replies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                status, kind, body = replies.pop(0) if replies else (404, "application/json", b"{}")
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+ODD = [None, 5, -3, 2.5, "x", [], {}, [5], ["x"], [{}], {"a": 1}, True]
+
+
+def test_no_server_reply_breaks_the_remote_engine_or_goes_unexplained():
+    """Model listings and answer streams of every wrong shape: each ends in an answer or in a
+    ``RemoteError`` in words, never another exception or a wait."""
+    import json
+    import random
+
+    rng = random.Random(20261203)
+    hostile = _Hostile()
+    try:
+        address = ServerAddress.parse(hostile.url)
+        for odd in ODD:
+            hostile.replies[:] = [(200, "application/json", json.dumps({"data": odd}).encode())]
+            try:
+                list_models(address, "")
+            except RemoteError as error:
+                assert str(error)
+        runner = RemoteRunner()
+        listing = json.dumps({"data": [{"id": "m"}]}).encode()
+        hostile.replies[:] = [(200, "application/json", listing), (404, "application/json", b"{}")]
+        runner.load(hostile.url, "m", "", vision=False, audio=False)
+        for trial in range(60):
+            event = {
+                "choices": [{"delta": {"content": "hi"}, "finish_reason": None}],
+                "usage": {"completion_tokens": 2},
+            }
+            path = rng.choice(["choices", "delta", "content", "reasoning", "usage", "finish", "error", "raw"])
+            odd = rng.choice(ODD)
+            if path == "choices":
+                event["choices"] = odd
+            elif path == "delta":
+                event["choices"][0]["delta"] = odd
+            elif path in ("content", "reasoning"):
+                event["choices"][0]["delta"][
+                    {"content": "content", "reasoning": "reasoning_content"}[path]
+                ] = odd
+            elif path == "usage":
+                event["usage"] = odd if trial % 2 else {"completion_tokens": odd, "prompt_tokens": odd}
+            elif path == "finish":
+                event["choices"][0]["finish_reason"] = odd
+            elif path == "error":
+                event = {"error": odd}
+            lines = [b"data: " + json.dumps(event).encode(), b"data: [DONE]"]
+            if path == "raw":
+                lines = [
+                    rng.choice([b"data: {", b"data: \xff\xfe", b"event: x", b"data: []", b""]),
+                    b"data: [DONE]",
+                ]
+            status = rng.choice([200, 200, 200, 500, 401, 404])
+            hostile.replies[:] = [(status, "text/event-stream", b"\n\n".join(lines) + b"\n\n")]
+            try:
+                answer(runner, "Hello?", GenerationSettings(max_tokens=8))
+            except RemoteError as error:
+                assert str(error)
+    finally:
+        hostile.stop()

@@ -245,11 +245,11 @@ class RemoteRunner:
                 if isinstance(event.get("error"), dict | str):
                     error = event["error"]
                     raise RemoteError(f"The server stopped the answer: {_message_of(error)}")
-                usage = event.get("usage") or usage
-                for choice in event.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content") or ""
-                    thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
+                usage = event["usage"] if isinstance(event.get("usage"), dict) else usage
+                for choice in _records(event.get("choices")):
+                    delta: dict[str, Any] = choice["delta"] if isinstance(choice.get("delta"), dict) else {}
+                    text = _text(delta.get("content"))
+                    thought = _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
                     if text or thought:
                         count += 1
                         first_at = first_at or time.perf_counter()
@@ -280,11 +280,11 @@ class RemoteRunner:
         if answer or reasoning:
             on_text("".join(answer), "".join(reasoning))
         ended = time.perf_counter()
-        completion = int(usage.get("completion_tokens") or count)
+        completion = _count(usage.get("completion_tokens")) or count
         decode_s = ended - first_at if first_at else 0.0
         return RemoteResult(
             stop_reason=stop_reason,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
             completion_tokens=completion,
             ttft_ms=(first_at - started) * 1000 if first_at else 0.0,
             tokens_per_s=(completion - 1) / decode_s if completion > 1 and decode_s > 0 else 0.0,
@@ -399,6 +399,20 @@ def _events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
             continue
         if isinstance(record, dict):
             yield record
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    """The objects in a list a server sent (anything else in it, or no list, is skipped)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int:
+    """A token count a server reported; 0 if it sent none, or something that is not one."""
+    return value if type(value) is int and value >= 0 else 0
 
 
 def _ended(response: http.client.HTTPResponse) -> bool:
