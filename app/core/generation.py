@@ -28,6 +28,7 @@ class GenerationSettings:
     tools: bool = True  # offer the built-in tools (to a model that can call them)
     max_tool_rounds: int = 8  # rounds of tool calls in one answer before it must answer in words
     scanned_pages: int = 8  # scanned PDF pages read as pictures, per document
+    speculative: bool = True  # let a drafter, when one is loaded, guess tokens ahead
 
     LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
         "temperature": (0.0, 2.0),

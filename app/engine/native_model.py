@@ -7,9 +7,10 @@ cache itself: which prefix to keep, where media chunks go, and when to abort.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.core.gemma4 import TEXT_BATCH
@@ -201,6 +202,26 @@ class NativeModel:
         callback = self._abort_callback if on else self._lib.ggml_abort_callback()
         self._lib.llama_set_abort_callback(self.ctx, callback, None)
 
+    @contextlib.contextmanager
+    def open_batch(self, size: int) -> Iterator[Any]:
+        batch = self._lib.llama_batch_init(size, 0, 1)
+        try:
+            yield batch
+        finally:
+            self._lib.llama_batch_free(batch)
+
+    def decode_all(self, tokens: list[int], start: int, batch: Any) -> None:
+        """Evaluate ``tokens`` (no more than ``batch`` holds) with logits kept for every one:
+        row ``i`` is then sampled with ``sample_row(chain, i)``."""
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = start + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = True
+        batch.n_tokens = len(tokens)
+        self._check(self._lib.llama_decode(self.ctx, batch))
+
     def decode_one(self, token: int, position: int, batch: Any) -> None:
         batch.token[0] = token
         batch.pos[0] = position
@@ -263,6 +284,9 @@ class NativeModel:
 
     def sample(self, chain: Any) -> int:
         return int(self._lib.llama_sampler_sample(chain, self.ctx, -1))
+
+    def sample_row(self, chain: Any, row: int) -> int:
+        return int(self._lib.llama_sampler_sample(chain, self.ctx, row))
 
     def free_sampler(self, chain: Any) -> None:
         self._lib.llama_sampler_free(chain)

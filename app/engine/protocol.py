@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from app.core.generation import GenerationSettings
 from app.engine.json_records import RecordError, describe, from_json
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 
 # Room for a context length the bundled llama.cpp accepts, and for any machine's thread count.
 LOAD_LIMITS: dict[str, tuple[float, float]] = {
@@ -186,6 +186,9 @@ class LoadModel(Message):
     saved_chats_folder: str = ""
     saved_chats_cap_mb: int = 0
     remote: RemoteServer = field(default_factory=RemoteServer)  # its url set: a server answers
+    # A drafter for speculative decoding (app.engine.speculative): a Gemma 4 MTP assistant or a
+    # smaller model of the same vocabulary; "": none.
+    draft_path: str = ""
 
 
 @_register
@@ -278,6 +281,8 @@ class ModelLoaded(Message):
     tools: bool = False  # its chat template describes tools to the model
     gpu_layers: int = 0  # layers asked of a GPU (as loaded; llama.cpp's n_gpu_layers)
     gpu_offload: bool = False  # this build of llama.cpp can offload to a GPU at all
+    drafter: str = ""  # the drafter loaded with it: "mtp", "draft model" or "" (none)
+    draft_problem: str = ""  # why the drafter asked for was left out, in words
 
 
 @_register
@@ -327,6 +332,8 @@ class Done(Message):
     tool_call_errors: list[str] = field(default_factory=list)  # tool calls that could not be read
     threads: int = 0  # the threads the engine ended the answer on
     restored_tokens: int = 0  # positions read back from the chat's saved state, not evaluated
+    draft_steps: int = 0  # evaluations that checked a drafter's guesses
+    draft_accepted: int = 0  # guesses kept: accepted per step is draft_accepted / draft_steps
 
 
 @_register

@@ -55,9 +55,10 @@ from app.engine.prompt_cache import (
 from app.engine.prompt_fit import FitPlan, plan_fit, turn_overhead, with_picture_detail
 from app.engine.protocol import ChatTurn, StopReason, ToolCall, ToolChoice, ToolSpec, TurnTokens
 from app.engine.saved_chats import ChatStates, fingerprint, forget_chat, valid_key
+from app.engine.speculative import DRAFT_MAX, MTP_ARCHITECTURE, Drafter, DraftError, DraftStats
 from app.engine.tool_grammar import Grammar, json_grammar, tool_call_grammar
 from app.engine.tool_turns import template_messages
-from app.gguf.reader import GGUFInfo
+from app.gguf.reader import GGUFInfo, read_gguf_info
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ class GenerationResult:
     tool_call_errors: list[str] = field(default_factory=list)
     threads: int = 0  # the threads it ended on
     restored_tokens: int = 0  # cached positions read back from the chat's saved state
+    draft_steps: int = 0  # evaluations that checked a drafter's guesses (app.engine.speculative)
+    draft_accepted: int = 0  # guesses kept
 
 
 # ggml_log_level in the bundled ggml (llama_cpp/_logger.py's comment has an older numbering).
@@ -149,6 +152,64 @@ class _Prompt:
     plan: FitPlan = field(default_factory=lambda: FitPlan([]))
 
 
+class _AnswerStream:
+    """The answer as its tokens come: decoded to text, parsed (reasoning, tool calls) and sent
+    on in coalesced pieces; ``take`` says when it must stop."""
+
+    def __init__(
+        self, model: NativeModel, should_stop: Callable[[], bool], on_text: Callable[[str, str], None]
+    ) -> None:
+        self._is_end, self._piece = model.is_end_of_generation, model.piece
+        self._should_stop, self._on_text = should_stop, on_text
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._parser = OutputParser()
+        self._pending: list[str] = []
+        self._next_flush = 0.0
+        self.generated: list[int] = []
+        self.calls: list[ToolCall] = []
+        self.problems: list[str] = []  # tool calls that could not be read
+        self.first_at = 0.0
+        self.stop_reason = StopReason.LENGTH
+
+    def take(self, token: int) -> bool:
+        """Add a sampled token; True if the answer ends here (the token is then not part of the
+        cache's answer, unless it is text the user asked to stop after)."""
+        now = time.perf_counter()
+        if not self.first_at:
+            self.first_at = now
+        if self._is_end(token):
+            self.stop_reason = StopReason.END
+            return True
+        self.generated.append(token)
+        self._pending.append(self._decoder.decode(self._piece(token)))
+        if self._should_stop():
+            self.stop_reason = StopReason.CANCELLED
+            return True
+        if now >= self._next_flush:
+            self._emit(self._parser.feed("".join(self._pending)))
+            self._pending.clear()
+            self._next_flush = now + FLUSH_INTERVAL_S
+            if self._parser.stopped:
+                self.stop_reason = StopReason.TOOL_CALL
+                return True
+        return False
+
+    def finish(self) -> None:
+        parser = self._parser
+        self._emit(parser.feed("".join(self._pending) + self._decoder.decode(b"", final=True)))
+        self._emit(parser.finish())
+        # Gemma 4 ends a call with <|tool_response>, which llama.cpp counts as an end of
+        # generation: the turn ended on the calls either way.
+        if parser.stopped or (self.stop_reason is StopReason.END and (self.calls or self.problems)):
+            self.stop_reason = StopReason.TOOL_CALL
+
+    def _emit(self, piece: ParsedPiece) -> None:
+        if piece.answer or piece.reasoning:
+            self._on_text(piece.answer, piece.reasoning)
+        self.calls.extend(ToolCall(call.name, call.arguments) for call in piece.tool_calls)
+        self.problems.extend(piece.problems)
+
+
 class ModelRunner:
     def __init__(self) -> None:
         import llama_cpp
@@ -176,6 +237,8 @@ class ModelRunner:
         self._states: ChatStates | None = None
         self._chat = ""
         self._unsaved = False
+        self._drafter: Drafter | None = None
+        self.draft_problem = ""  # why the drafter asked for was left out
 
     @property
     def loaded(self) -> bool:
@@ -220,10 +283,13 @@ class ModelRunner:
         projector_gpu: bool = False,
         states_folder: str = "",
         states_cap: int = 0,
+        draft_path: str = "",
     ) -> None:
         """Load a model (and its projector). Whatever the file holds, this either succeeds or
         raises ``ModelLoadError`` with words for the user, and leaves nothing loaded. Chats'
-        states are saved in ``states_folder`` up to ``states_cap`` bytes ("": not at all)."""
+        states are saved in ``states_folder`` up to ``states_cap`` bytes ("": not at all).
+        ``draft_path`` names a drafter (an MTP assistant or a smaller model of the same
+        vocabulary); one that cannot go with the model is left out, and ``draft_problem`` says why."""
         if not states_folder or states_cap <= 0:
             self._states = None  # turned off: not even the chat being left is saved
         self.unload()
@@ -257,6 +323,8 @@ class ModelRunner:
             )
             if projector_path:
                 self._open_projector(projector_path)
+            if draft_path:
+                self._open_drafter(draft_path)
             if states_folder and states_cap > 0:
                 model_fingerprint = fingerprint(
                     [path, projector_path], model.n_ctx, getattr(self._lib, "__version__", "")
@@ -302,9 +370,40 @@ class ModelRunner:
             ) from None
         self._projector_path = path
 
+    def _open_drafter(self, path: str) -> None:
+        model = self._model
+        assert model is not None
+        self._log.lines.clear()
+        try:
+            if read_gguf_info(path).architecture == MTP_ARCHITECTURE:
+                from app.engine.mtp_draft import MtpDrafter
+
+                self._drafter = MtpDrafter(self._lib, path, model, self._threads)
+            else:
+                from app.engine.draft_model import DraftModel
+
+                self._drafter = DraftModel(self._lib, path, model, self._threads)
+        except DraftError as exc:
+            self.draft_problem = str(exc)
+        except Exception as exc:  # a damaged draft file is foreign input: the model answers alone
+            log.exception("the drafter %s could not be opened", path)
+            self.draft_problem = (
+                f"“{os.path.basename(path)}” could not be opened as a draft ({type(exc).__name__})."
+            )
+        if self.draft_problem:
+            log.warning("%s", self.draft_problem)
+
+    @property
+    def drafter(self) -> str:
+        """The kind of drafter loaded ("": none)."""
+        return self._drafter.kind if self._drafter is not None else ""
+
     def unload(self) -> None:
         self.save_chat()
         self._states, self._chat = None, ""
+        if self._drafter is not None:
+            self._drafter.close()  # before the model: an MTP assistant reads the model's cache
+        self._drafter, self.draft_problem = None, ""
         if self._projector is not None:
             self._projector.close()
         if self._model is not None:
@@ -344,6 +443,8 @@ class ModelRunner:
         prompt = self._fit_prompt(messages, settings, tools)
         restored = self._switch_chat(chat, prompt.segments)
         self._unsaved = True
+        if self._drafter is not None and settings.speculative:
+            self._drafter.before_prompt()
         try:
             n_past, evaluated = self._evaluate_prompt(prompt)
         except DecodeAborted:
@@ -423,69 +524,125 @@ class ModelRunner:
         max_tokens = max(1, min(settings.max_tokens, model.n_ctx - n_past))
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
         chain = model.sampler(settings, seed, grammar)
-        batch = model.single_token_batch()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        parser = OutputParser()
-        calls: list[ToolCall] = []
-        problems: list[str] = []  # tool calls that could not be read
-        pending: list[str] = []
-        generated: list[int] = []
-        first_at, stop_reason, next_flush = 0.0, StopReason.LENGTH, 0.0
-        is_end, piece, sample, decode_one = (
-            model.is_end_of_generation,
-            model.piece,
-            model.sample,
-            model.decode_one,
-        )
+        answer = _AnswerStream(model, should_stop, on_text)
+        drafter = self._drafter if settings.speculative else None
+        stats = DraftStats()
         model.abortable(False)
+        try:
+            if drafter is None:
+                n_past = self._sample_plainly(chain, answer, n_past, max_tokens)
+            else:
+                n_past = self._sample_with_drafts(chain, answer, prompt, n_past, max_tokens, drafter, stats)
+        except DecodeAborted:
+            answer.stop_reason = StopReason.CANCELLED
+        finally:
+            model.abortable(True)
+            model.free_sampler(chain)
+        ended = time.perf_counter()
+        generated = answer.generated
+        self._cached = [
+            *prompt.segments,
+            TextSegment(tuple(generated[: n_past - prompt_positions(prompt.segments)])),
+        ]
+        answer.finish()
+        result = self._result(
+            answer.stop_reason,
+            prompt,
+            len(generated),
+            started,
+            answer.first_at,
+            ended,
+            evaluated,
+            encodes_before,
+        )
+        result.tool_calls, result.tool_call_errors = answer.calls, answer.problems
+        result.draft_steps, result.draft_accepted = stats.steps, stats.accepted
+        return result
+
+    def _sample_plainly(self, chain: Any, answer: _AnswerStream, n_past: int, max_tokens: int) -> int:
+        """One token per evaluation; returns the positions the cache holds."""
+        model = self._model
+        assert model is not None
+        batch = model.single_token_batch()
+        sample, decode_one, take, generated = model.sample, model.decode_one, answer.take, answer.generated
         try:
             while len(generated) < max_tokens:
                 token = sample(chain)
-                now = time.perf_counter()
-                if not first_at:
-                    first_at = now
-                if is_end(token):
-                    stop_reason = StopReason.END
+                if take(token):
                     break
-                generated.append(token)
-                pending.append(decoder.decode(piece(token)))
-                if should_stop():
-                    stop_reason = StopReason.CANCELLED
-                    break
-                if now >= next_flush:
-                    self._emit(parser.feed("".join(pending)), on_text, calls, problems)
-                    pending.clear()
-                    next_flush = now + FLUSH_INTERVAL_S
-                    if parser.stopped:
-                        stop_reason = StopReason.TOOL_CALL
-                        break
                 if len(generated) < max_tokens:
                     decode_one(token, n_past, batch)
                     n_past += 1
                 if len(generated) % THREADS_CHECK_TOKENS == 0:
                     self._fit_threads()
-        except DecodeAborted:
-            stop_reason = StopReason.CANCELLED
         finally:
-            model.abortable(True)
-            model.free_sampler(chain)
             model.free_batch(batch)
-        ended = time.perf_counter()
-        self._cached = [
-            *prompt.segments,
-            TextSegment(tuple(generated[: n_past - prompt_positions(prompt.segments)])),
+        return n_past
+
+    def _sample_with_drafts(
+        self,
+        chain: Any,
+        answer: _AnswerStream,
+        prompt: _Prompt,
+        n_past: int,
+        max_tokens: int,
+        drafter: Drafter,
+        stats: DraftStats,
+    ) -> int:
+        """The drafter guesses the tokens after each new one; the model evaluates the new token
+        and the guesses at once and keeps guesses while its own sampler, at each guess's
+        position, picks the same token (``app.engine.speculative``). Returns the positions the
+        cache holds: guesses it did not keep are dropped from it."""
+        model = self._model
+        assert model is not None
+        drafter.after_prompt()
+        context = [
+            token
+            for segment in prompt.segments
+            if isinstance(segment, TextSegment)
+            for token in segment.tokens
         ]
-        self._emit(parser.feed("".join(pending) + decoder.decode(b"", final=True)), on_text, calls, problems)
-        self._emit(parser.finish(), on_text, calls, problems)
-        # Gemma 4 ends a call with <|tool_response>, which llama.cpp counts as an end of generation:
-        # the turn ended on the calls either way.
-        if parser.stopped or (stop_reason is StopReason.END and (calls or problems)):
-            stop_reason = StopReason.TOOL_CALL
-        result = self._result(
-            stop_reason, prompt, len(generated), started, first_at, ended, evaluated, encodes_before
-        )
-        result.tool_calls, result.tool_call_errors = calls, problems
-        return result
+        generated, take = answer.generated, answer.take
+        token = model.sample(chain)
+        # Guesses per step: as many as the last step kept, and one more while all are kept, so
+        # that a drafter that often guesses wrong (sampling at a high temperature, say) costs
+        # little more than answering without it.
+        reach = DRAFT_MAX
+        with model.open_batch(DRAFT_MAX + 1) as batch:
+            while not take(token) and len(generated) < max_tokens:
+                room = min(reach, max_tokens - len(generated) - 1)
+                guesses = drafter.draft(context, token, n_past, room) if room > 0 else []
+                model.decode_all([token, *guesses], n_past, batch)
+                n_past += 1
+                context.append(token)
+                kept, stopped = 0, False
+                for row, guess in enumerate(guesses):
+                    token = model.sample_row(chain, row)
+                    if token != guess:
+                        break
+                    kept += 1
+                    if take(guess):
+                        stopped = True
+                        break
+                    n_past += 1
+                    context.append(guess)
+                else:
+                    token = model.sample_row(chain, len(guesses))
+                drafter.verified(kept)
+                if guesses:
+                    stats.steps, stats.drafted, stats.accepted = (
+                        stats.steps + 1,
+                        stats.drafted + len(guesses),
+                        stats.accepted + kept,
+                    )
+                    if kept < len(guesses) or stopped:
+                        model.forget_from(n_past)
+                    reach = min(DRAFT_MAX, reach + 1) if kept == len(guesses) else kept + 1
+                if stopped:
+                    break
+                if stats.steps % THREADS_CHECK_TOKENS == 0:
+                    self._fit_threads()
+        return n_past
 
     def _result(
         self,
@@ -658,15 +815,6 @@ class ModelRunner:
             text, media, add_bos=True, tokenize_text=lambda part: model.tokenize(part, add_bos=False)
         )
         return _Prompt(segments)
-
-    @staticmethod
-    def _emit(
-        piece: ParsedPiece, on_text: Callable[[str, str], None], calls: list[ToolCall], problems: list[str]
-    ) -> None:
-        if piece.answer or piece.reasoning:
-            on_text(piece.answer, piece.reasoning)
-        calls.extend(ToolCall(call.name, call.arguments) for call in piece.tool_calls)
-        problems.extend(piece.problems)
 
 
 def _as_template_tool(tool: ToolSpec) -> dict[str, Any]:

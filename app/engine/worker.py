@@ -212,6 +212,7 @@ class Worker:
             projector_gpu=message.projector_gpu,
             states_folder=message.saved_chats_folder,
             states_cap=message.saved_chats_cap_mb * 2**20,
+            draft_path=message.draft_path,
         )
         info = runner.info
         assert info is not None
@@ -226,6 +227,8 @@ class Worker:
             projector_path=projector,
             **runner.capabilities,
             **runner.gpu,
+            drafter=runner.drafter,
+            draft_problem=runner.draft_problem,
         )
 
     def _load_remote(self, message: p.LoadModel) -> p.ModelLoaded:

@@ -171,12 +171,14 @@ class WorkerSupervisor(QObject):
         projector_gpu: bool = False,
         saved_chats: tuple[str, int] = ("", 0),
         remote: p.RemoteServer | None = None,
+        draft_path: str = "",
     ) -> None:
         """Load a model; its projector (images, audio) is the one that belongs to it unless one is
         given ("" for none). ``threads``: 0 lets the engine follow the machine's load.
         ``saved_chats``: the folder chats' states are kept in, and the most they may take in MB
         (app.engine.saved_chats); ("", 0): none are kept. ``remote``: a server answers instead
-        (app.engine.remote_engine); ``model_path`` then only names it."""
+        (app.engine.remote_engine); ``model_path`` then only names it. ``draft_path``: a drafter
+        for speculative decoding (app.engine.speculative), "" for none."""
         self._wanted_model = p.LoadModel(
             model_path=model_path,
             context_length=context_length,
@@ -188,6 +190,7 @@ class WorkerSupervisor(QObject):
             saved_chats_folder=saved_chats[0],
             saved_chats_cap_mb=saved_chats[1],
             remote=remote or p.RemoteServer(),
+            draft_path=draft_path,
         )
         self.loaded_model = None
         self._send(self._wanted_model)

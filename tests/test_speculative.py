@@ -1,0 +1,130 @@
+"""Speculative decoding through the real worker: a drafter guesses tokens, the model checks them,
+and the answer is the one the model gives alone, token for token. SmolLM2 drafting for itself
+guesses almost every token right, which shows the checking, not a speed-up; the tiny Gemma 4
+drafting for itself takes a picture and a sound on the way."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from app.core.generation import GenerationSettings
+from app.engine.protocol import ChatTurn, Done, ModelLoaded, Role, StopReason
+from app.engine.speculative import DRAFT_MAX
+from app.ui.supervisor import WorkerSupervisor
+from tests.test_multimodal import MODEL, PROJECTOR, audio, image
+from tests.test_unified_projector import drawing, tone
+
+TIMEOUT = 120_000
+STORY = "Write a long story about a lighthouse keeper who finds a message in a bottle after a storm."
+
+
+@pytest.fixture
+def supervisor(qtbot):
+    supervisor = WorkerSupervisor()
+    yield supervisor
+    supervisor.stop()
+
+
+def load(qtbot, supervisor, model: Path, draft: Path, projector: Path | None = None) -> ModelLoaded:
+    with qtbot.waitSignal(supervisor.model_loaded, timeout=TIMEOUT) as blocker:
+        supervisor.load_model(str(model), 2048, str(projector or ""), draft_path=str(draft))
+    return blocker.args[0]
+
+
+def answer(qtbot, supervisor, request_id: str, turns: list[ChatTurn], **settings) -> tuple[Done, str]:
+    finished: list[Done] = []
+    failures: list[str] = []
+    pieces: list[str] = []
+    supervisor.finished.connect(lambda done: finished.append(done) if done.request_id == request_id else None)
+    supervisor.generation_failed.connect(
+        lambda rid, words: failures.append(words) if rid == request_id else None
+    )
+    supervisor.delta.connect(lambda rid, text, _reasoning: pieces.append(text) if rid == request_id else None)
+    chosen = {"temperature": 0.0, "max_tokens": 96, **settings}
+    supervisor.generate(request_id, turns, GenerationSettings(**chosen))
+    qtbot.waitUntil(lambda: bool(finished or failures), timeout=TIMEOUT)
+    assert not failures, failures
+    return finished[0], "".join(pieces)
+
+
+def test_a_model_drafting_for_itself_answers_exactly_as_it_does_alone(qtbot, supervisor, smollm2_path):
+    loaded = load(qtbot, supervisor, smollm2_path, smollm2_path)
+    assert loaded.drafter == "draft model" and not loaded.draft_problem
+    turns = [ChatTurn(Role.USER, STORY)]
+    alone, alone_text = answer(qtbot, supervisor, "alone", turns, speculative=False)
+    drafted, drafted_text = answer(qtbot, supervisor, "drafted", turns)
+    assert alone.draft_steps == 0  # the setting turns drafting off
+    assert drafted_text == alone_text and drafted.completion_tokens == alone.completion_tokens == 96
+    # Its own guesses are all right (a greedy answer), so nearly every step keeps all of them.
+    assert drafted.draft_steps < 96 / 3
+    assert drafted.draft_accepted / drafted.draft_steps > DRAFT_MAX - 0.5
+
+
+def test_sampling_with_drafts_draws_what_the_model_draws_alone(qtbot, supervisor, smollm2_path):
+    """Each kept token is drawn by the model's own sampler from its own logits, one draw per
+    token as without a draft: from the same seed, the same answer, at any temperature."""
+    load(qtbot, supervisor, smollm2_path, smollm2_path)
+    turns = [ChatTurn(Role.USER, STORY)]
+    for seed in (3, 11):
+        settings = {"temperature": 1.0, "seed": seed}
+        alone, alone_text = answer(qtbot, supervisor, f"alone{seed}", turns, speculative=False, **settings)
+        drafted, drafted_text = answer(qtbot, supervisor, f"drafted{seed}", turns, **settings)
+        assert drafted_text == alone_text and drafted.completion_tokens == alone.completion_tokens
+        assert drafted.draft_steps > 0
+
+
+def test_a_draft_of_another_vocabulary_is_refused_in_words(qtbot, supervisor, smollm2_path, gemma3_path):
+    loaded = load(qtbot, supervisor, smollm2_path, gemma3_path)
+    assert loaded.drafter == ""
+    assert "“gemma-3-270m-q4_k_m.gguf” cannot draft for this model" in loaded.draft_problem
+    done, text = answer(qtbot, supervisor, "a1", [ChatTurn(Role.USER, "Say hello.")], max_tokens=12)
+    assert done.completion_tokens > 0 and text.strip() and done.draft_steps == 0
+
+
+def test_stop_and_follow_ups_keep_the_cache_right(qtbot, supervisor, smollm2_path):
+    load(qtbot, supervisor, smollm2_path, smollm2_path)
+    pieces: list[str] = []
+    supervisor.delta.connect(lambda rid, text, _r: pieces.append(text) if rid == "long" else None)
+    turns = [ChatTurn(Role.USER, STORY)]
+    supervisor.generate("long", turns, GenerationSettings(temperature=0.0, max_tokens=2000))
+    qtbot.waitUntil(lambda: len("".join(pieces)) > 40, timeout=TIMEOUT)
+    with qtbot.waitSignal(supervisor.finished, timeout=5000) as blocker:
+        started = time.monotonic()
+        supervisor.cancel("long")
+    stopped: Done = blocker.args[0]
+    assert stopped.stop_reason is StopReason.CANCELLED and time.monotonic() - started < 1.0
+    assert stopped.draft_steps > 0
+    # The follow-up carries the stopped answer: the cache holds it exactly, guesses left out.
+    turns += [ChatTurn(Role.ASSISTANT, "".join(pieces)), ChatTurn(Role.USER, "Go on.")]
+    follow_up, _text = answer(qtbot, supervisor, "go-on", turns, max_tokens=24)
+    assert follow_up.prompt_tokens_evaluated < 24
+    # And a whole answer, read back in the next prompt, is reused the same way.
+    _done, text = answer(
+        qtbot, supervisor, "whole", [ChatTurn(Role.USER, "Name three birds.")], max_tokens=40
+    )
+    turns = [
+        ChatTurn(Role.USER, "Name three birds."),
+        ChatTurn(Role.ASSISTANT, text),
+        ChatTurn(Role.USER, "Why?"),
+    ]
+    follow_up, drafted_text = answer(qtbot, supervisor, "why", turns, max_tokens=8)
+    assert follow_up.prompt_tokens_evaluated < 16
+    _alone, alone_text = answer(qtbot, supervisor, "why-alone", turns, max_tokens=8, speculative=False)
+    assert drafted_text == alone_text
+
+
+def test_pictures_and_sound_go_with_a_draft(qtbot, supervisor, tmp_path):
+    """The drafter sees the text only; the model, which sees all, checks every guess."""
+    load(qtbot, supervisor, MODEL, MODEL, PROJECTOR)
+    picture = image(drawing(tmp_path, "circle.png", (320, 240)))
+    turns = [
+        ChatTurn(Role.USER, "What is this, and what is that sound?", [picture, audio(tone(tmp_path, 1.0))])
+    ]
+    alone, alone_text = answer(qtbot, supervisor, "alone", turns, speculative=False, max_tokens=48)
+    drafted, drafted_text = answer(qtbot, supervisor, "drafted", turns, max_tokens=48)
+    assert drafted.media_encodes == 0  # both kept in the cache from the first answer
+    assert drafted_text == alone_text and drafted.completion_tokens == alone.completion_tokens
+    assert drafted.draft_steps > 0 and drafted.draft_accepted > 0
