@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,19 +59,57 @@ class LoopGaps:
 
 
 def start_worker_with_model(
-    model: str, context_length: int = 2048, projector: str = "auto"
+    model: str, context_length: int = 2048, projector: str = "auto", threads: int = 0, draft: str = ""
 ) -> WorkerSupervisor:
     supervisor = WorkerSupervisor()
     loaded: list[object] = []
     failures: list[str] = []
     supervisor.model_loaded.connect(loaded.append)
     supervisor.load_failed.connect(lambda _code, message: failures.append(message))
-    supervisor.load_model(model, context_length, projector)
+    supervisor.load_model(model, context_length, projector, threads=threads, draft_path=draft)
     wait_for(lambda: loaded or failures)
     if failures:
         raise SystemExit(f"could not load {model}: {failures[0]}")
     assert supervisor.state is WorkerState.IDLE
     return supervisor
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def llama_server(binary: str, model: Path, threads: int, context: int, *extra: str) -> Iterator[str]:
+    """llama.cpp's own llama-server on 127.0.0.1, one slot; yields its address."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(binary, "-m", str(model), "-t", str(threads), "-tb", str(threads), "-c", str(context)),
+            *("--host", "127.0.0.1", "--port", str(port), "-np", "1"),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("llama-server did not start")
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 @dataclass

@@ -13,7 +13,6 @@ import argparse
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from _harness import LONG_PROMPT, median, start_worker_with_model, wait_for
+from _harness import LONG_PROMPT, llama_server, median, start_worker_with_model, wait_for
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -59,42 +58,6 @@ def hearth_speed(supervisor, index: int) -> tuple[float, int]:
     supervisor.generate(request_id, [ChatTurn(Role.USER, LONG_PROMPT)], settings)
     wait_for(lambda: bool(done))
     return done[0].tokens_per_s, done[0].threads
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def llama_server(binary: str, model: Path, threads: int):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            *(binary, "-m", str(model), "-t", str(threads), "-tb", str(threads), "-c", str(CONTEXT)),
-            *("--host", "127.0.0.1", "--port", str(port), "-np", "1"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit("llama-server did not start")
-        time.sleep(0.2)
-    try:
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def server_speed(url: str) -> float:
@@ -137,7 +100,7 @@ def main() -> None:
                 speeds.append(speed)
                 threads.add(used)
                 for count in counts:
-                    with llama_server(args.llama_server, model, count) as url:
+                    with llama_server(args.llama_server, model, count, CONTEXT) as url:
                         server_speed(url)  # warm
                         by_threads[count].append(server_speed(url))
                     time.sleep(1.0)

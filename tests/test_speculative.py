@@ -128,3 +128,48 @@ def test_pictures_and_sound_go_with_a_draft(qtbot, supervisor, tmp_path):
     assert drafted.media_encodes == 0  # both kept in the cache from the first answer
     assert drafted_text == alone_text and drafted.completion_tokens == alone.completion_tokens
     assert drafted.draft_steps > 0 and drafted.draft_accepted > 0
+
+
+def test_the_window_loads_a_chosen_draft_and_shows_the_guesses_kept(qtbot, hearth_home, smollm2_path):
+    from dataclasses import replace
+
+    from PySide6.QtWidgets import QMenu
+
+    from app.core.paths import resolve_paths
+    from app.ui.application import build
+    from app.ui.chat.message_layout import describe_stats
+    from app.ui.drafter_menu import fill_drafter_menu
+
+    paths = resolve_paths(hearth_home).ensure()
+    hearth = build(paths, model=str(smollm2_path), theme="light")
+    window = hearth.window
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
+        assert hearth.supervisor.loaded_model.drafter == ""  # no assistant next to it: none by default
+        menu = QMenu()
+        fill_drafter_menu(
+            menu,
+            hearth.supervisor.loaded_model,
+            window.settings,
+            window.replace_settings,
+            window.reload_model,
+            window,
+        )
+        labels = [action.text() for action in menu.actions()]
+        assert labels[0] == "No drafter: the model writes every token itself"
+        assert any(action.text().startswith("Automatic") and action.isChecked() for action in menu.actions())
+        # The user picks a draft model (here the model itself): it loads again with it.
+        window.replace_settings(replace(window.settings, drafts={str(smollm2_path): str(smollm2_path)}))
+        with qtbot.waitSignal(hearth.supervisor.model_loaded, timeout=TIMEOUT) as blocker:
+            window.reload_model()
+        assert blocker.args[0].drafter == "draft model"
+        assert window.settings_panel.speculative.isChecked()  # on by default
+        window.composer.set_text("Name three rivers.")
+        window.composer.submit()
+        qtbot.waitUntil(lambda: not window.controller.busy, timeout=TIMEOUT)
+        answer = window.conversation.row_at(window.conversation.rowCount() - 1).message
+        assert answer.stats["accepted_per_step"] > 0
+        assert "drafted tokens kept per step" in describe_stats(answer.stats)
+    finally:
+        hearth.shutdown()

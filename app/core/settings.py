@@ -75,6 +75,9 @@ class Settings:
     # GPU offload per model file: app.library.offload's AUTOMATIC (-1, the default), OFF (0) or
     # a number of layers.
     gpu_offload: dict[str, int] = field(default_factory=dict)
+    # The drafter per model file (app.engine.speculative): "auto" (the default: its MTP assistant,
+    # when one is installed next to it), "" (none) or a draft model's path.
+    drafts: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,7 +182,14 @@ def load_settings(path: Path) -> Settings:
         api_token=str(data.get("api_token") or ""),
         servers=_servers(data.get("servers")),
         gpu_offload=_offloads(data.get("gpu_offload")),
+        drafts=_drafts(data.get("drafts")),
     )
+
+
+def _drafts(items: Any) -> dict[str, str]:
+    if not isinstance(items, dict):
+        return {}
+    return {path: value for path, value in items.items() if isinstance(path, str) and isinstance(value, str)}
 
 
 def _offloads(items: Any) -> dict[str, int]:

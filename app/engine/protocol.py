@@ -187,7 +187,7 @@ class LoadModel(Message):
     saved_chats_cap_mb: int = 0
     remote: RemoteServer = field(default_factory=RemoteServer)  # its url set: a server answers
     # A drafter for speculative decoding (app.engine.speculative): a Gemma 4 MTP assistant or a
-    # smaller model of the same vocabulary; "": none.
+    # smaller model of the same vocabulary; "auto": the assistant installed with it, if any; "": none.
     draft_path: str = ""
 
 
@@ -282,6 +282,7 @@ class ModelLoaded(Message):
     gpu_layers: int = 0  # layers asked of a GPU (as loaded; llama.cpp's n_gpu_layers)
     gpu_offload: bool = False  # this build of llama.cpp can offload to a GPU at all
     drafter: str = ""  # the drafter loaded with it: "mtp", "draft model" or "" (none)
+    draft_path: str = ""  # its file
     draft_problem: str = ""  # why the drafter asked for was left out, in words
 
 
@@ -333,6 +334,7 @@ class Done(Message):
     threads: int = 0  # the threads the engine ended the answer on
     restored_tokens: int = 0  # positions read back from the chat's saved state, not evaluated
     draft_steps: int = 0  # evaluations that checked a drafter's guesses
+    draft_guesses: int = 0  # tokens the drafter guessed
     draft_accepted: int = 0  # guesses kept: accepted per step is draft_accepted / draft_steps
 
 

@@ -113,6 +113,7 @@ class GenerationResult:
     threads: int = 0  # the threads it ended on
     restored_tokens: int = 0  # cached positions read back from the chat's saved state
     draft_steps: int = 0  # evaluations that checked a drafter's guesses (app.engine.speculative)
+    draft_guesses: int = 0  # tokens it guessed
     draft_accepted: int = 0  # guesses kept
 
 
@@ -556,7 +557,11 @@ class ModelRunner:
             encodes_before,
         )
         result.tool_calls, result.tool_call_errors = answer.calls, answer.problems
-        result.draft_steps, result.draft_accepted = stats.steps, stats.accepted
+        result.draft_steps, result.draft_guesses, result.draft_accepted = (
+            stats.steps,
+            stats.drafted,
+            stats.accepted,
+        )
         return result
 
     def _sample_plainly(self, chain: Any, answer: _AnswerStream, n_past: int, max_tokens: int) -> int:

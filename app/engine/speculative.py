@@ -20,8 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.gguf.drafters import MTP_ARCHITECTURE
+
 DRAFT_MAX = 4  # tokens guessed per step: more is wasted work when guesses fail early
-MTP_ARCHITECTURE = "gemma4-assistant"  # Gemma 4's multi-token-prediction drafters
+
+
+__all__ = ["DRAFT_MAX", "MTP_ARCHITECTURE", "DraftError", "DraftStats", "Drafter"]
 
 
 class DraftError(ValueError):

@@ -202,6 +202,12 @@ class Worker:
         if projector == "auto":
             found = projector_for(message.model_path)
             projector = str(found) if found else ""
+        draft = message.draft_path
+        if draft == "auto":
+            from app.gguf.drafters import assistant_for
+
+            found_assistant = assistant_for(message.model_path)
+            draft = str(found_assistant) if found_assistant else ""
         runner.load(
             message.model_path,
             message.context_length,
@@ -212,7 +218,7 @@ class Worker:
             projector_gpu=message.projector_gpu,
             states_folder=message.saved_chats_folder,
             states_cap=message.saved_chats_cap_mb * 2**20,
-            draft_path=message.draft_path,
+            draft_path=draft,
         )
         info = runner.info
         assert info is not None
@@ -228,6 +234,7 @@ class Worker:
             **runner.capabilities,
             **runner.gpu,
             drafter=runner.drafter,
+            draft_path=draft if runner.drafter else "",
             draft_problem=runner.draft_problem,
         )
 

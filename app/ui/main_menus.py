@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu
 from app import APP_NAME
 from app.engine.saved_chats import saved_bytes
 from app.library.fit import gb
+from app.ui.drafter_menu import fill_drafter_menu
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -142,6 +143,17 @@ class MainMenus(QObject):
                 window.supervisor.loaded_model.model_path
                 if window.supervisor.loaded_model and window.supervisor.loaded_model.architecture != "remote"
                 else "",
+                window.reload_model,
+                window,
+            )
+        )
+        self.drafter_menu = file_menu.addMenu("&Drafter")
+        self.drafter_menu.aboutToShow.connect(
+            lambda: fill_drafter_menu(
+                self.drafter_menu,
+                window.supervisor.loaded_model,
+                window.settings,
+                window.replace_settings,
                 window.reload_model,
                 window,
             )

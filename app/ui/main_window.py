@@ -64,6 +64,7 @@ from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
 from app.ui.diagnostics import DiagnosticsReport
+from app.ui.drafter_menu import describe_drafter, draft_setting
 from app.ui.elided_label import ElidedLabel
 from app.ui.gpu_offload import GpuOffload
 from app.ui.library.servers import is_remote, split_remote
@@ -670,6 +671,7 @@ class MainWindow(QMainWindow):
                 gpu_layers=gpu_layers,
                 projector_gpu=projector_gpu,
                 saved_chats=self._saved_chats(),
+                draft_path=draft_setting(self.settings, path),
             )
 
         self.gpu.load(path, projector, name, context, load)
@@ -729,9 +731,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self._update_model_button()
         self._update_composer_block()
-        self.show_notice(
-            f"{loaded.name} is ready ({loaded.load_ms / 1000:.1f} s, context {loaded.context_length})."
-        )
+        ready = f"{loaded.name} is ready ({loaded.load_ms / 1000:.1f} s, context {loaded.context_length})."
+        self.show_notice(f"{ready} {loaded.draft_problem}" if loaded.draft_problem else ready)
 
     def _on_load_failed(self, _reason: str, message: str) -> None:
         self.progress.setVisible(False)
@@ -758,7 +759,7 @@ class MainWindow(QMainWindow):
             abilities = " and ".join(senses).capitalize() if senses else "Text only"
             self.model_button.setToolTip(
                 f"{loaded.model_path}\n{loaded.architecture}, context {loaded.context_length}\n{abilities}\n"
-                f"{self.gpu.describe(loaded)}"
+                f"{self.gpu.describe(loaded)}\n{describe_drafter(loaded)}"
             )
         elif self.supervisor.state is WorkerState.LOADING:
             pass

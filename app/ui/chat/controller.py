@@ -442,6 +442,8 @@ class ChatController(QObject):
             "total_ms": round(done.total_ms, 1),
             "dropped_turns": done.dropped_turns,
         }
+        if done.draft_steps:
+            stats["accepted_per_step"] = round(done.draft_accepted / done.draft_steps, 2)
         if answer.calls:
             stats["tool_calls"] = len(answer.calls)
             stats["total_ms"] = round((time.monotonic() - answer.started) * 1000, 1)

@@ -416,6 +416,8 @@ def describe_stats(stats: dict) -> str:
         parts.append(f"{stats['completion_tokens']} tokens")
     if stats.get("tokens_per_s"):
         parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
+    if stats.get("accepted_per_step"):
+        parts.append(f"{stats['accepted_per_step']:.1f} drafted tokens kept per step")
     if stats.get("ttft_ms"):
         parts.append(f"first token {stats['ttft_ms'] / 1000:.2f} s")
     if stats.get("stop_reason") == "length":

@@ -83,6 +83,13 @@ class ChatSettingsPanel(QFrame):
             "Each call shows as a card above the answer."
         )
         self.tools.setAccessibleName("Use tools")
+        self.speculative = QCheckBox("Draft ahead")
+        self.speculative.setToolTip(
+            "When the model was loaded with a drafter (its MTP assistant, or a smaller model of\n"
+            "the same family), let the drafter guess the next tokens for the model to check.\n"
+            "The answer is the one the model gives alone; only the speed changes."
+        )
+        self.speculative.setAccessibleName("Draft ahead")
         self.shared_folders = SharedFolders()
         self.scanned_pages = self._int(
             0, 100, 1, "Scanned pages read", "Pages of a PDF with no text that the model reads as pictures"
@@ -149,6 +156,7 @@ class ChatSettingsPanel(QFrame):
         layout.addWidget(self.system_prompt)
         layout.addWidget(self.think)
         layout.addWidget(self.tools)
+        layout.addWidget(self.speculative)
         layout.addWidget(self.shared_folders)
         layout.addLayout(form)
         layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
@@ -160,6 +168,7 @@ class ChatSettingsPanel(QFrame):
         self.system_prompt.textChanged.connect(self._edited)
         self.think.toggled.connect(self._edited)
         self.tools.toggled.connect(self._edited)
+        self.speculative.toggled.connect(self._edited)
         self.tool_rounds.valueChanged.connect(self._edited)
         self.scanned_pages.valueChanged.connect(self._edited)
         for box in (self.temperature, self.top_p, self.top_k, self.max_tokens, self.context_length):
@@ -218,6 +227,7 @@ class ChatSettingsPanel(QFrame):
                 self.system_prompt.setPlainText(system_prompt)
             self.think.setChecked(settings.think)
             self.tools.setChecked(settings.tools)
+            self.speculative.setChecked(settings.speculative)
             self.tool_rounds.setValue(settings.max_tool_rounds)
             self.scanned_pages.setValue(settings.scanned_pages)
             self.temperature.setValue(settings.temperature)
@@ -243,6 +253,7 @@ class ChatSettingsPanel(QFrame):
             context_length=self.context_length.value(),
             think=self.think.isChecked(),
             tools=self.tools.isChecked(),
+            speculative=self.speculative.isChecked(),
             max_tool_rounds=self.tool_rounds.value(),
             scanned_pages=self.scanned_pages.value(),
             image_budget=int(self.image_budget.currentData()),
