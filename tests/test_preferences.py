@@ -51,6 +51,15 @@ def test_settings_from_an_older_version_gain_the_starting_presets(tmp_path):
     assert [p.name for p in load_settings(path).presets] == ["A"]  # nameless, repeated or odd ones dropped
 
 
+def test_the_drafter_chosen_per_model_is_kept_and_odd_entries_dropped(tmp_path):
+    path = tmp_path / "settings.json"
+    drafts = {"/a.gguf": "", "/b.gguf": "/b-small.gguf", "/c.gguf": 4, "/d.gguf": None}
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "drafts": drafts}))
+    assert load_settings(path).drafts == {"/a.gguf": "", "/b.gguf": "/b-small.gguf"}
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "drafts": ["/a.gguf"]}))
+    assert load_settings(path).drafts == {}
+
+
 def test_a_preset_applies_to_the_chat_and_new_chats_start_with_the_default(qtbot, start_app):
     hearth = start_app()
     window = hearth.window
