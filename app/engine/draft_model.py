@@ -61,7 +61,7 @@ class DraftModel:
             raise DraftError(f"“{name}” cannot draft for this model: {difference}.")
         self._chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         lib.llama_sampler_chain_add(self._chain, lib.llama_sampler_init_greedy())
-        self._lib = lib
+        self._lib, self._target = lib, target
         self._batch = self._model.single_token_batch()
         self._cached: list[int] = []  # what the draft's cache holds
 
@@ -75,6 +75,7 @@ class DraftModel:
         model = self._model
         if position + limit > model.n_ctx:
             return []  # the draft's context is shorter than the target's: the target goes on alone
+        model.set_threads(self._target.threads)  # the model follows the machine's load: so does its draft
         tokens = [*context, last]
         same = _common_length(self._cached, tokens)
         same = min(same, len(tokens) - 1)  # the last token is evaluated again, for fresh logits
