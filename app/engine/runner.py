@@ -612,7 +612,7 @@ class ModelRunner:
         # Guesses per step: as many as the last step kept, and one more while all are kept, so
         # that a drafter that often guesses wrong (sampling at a high temperature, say) costs
         # little more than answering without it.
-        reach = DRAFT_MAX
+        reach, evaluations = DRAFT_MAX, 0
         with model.open_batch(DRAFT_MAX + 1) as batch:
             while not take(token) and len(generated) < max_tokens:
                 room = min(reach, max_tokens - len(generated) - 1)
@@ -645,7 +645,8 @@ class ModelRunner:
                     reach = min(DRAFT_MAX, reach + 1) if kept == len(guesses) else kept + 1
                 if stopped:
                     break
-                if stats.steps % THREADS_CHECK_TOKENS == 0:
+                evaluations += 1
+                if evaluations % THREADS_CHECK_TOKENS == 0:
                     self._fit_threads()
         return n_past
 
