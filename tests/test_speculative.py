@@ -31,9 +31,11 @@ def supervisor(qtbot):
     supervisor.stop()
 
 
-def load(qtbot, supervisor, model: Path, draft: Path | str, projector: Path | None = None) -> ModelLoaded:
+def load(
+    qtbot, supervisor, model: Path, draft: Path | str, projector: Path | None = None, context: int = 2048
+) -> ModelLoaded:
     with qtbot.waitSignal(supervisor.model_loaded, timeout=TIMEOUT) as blocker:
-        supervisor.load_model(str(model), 2048, str(projector or ""), draft_path=str(draft))
+        supervisor.load_model(str(model), context, str(projector or ""), draft_path=str(draft))
     return blocker.args[0]
 
 
@@ -117,6 +119,25 @@ def test_stop_and_follow_ups_keep_the_cache_right(qtbot, supervisor, smollm2_pat
     assert follow_up.prompt_tokens_evaluated < 16
     _alone, alone_text = answer(qtbot, supervisor, "why-alone", turns, max_tokens=8, speculative=False)
     assert drafted_text == alone_text
+
+
+def test_stop_interrupts_a_draft_model_reading_a_long_prompt(qtbot, supervisor, smollm2_path):
+    """A draft model reads the prompt at its first guess, after the answer's first token: Stop
+    must not wait for that read."""
+    load(qtbot, supervisor, smollm2_path, smollm2_path, context=8192)
+    pieces: list[str] = []
+    supervisor.delta.connect(lambda rid, text, _r: pieces.append(text) if rid == "long" else None)
+    question = " ".join(f"Note {number}: the lighthouse keeper counted the ships." for number in range(150))
+    turns = [ChatTurn(Role.USER, question + " Now tell me a story.")]
+    supervisor.generate("long", turns, GenerationSettings(temperature=0.0, max_tokens=500))
+    qtbot.waitUntil(lambda: bool(pieces), timeout=TIMEOUT)  # the model read it; the draft starts now
+    with qtbot.waitSignal(supervisor.finished, timeout=5000) as blocker:
+        started = time.monotonic()
+        supervisor.cancel("long")
+    assert blocker.args[0].stop_reason is StopReason.CANCELLED
+    assert time.monotonic() - started < 0.5
+    follow_up, _text = answer(qtbot, supervisor, "again", turns, max_tokens=16)
+    assert follow_up.draft_steps > 0  # the draft caught up with what it had not read
 
 
 def test_pictures_and_sound_go_with_a_draft(qtbot, supervisor, tmp_path):

@@ -12,13 +12,14 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from app.engine.native_model import DecodeError, NativeModel
+from app.engine.native_model import DecodeAborted, DecodeError, NativeModel
 from app.engine.speculative import DraftError
 
 # As llama.cpp's own check (common/speculative.cpp): the first few ids are special tokens that
 # models of one family may number differently without their text differing.
 FIRST_CHECKED_TOKEN = 5
 MAX_VOCAB_SIZE_DIFFERENCE = 128
+LONG_READ = 64  # tokens the draft reads at once (a prompt) past which Stop can interrupt it
 
 
 def vocabulary_difference(lib: Any, draft: NativeModel, target: NativeModel) -> str:
@@ -54,7 +55,9 @@ class DraftModel:
             self._model = NativeModel(lib, path, target.n_ctx, threads, lambda _fraction: None)
         except (RuntimeError, MemoryError) as exc:
             raise DraftError(f"The draft model “{name}” could not be loaded ({exc}).") from None
-        self._model.abortable(False)  # its evaluations are short: never worth a question per operation
+        # A guess is one token: not worth a question per operation of the graph (see
+        # NativeModel.abortable), unlike catching up with a long prompt.
+        self._model.abortable(False)
         difference = vocabulary_difference(lib, self._model, target)
         if difference:
             self._model.close()
@@ -82,7 +85,13 @@ class DraftModel:
         try:
             model.forget_from(same)
             self._cached = tokens[:same]
-            model.decode(tokens[same:], same)
+            long_read = len(tokens) - same > LONG_READ
+            model.abortable(long_read)
+            try:
+                model.decode(tokens[same:], same)
+            finally:
+                if long_read:
+                    model.abortable(False)
             self._cached = tokens
             guesses: list[int] = []
             while True:
@@ -92,6 +101,9 @@ class DraftModel:
                     return guesses
                 model.decode_one(guess, len(self._cached), self._batch)
                 self._cached.append(guess)
+        except DecodeAborted:  # the answer was stopped while the draft read the prompt
+            model.forget_from(len(self._cached))
+            return []
         except DecodeError:
             self._cached = []
             model.forget_from(0)
@@ -99,6 +111,9 @@ class DraftModel:
 
     def verified(self, accepted: int) -> None:
         pass
+
+    def request_stop(self, stop: bool) -> None:
+        self._model.request_stop(stop)
 
     def close(self) -> None:
         self._lib.llama_sampler_free(self._chain)

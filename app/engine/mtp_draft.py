@@ -138,6 +138,9 @@ class MtpDrafter:
         )
         return bool(filled) and lib.llama_process(self._ctx, lib.LLAMA_PROCESS_TYPE_DECODE, batch) == 0
 
+    def request_stop(self, stop: bool) -> None:
+        pass  # a guess is one token on a few small layers: over in a moment
+
     def verified(self, accepted: int) -> None:
         # Row ``accepted`` of ``[last, *draft]`` is the last token kept, the one before the next
         # ``last`` (which the model's logits of that row give).

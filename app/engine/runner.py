@@ -416,6 +416,8 @@ class ModelRunner:
         """Stop a running prompt evaluation too (called from the worker's reader thread)."""
         if self._model is not None:
             self._model.request_stop(True)
+        if self._drafter is not None:
+            self._drafter.request_stop(True)
 
     # --- generation ------------------------------------------------------------------------
 
@@ -436,6 +438,8 @@ class ModelRunner:
             raise RuntimeError("No model is loaded.")
         started = time.perf_counter()
         model.request_stop(False)
+        if self._drafter is not None:
+            self._drafter.request_stop(False)
         messages = with_picture_detail(messages, settings.image_budget)
         self._fit_threads()
         encodes_before = self._projector.encodes if self._projector else 0

@@ -52,6 +52,9 @@ class Drafter(Protocol):
     def verified(self, accepted: int) -> None:
         """The target evaluated ``[last, *draft]`` at once and kept ``accepted`` of the draft."""
 
+    def request_stop(self, stop: bool) -> None:
+        """Make a long evaluation of the drafter's give up (called from another thread)."""
+
     def close(self) -> None: ...
 
 
