@@ -14,7 +14,6 @@ assistant's context is made, so the pairing is checked beforehand and refused in
 from __future__ import annotations
 
 import ctypes
-import importlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -168,7 +167,9 @@ def _mtp_bindings(lib: Any) -> Any:
     """llama-cpp-python's bindings for llama.cpp's non-public MTP calls; None when this build has
     none, found now rather than half-way through an answer."""
     try:
-        ext = importlib.import_module(f"{lib.__name__}.llama_cpp_ext")
+        # Imported by name, not built from ``lib``: the app bundle takes in only the modules its
+        # analysis sees imported.
+        from llama_cpp import llama_cpp_ext as ext
     except (ImportError, AttributeError):  # (its import fails on a symbol the library lacks)
         return None
     return ext if all(hasattr(lib, call) for call in MTP_CALLS) else None
