@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -110,6 +111,21 @@ def llama_server(binary: str, model: Path, threads: int, context: int, *extra: s
     finally:
         server.terminate()
         server.wait(10)
+
+
+def server_timings(url: str, max_tokens: int) -> dict[str, Any]:
+    """llama-server's own ``timings`` for one greedy answer to ``LONG_PROMPT``, read afresh."""
+    body = {
+        "messages": [{"role": "user", "content": LONG_PROMPT}],
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "cache_prompt": False,
+    }
+    request = urllib.request.Request(
+        f"{url}/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=600) as reply:
+        return dict(json.load(reply)["timings"])
 
 
 @dataclass

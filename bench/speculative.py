@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import urllib.request
 from pathlib import Path
 
-from _harness import LONG_PROMPT, llama_server, median, start_worker_with_model, wait_for
+from _harness import LONG_PROMPT, llama_server, median, server_timings, start_worker_with_model, wait_for
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -57,17 +56,7 @@ def hearth_answer(
 def server_answer(url: str, tokens: int) -> tuple[float, float]:
     """(tokens per second, share of guesses kept) from llama-server's own timings (it does not
     count steps)."""
-    body = {
-        "messages": [{"role": "user", "content": LONG_PROMPT}],
-        "max_tokens": tokens,
-        "temperature": 0.0,
-        "cache_prompt": False,
-    }
-    request = urllib.request.Request(
-        f"{url}/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=600) as reply:
-        timings = json.load(reply)["timings"]
+    timings = server_timings(url, tokens)
     drafted, accepted = timings.get("draft_n", 0), timings.get("draft_n_accepted", 0)
     return float(timings["predicted_per_second"]), accepted / drafted if drafted else 0.0
 

@@ -16,11 +16,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from _harness import LONG_PROMPT, llama_server, median, start_worker_with_model, wait_for
+from _harness import LONG_PROMPT, llama_server, median, server_timings, start_worker_with_model, wait_for
 from PySide6.QtWidgets import QApplication
 
 from app.core.generation import GenerationSettings
@@ -61,17 +60,7 @@ def hearth_speed(supervisor, index: int) -> tuple[float, int]:
 
 
 def server_speed(url: str) -> float:
-    body = {
-        "messages": [{"role": "user", "content": LONG_PROMPT}],
-        "max_tokens": ANSWER_TOKENS,
-        "temperature": 0.0,
-        "cache_prompt": False,
-    }
-    request = urllib.request.Request(
-        f"{url}/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=300) as reply:
-        return float(json.load(reply)["timings"]["predicted_per_second"])
+    return float(server_timings(url, ANSWER_TOKENS)["predicted_per_second"])
 
 
 def main() -> None:
