@@ -1,6 +1,7 @@
 """Which Gemma 4 MTP assistant belongs to a model: an assistant file (architecture
-``gemma4-assistant``) in the model's folder, the one whose name shares the longest start with
-the model's once words like "assistant" and "mtp" and a trailing quantization are set aside."""
+``gemma4-assistant``) in the model's folder or a folder just under it (publishers keep them in
+e.g. ``MTP/``), the one whose name shares the longest start with the model's once words like
+"assistant" and "mtp" and a trailing quantization are set aside."""
 
 from __future__ import annotations
 
@@ -31,25 +32,28 @@ def _stem_words(name: str) -> str:
 
 
 def assistant_for(model_path: str | Path) -> Path | None:
-    """The MTP assistant next to a model file, if one is installed there."""
+    """The MTP assistant installed beside a model file, if there is one."""
     model_path = Path(model_path)
+    folder = model_path.parent
     try:
         candidates = [
             path
-            for path in model_path.parent.glob("*.gguf")
-            if path != model_path and looks_like_assistant(path.name) and is_assistant(path)
+            for path in (*folder.glob("*.gguf"), *folder.glob("*/*.gguf"))
+            if path != model_path
+            and looks_like_assistant(path.relative_to(folder).as_posix())
+            and is_assistant(path)
         ]
     except OSError:
         return None
     model_words = _stem_words(model_path.name)
 
-    def closeness(path: Path) -> tuple[int, str]:
+    def closeness(path: Path) -> tuple[int, bool, str]:
         words = _stem_words(path.name)
         shared = 0
         for a, b in zip(model_words, words, strict=False):
             if a != b:
                 break
             shared += 1
-        return shared, path.name
+        return shared, path.parent == folder, path.name
 
     return max(candidates, key=closeness) if candidates else None

@@ -3,6 +3,11 @@
 The catalog is data, not code: each entry names the repository, a pinned revision, the exact
 model and projector files with their sizes and sha256, the context length and what the model
 can do. Unknown or missing fields are tolerated so a newer catalog never breaks an older app.
+
+Gemma 4's MTP assistants (small drafters that guess tokens ahead for their model to check) are
+listed once each under ``assistants`` and paired with models by id: one assistant serves every
+quantization of its model, and it is downloaded, on request, next to the model file that it
+drafts for (``app.gguf.drafters`` finds it there).
 """
 
 from __future__ import annotations
@@ -26,6 +31,25 @@ class CatalogFile:
 
 
 @dataclass(frozen=True)
+class CatalogAssistant:
+    id: str
+    display_name: str
+    repo_id: str
+    revision: str | None
+    file: CatalogFile
+    source: str = ""
+
+    def hub_file(self) -> HubFile:
+        return HubFile(
+            self.repo_id,
+            self.file.name,
+            self.revision or "main",
+            sha256=self.file.sha256,
+            size=self.file.size,
+        )
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     id: str
     display_name: str
@@ -40,6 +64,7 @@ class CatalogEntry:
     projector: CatalogFile | None
     parameters: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
+    assistant: CatalogAssistant | None = None
 
     @property
     def download_size(self) -> int | None:
@@ -67,14 +92,37 @@ def _file(data: Any) -> CatalogFile | None:
     )
 
 
+def _revision(value: Any) -> str | None:
+    return str(value) if isinstance(value, str) and value else None
+
+
+def _assistants(data: dict[str, Any]) -> dict[str, CatalogAssistant]:
+    found: dict[str, CatalogAssistant] = {}
+    for item in data.get("assistants", []):
+        if not isinstance(item, dict):
+            continue
+        file = _file(item.get("file"))
+        if file is None or not item.get("repo_id") or not item.get("id"):
+            continue
+        found[str(item["id"])] = CatalogAssistant(
+            id=str(item["id"]),
+            display_name=str(item.get("display_name") or item["id"]),
+            repo_id=str(item["repo_id"]),
+            revision=_revision(item.get("revision")),
+            file=file,
+            source=str(item.get("source", "")),
+        )
+    return found
+
+
 def parse_catalog(data: dict[str, Any]) -> list[CatalogEntry]:
     entries: list[CatalogEntry] = []
+    assistants = _assistants(data)
     for item in data.get("models", []):
         files = item.get("files") or {}
         model = _file(files.get("model"))
         if model is None or not item.get("repo_id") or not item.get("id"):
             continue  # an entry we cannot download is not shown
-        revision = item.get("revision")
         entries.append(
             CatalogEntry(
                 id=str(item["id"]),
@@ -83,13 +131,14 @@ def parse_catalog(data: dict[str, Any]) -> list[CatalogEntry]:
                 quantization=str(item.get("quantization", "")),
                 publisher=str(item.get("publisher", "")),
                 repo_id=str(item["repo_id"]),
-                revision=str(revision) if isinstance(revision, str) and revision else None,
+                revision=_revision(item.get("revision")),
                 context_length=int(item.get("context_length") or 0),
                 capabilities=tuple(str(c) for c in item.get("capabilities", ["text"])),
                 model=model,
                 projector=_file(files.get("projector")),
                 parameters=str(item.get("parameters", "")),
                 notes={"source": item.get("source", "")},
+                assistant=assistants.get(str(item.get("assistant", ""))),
             )
         )
     return entries

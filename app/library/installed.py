@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.gguf.drafters import MTP_ARCHITECTURE, assistant_for
 from app.gguf.manifest import manifest_path, read_manifest
 from app.gguf.projectors import find_projector, projector_for, projector_info
 from app.gguf.reader import GGUFError, GGUFInfo, read_gguf_info
+from app.library.catalog import CatalogEntry
+from app.library.jobs import assistant_folder
 
 REGISTRY_NAME = "models.json"
 
@@ -89,7 +92,8 @@ def _is_model(path: Path) -> GGUFInfo | None:
         info = read_gguf_info(path)
     except (OSError, GGUFError):
         return None
-    return None if info.architecture in ("", "clip") or info.is_truncated else info
+    # An MTP assistant only drafts for its model: it is listed with it, not as a model.
+    return None if info.architecture in ("", "clip", MTP_ARCHITECTURE) or info.is_truncated else info
 
 
 def _describe(
@@ -159,15 +163,39 @@ def scan_installed(
     return result
 
 
+def installed_assistants(entries: list[CatalogEntry], models_dir: Path) -> dict[str, Path]:
+    """Catalog entry id -> the MTP assistant the catalog pairs with it, where it is downloaded to
+    (beside the entry's model). Reads file sizes only."""
+    found: dict[str, Path] = {}
+    for entry in entries:
+        if entry.assistant is None:
+            continue
+        path = assistant_folder(models_dir, entry.repo_id, entry.model.name) / entry.assistant.file.name
+        try:
+            if path.is_file() and path.stat().st_size > 0:
+                found[entry.id] = path
+        except OSError:
+            continue
+    return found
+
+
 def delete_installed(model: InstalledModel, others: list[InstalledModel]) -> list[Path]:
-    """Delete a downloaded model's files (its projector too unless another model uses it).
-    Imported and cached files are only forgotten, never deleted: they are the user's."""
+    """Delete a downloaded model's files (its projector and MTP assistant too unless another model
+    uses them). Imported and cached files are only forgotten, never deleted: they are the user's.
+    Reads the headers of files beside the model: not for the UI thread."""
     removed: list[Path] = []
     if model.source != "downloaded":
         return removed
+    rest = [o for o in others if o.path != model.path]
     targets = [model.path, manifest_path(model.path)]
-    if model.projector and not any(o.projector == model.projector for o in others if o.path != model.path):
+    if model.projector and not any(o.projector == model.projector for o in rest):
         targets.append(model.projector)
+    assistant = assistant_for(model.path)
+    if assistant is not None and not any(
+        o.path.parent in (assistant.parent, assistant.parent.parent) and assistant_for(o.path) == assistant
+        for o in rest
+    ):
+        targets += [assistant, manifest_path(assistant)]
     for target in targets:
         try:
             target.unlink()

@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from app.library.errors import format_size
@@ -19,6 +19,10 @@ from app.library.partial import PartialPaths
 from app.library.retry import RetryNotice
 
 log = logging.getLogger(__name__)
+
+
+MODEL = "model"
+ASSISTANT = "assistant"
 
 
 class JobState(StrEnum):
@@ -48,6 +52,7 @@ class DownloadJob:
     projector: JobFile | None
     dest_dir: Path
     entry_id: str = ""  # the catalog entry, for jobs started from the catalog
+    role: str = MODEL  # or ASSISTANT: an MTP assistant for the model in ``dest_dir``
     state: JobState = JobState.QUEUED
     done: int = 0
     total: int = 0  # 0 until known (custom repos learn it when the download starts)
@@ -91,6 +96,7 @@ class DownloadJob:
             "projector": file(self.projector),
             "dest_dir": str(self.dest_dir),
             "entry_id": self.entry_id,
+            "role": self.role,
             "state": str(self.state),
             "done": self.done,
             "total": self.total,
@@ -115,6 +121,7 @@ class DownloadJob:
                 projector=_file(data.get("projector")),
                 dest_dir=Path(data["dest_dir"]),
                 entry_id=str(data.get("entry_id", "")),
+                role=ASSISTANT if data.get("role") == ASSISTANT else MODEL,
                 state=state,
                 done=int(data.get("done", 0)),
                 total=int(data.get("total", 0)),
@@ -140,6 +147,12 @@ def catalog_job_id(entry_id: str) -> str:
     return f"catalog:{entry_id}"
 
 
+def assistant_job_id(repo_id: str, model_name: str, assistant_name: str) -> str:
+    """One job per assistant file per model folder (one assistant serves every model beside it)."""
+    beside = PurePosixPath(model_name).parent / assistant_name
+    return f"assistant:{repo_id}/{beside}"
+
+
 def custom_job_id(repo_id: str, filename: str) -> str:
     return f"hf:{repo_id}/{filename}"
 
@@ -149,6 +162,11 @@ def repo_folder(models_dir: Path, repo_id: str) -> Path:
     with models of its own repo."""
     parts = [re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip(".") or "_" for part in repo_id.split("/")]
     return Path(models_dir).joinpath(*parts)
+
+
+def assistant_folder(models_dir: Path, repo_id: str, model_name: str) -> Path:
+    """Where a catalog model's MTP assistant goes: the folder its model file is downloaded to."""
+    return (repo_folder(models_dir, repo_id) / model_name).parent
 
 
 # --- the files on disk -------------------------------------------------------------------------

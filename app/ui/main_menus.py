@@ -156,6 +156,7 @@ class MainMenus(QObject):
                 window.replace_settings,
                 window.reload_model,
                 window,
+                window.assistant_offer(),
             )
         )
         self.local_api_action = file_menu.addAction("&Local API…", window.open_local_api)

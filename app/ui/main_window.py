@@ -38,6 +38,7 @@ from app.core.settings import RecentModel, Settings, WindowState, remember_model
 from app.engine import protocol as p
 from app.engine.saved_chats import chat_key, forget_all_chats, forget_chat
 from app.library.installed import InstalledModel, ModelRegistry, scan_installed
+from app.library.jobs import ASSISTANT
 from app.storage.chats import ChatStore, Message
 from app.storage.faults import NOTHING_LOST, StorageError, storage_errors
 from app.ui.about import show_about
@@ -64,7 +65,7 @@ from app.ui.chat.search_panel import SearchPanel
 from app.ui.chat.settings_panel import ChatSettingsPanel
 from app.ui.chat.tool_access import ToolAccessGlue
 from app.ui.diagnostics import DiagnosticsReport
-from app.ui.drafter_menu import describe_drafter, draft_setting
+from app.ui.drafter_menu import AUTOMATIC, AssistantOffer, describe_drafter, draft_setting
 from app.ui.elided_label import ElidedLabel
 from app.ui.gpu_offload import GpuOffload
 from app.ui.library.servers import is_remote, split_remote
@@ -104,6 +105,8 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.models = models  # downloads and the Models window; None: model files only
+        if models is not None:
+            models.downloads.finished.connect(self._on_download_finished)
         self.diagnostics = diagnostics or DiagnosticsReport(paths, supervisor, parent=self)
         self.store = store
         self.supervisor = supervisor
@@ -634,6 +637,29 @@ class MainWindow(QMainWindow):
     def show_models(self) -> None:
         if self.models is not None:
             self.models.show()
+
+    def assistant_offer(self) -> AssistantOffer | None:
+        """The MTP assistant the catalog pairs with the loaded model (for File › Drafter)."""
+        loaded = self.supervisor.loaded_model
+        if self.models is None or loaded is None or loaded.architecture == "remote":
+            return None
+        return self.models.assistant_offer(loaded.model_path)
+
+    def _on_download_finished(self, job_id: str, path: str) -> None:
+        """An MTP assistant that lands beside the loaded model drafts for it at once, unless the
+        user chose another drafter for it (File › Drafter)."""
+        job = self.models.downloads.job(job_id) if self.models is not None else None
+        loaded = self.supervisor.loaded_model
+        if job is None or job.role != ASSISTANT or loaded is None or loaded.drafter == "mtp":
+            return
+        if Path(loaded.model_path).parent != job.dest_dir:
+            return
+        if draft_setting(self.settings, loaded.model_path) != AUTOMATIC:
+            return
+        if self.controller.busy:
+            self.show_notice(f"{Path(path).name} drafts for the model from its next load.")
+            return
+        self.reload_model()
 
     def open_models_if_first_run(self) -> None:
         """Welcome a new user with the Models window when no model is on this computer yet."""

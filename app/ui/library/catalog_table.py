@@ -89,6 +89,7 @@ class CatalogTableModel(QAbstractTableModel):
         self._entries: list[CatalogEntry] = []
         self._fits: CatalogFits | None = None
         self._installed: dict[str, Path] = {}
+        self._assistants: dict[str, Path] = {}
         downloads.job_changed.connect(self._on_job)
         downloads.job_added.connect(self._on_job)
         downloads.job_removed.connect(self._on_job)
@@ -104,9 +105,10 @@ class CatalogTableModel(QAbstractTableModel):
         self._fits = fits
         self._all_changed()
 
-    def set_installed(self, installed: dict[str, Path]) -> None:
-        """Entry id -> installed model file."""
+    def set_installed(self, installed: dict[str, Path], assistants: dict[str, Path] | None = None) -> None:
+        """Entry id -> installed model file, and -> its installed MTP assistant."""
         self._installed = dict(installed)
+        self._assistants = dict(assistants or {})
         self._all_changed()
 
     # --- reading -------------------------------------------------------------------------------
@@ -130,6 +132,9 @@ class CatalogTableModel(QAbstractTableModel):
 
     def installed_path(self, entry_id: str) -> Path | None:
         return self._installed.get(entry_id)
+
+    def assistant_path(self, entry_id: str) -> Path | None:
+        return self._assistants.get(entry_id)
 
     @property
     def recommended_id(self) -> str | None:

@@ -61,6 +61,8 @@ OPTIONAL_COLUMNS = ((CatalogColumn.CAPABILITIES, 760), (CatalogColumn.STATUS, 62
 class DiscoverTab(QWidget):
     download_requested = Signal(object)
     """Download this ``CatalogEntry``."""
+    assistant_requested = Signal(object)
+    """Download the MTP assistant the catalog pairs with this ``CatalogEntry``."""
     use_requested = Signal(str)
     """Load the model at this path."""
     token_requested = Signal()
@@ -110,6 +112,8 @@ class DiscoverTab(QWidget):
         self.details.job_panel.download_requested.connect(self._download)
         self.details.job_panel.use_requested.connect(self.use_requested)
         self.details.job_panel.token_requested.connect(self.token_requested)
+        self.details.assistant_download_requested.connect(self._download_assistant)
+        self.details.assistant_panel.token_requested.connect(self.token_requested)
 
         top = QHBoxLayout()
         top.setSpacing(10)
@@ -191,12 +195,18 @@ class DiscoverTab(QWidget):
             entry is not None and entry.id == self.model.recommended_id,
             self.model.installed_path(entry.id) if entry else None,
             fits.free_disk if fits else 0,
+            self.model.assistant_path(entry.id) if entry else None,
         )
 
     def _download(self) -> None:
         entry = self.details.entry
         if entry is not None:
             self.download_requested.emit(entry)
+
+    def _download_assistant(self) -> None:
+        entry = self.details.entry
+        if entry is not None:
+            self.assistant_requested.emit(entry)
 
     def installed_path_of_current(self) -> Path | None:
         entry = self.current_entry()

@@ -24,9 +24,12 @@ from app.library.access_token import AccessToken
 from app.library.errors import ErrorKind
 from app.library.job_store import JobStore
 from app.library.jobs import (
+    ASSISTANT,
     DownloadJob,
     JobFile,
     JobState,
+    assistant_folder,
+    assistant_job_id,
     bytes_on_disk,
     catalog_job_id,
     custom_job_id,
@@ -157,6 +160,27 @@ class DownloadQueue(QObject):
             dest_dir=repo_folder(models_dir, entry.repo_id),
             entry_id=entry.id,
             total=entry.download_size or 0,
+        )
+        return self._add(job)
+
+    def add_assistant(self, entry: CatalogEntry, models_dir: Path) -> str:
+        """Queue the MTP assistant the catalog pairs with ``entry``, into the folder of the entry's
+        model, where the worker finds it; the model itself need not be downloaded yet."""
+        assistant = entry.assistant
+        if assistant is None:
+            raise ValueError(f"{entry.id} has no assistant")
+        file = assistant.file
+        job = DownloadJob(
+            id=assistant_job_id(entry.repo_id, entry.model.name, file.name),
+            title=assistant.display_name,
+            repo_id=assistant.repo_id,
+            revision=assistant.revision or "main",
+            model=JobFile(file.name, file.size, file.sha256),
+            projector=None,
+            dest_dir=assistant_folder(models_dir, entry.repo_id, entry.model.name),
+            entry_id=entry.id,
+            role=ASSISTANT,
+            total=file.size or 0,
         )
         return self._add(job)
 

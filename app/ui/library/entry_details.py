@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -20,7 +20,7 @@ from app.library.catalog import CatalogEntry
 from app.library.catalog_fits import gigabytes
 from app.library.errors import format_size
 from app.library.fit import Fit
-from app.library.jobs import catalog_job_id
+from app.library.jobs import assistant_job_id, catalog_job_id
 from app.ui.library.catalog_table import describe_capabilities, describe_download_size
 from app.ui.library.download_queue import DownloadQueue
 from app.ui.library.job_panel import JobPanel
@@ -88,6 +88,25 @@ class EntryDetails(QFrame):
         fit_layout.addWidget(self.fit_text)
 
         self.job_panel = JobPanel(queue)
+
+        # The MTP assistant the catalog pairs with the model, downloaded on request.
+        self.assistant_box = QFrame()
+        self.assistant_box.setObjectName("assistantBox")
+        self.assistant_headline = _label("Faster answers", "assistantHeadline")
+        self.assistant_text = _label(name="assistantText", wrap=True)
+        self.assistant_panel = JobPanel(
+            queue,
+            usable=False,
+            installed_text="Installed beside the model: it drafts whenever the model is loaded.",
+            download_text="Download assistant",
+        )
+        assistant_layout = QVBoxLayout(self.assistant_box)
+        assistant_layout.setContentsMargins(0, 6, 0, 0)
+        assistant_layout.setSpacing(6)
+        assistant_layout.addWidget(self.assistant_headline)
+        assistant_layout.addWidget(self.assistant_text)
+        assistant_layout.addWidget(self.assistant_panel)
+
         self.source = _label(name="sourceNote", wrap=True)
         self.placeholder = _label("Select a model to see whether it fits this computer.", "mutedNote", True)
 
@@ -102,6 +121,7 @@ class EntryDetails(QFrame):
         layout.addLayout(facts)
         layout.addWidget(self.fit_box)
         layout.addWidget(self.job_panel)
+        layout.addWidget(self.assistant_box)
         layout.addSpacing(6)
         layout.addWidget(self.source)
         layout.addStretch(1)
@@ -120,6 +140,10 @@ class EntryDetails(QFrame):
         outer.addWidget(scroll)
         self.show_entry(None, None, False, None, 0)
 
+    @property
+    def assistant_download_requested(self) -> SignalInstance:
+        return self.assistant_panel.download_requested
+
     def show_entry(
         self,
         entry: CatalogEntry | None,
@@ -127,7 +151,9 @@ class EntryDetails(QFrame):
         recommended: bool,
         installed: Path | None,
         free_disk: int,
+        assistant: Path | None = None,
     ) -> None:
+        """``installed``: the entry's model file, if downloaded; ``assistant``: its MTP assistant's."""
         self.entry = entry
         self.placeholder.setVisible(entry is None)
         for widget in self._content:
@@ -135,6 +161,7 @@ class EntryDetails(QFrame):
         self.recommended.setVisible(entry is not None and recommended)
         for row in range(self._facts.rowCount()):
             self._facts.setRowVisible(row, entry is not None)
+        self._show_assistant(entry, assistant)
         if entry is None:
             self.job_panel.show_job(None, None)
             return
@@ -157,6 +184,21 @@ class EntryDetails(QFrame):
         self.source.setText(f"{entry.repo_id}{revision}\n{entry.model.name}")
         note = self._download_note(entry, fit)
         self.job_panel.show_job(catalog_job_id(entry.id), installed, note)
+
+    def _show_assistant(self, entry: CatalogEntry | None, installed: Path | None) -> None:
+        paired = entry.assistant if entry is not None else None
+        self.assistant_box.setVisible(paired is not None)
+        if entry is None or paired is None:
+            self.assistant_panel.show_job(None, None)
+            return
+        size = format_size(paired.file.size) if paired.file.size else "size learnt at download"
+        self.assistant_text.setText(
+            "Its MTP assistant guesses a few tokens ahead and the model checks them: the same answer, "
+            f"sooner.\n{paired.display_name} ({size}), saved beside the model and checked with sha256."
+        )
+        self.assistant_panel.show_job(
+            assistant_job_id(entry.repo_id, entry.model.name, paired.file.name), installed
+        )
 
     def _show_fit(self, fit: Fit | None) -> None:
         level = str(fit.level) if fit else "unknown"

@@ -61,9 +61,21 @@ class JobPanel(QWidget):
     token_requested = Signal()
     """The download needs an access token and the user asked to give one."""
 
-    def __init__(self, queue: DownloadQueue, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        queue: DownloadQueue,
+        parent: QWidget | None = None,
+        *,
+        usable: bool = True,
+        installed_text: str = "Downloaded and verified. Click Use to load it and start chatting.",
+        download_text: str = "Download",
+    ) -> None:
+        """``usable``: whether an installed download can be loaded with Use (an MTP assistant cannot:
+        its model loads it); ``installed_text`` says what an installed download is for."""
         super().__init__(parent)
         self.queue = queue
+        self._usable = usable
+        self._installed_text = installed_text
         self.ask_cancel: CancelChoice = lambda job: ask_how_to_cancel(self, job)
         self._job_id: str | None = None
         self._installed: Path | None = None
@@ -90,7 +102,7 @@ class JobPanel(QWidget):
         self.token_button = QPushButton("Add an access token…")
         self.token_button.clicked.connect(self.token_requested)
 
-        self.download_button = self._button("Download", self.download_requested.emit, primary=True)
+        self.download_button = self._button(download_text, self.download_requested.emit, primary=True)
         self.use_button = self._button("Use", self._use, primary=True)
         self.use_button.setToolTip("Load this model and start chatting")
         self.pause_button = self._button("Pause", lambda: self._act(self.queue.pause))
@@ -155,7 +167,7 @@ class JobPanel(QWidget):
             self.progress.setValue(int(min(fraction, 1.0) * 1000))
             self.status.setText(describe_job(job) if state is not JobState.FAILED else self._stopped_at(job))
         elif self._installed is not None:
-            self.status.setText("Downloaded and verified. Click Use to load it and start chatting.")
+            self.status.setText(self._installed_text)
         else:
             self.status.setText(self._download_note)
         self.status.setVisible(bool(self.status.text()))
@@ -164,7 +176,7 @@ class JobPanel(QWidget):
         self.error.setText(job.error if failed and job else "")
         self.token_button.setVisible(failed and job is not None and job.error_kind == ErrorKind.GATED)
         self.download_button.setVisible(job is None and self._installed is None)
-        self.use_button.setVisible(job is None and self._installed is not None)
+        self.use_button.setVisible(self._usable and job is None and self._installed is not None)
         self.pause_button.setVisible(active)
         self.resume_button.setVisible(state in (JobState.PAUSED, JobState.FAILED))
         self.resume_button.setText("Try again" if state is JobState.FAILED else "Resume")

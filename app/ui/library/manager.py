@@ -6,14 +6,18 @@ load a model in the chat, and the context length to estimate fits for."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.paths import AppPaths
 from app.library.access_token import AccessToken
+from app.library.catalog import CatalogEntry, load_catalog
 from app.library.installed import InstalledModel, ModelRegistry, scan_installed
+from app.library.jobs import ASSISTANT, JobState, assistant_folder, assistant_job_id, repo_folder
 from app.ui.background import BackgroundTasks
+from app.ui.drafter_menu import AssistantOffer
 from app.ui.library.download_queue import STATE_FILE, DownloadQueue
 from app.ui.library.servers import ServerBook, is_remote
 from app.ui.supervisor import WorkerSupervisor
@@ -52,11 +56,46 @@ class ModelManager:
         self._default_context: Callable[[], int] = lambda: 8192
         self.tasks = BackgroundTasks()
         self.servers: ServerBook | None = None  # remote engines (set once the window's settings exist)
+        self.catalog: list[CatalogEntry] = []  # read off the UI thread once bound
 
     def bind(self, parent: QWidget, load_model: LoadModel, default_context: Callable[[], int]) -> None:
         """Where the Models window opens, how it loads a model for the chat, and the context length
         it estimates fits for."""
         self._parent, self._load_model, self._default_context = parent, load_model, default_context
+        catalog_file = self.catalog_file
+        self.tasks.run(
+            lambda: load_catalog(catalog_file) if catalog_file else load_catalog(),
+            self._set_catalog,
+            name="catalog",
+        )
+
+    def _set_catalog(self, entries: list[CatalogEntry]) -> None:
+        self.catalog = entries
+
+    def catalog_entry_for(self, model_path: str) -> CatalogEntry | None:
+        """The catalog entry whose download is ``model_path`` (none until the catalog is read)."""
+        path = os.path.normpath(model_path)
+        for entry in self.catalog:
+            if os.path.normpath(repo_folder(self.paths.models, entry.repo_id) / entry.model.name) == path:
+                return entry
+        return None
+
+    def assistant_offer(self, model_path: str) -> AssistantOffer | None:
+        """The MTP assistant the catalog pairs with the model at ``model_path``, if any, and where
+        its download stands. One ``stat``: fine on the UI thread."""
+        entry = self.catalog_entry_for(model_path)
+        if entry is None or entry.assistant is None:
+            return None
+        assistant = entry.assistant
+        path = assistant_folder(self.paths.models, entry.repo_id, entry.model.name) / assistant.file.name
+        job = self.downloads.job(assistant_job_id(entry.repo_id, entry.model.name, assistant.file.name))
+        return AssistantOffer(
+            name=assistant.display_name,
+            size=assistant.file.size,
+            job=job if job is not None and job.state is not JobState.DONE else None,
+            installed=path.is_file(),
+            download=lambda: self.downloads.add_assistant(entry, self.paths.models),
+        )
 
     def show(self, *, tab: int | None = None, welcome: bool = False) -> ModelsWindow:
         """Open (or bring forward) the Models window."""
@@ -112,9 +151,13 @@ class ModelManager:
             job = queue.job(job_id)
             return job.title if job else "The model"
 
-        queue.finished.connect(
-            lambda job_id, _path: show_notice(f"{title(job_id)} is downloaded and ready to use (Ctrl+M).")
-        )
+        def finished(job_id: str) -> str:
+            job = queue.job(job_id)
+            if job is not None and job.role == ASSISTANT:
+                return f"{job.title} is downloaded: it drafts for its model whenever that is loaded."
+            return f"{title(job_id)} is downloaded and ready to use (Ctrl+M)."
+
+        queue.finished.connect(lambda job_id, _path: show_notice(finished(job_id)))
         queue.failed.connect(lambda job_id, message: show_notice(f"{title(job_id)}: {message}"))
 
     def record_use(self, loaded: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,8 +29,14 @@ from app.library.catalog import CatalogEntry, load_catalog
 from app.library.catalog_fits import CatalogFits, assess_catalog, describe_machine
 from app.library.errors import ErrorKind
 from app.library.importing import ImportCheck, check_import
-from app.library.installed import InstalledModel, ModelRegistry, delete_installed, scan_installed
-from app.library.jobs import repo_folder
+from app.library.installed import (
+    InstalledModel,
+    ModelRegistry,
+    delete_installed,
+    installed_assistants,
+    scan_installed,
+)
+from app.library.jobs import ASSISTANT, repo_folder
 from app.library.repo_files import RepoListing, list_gguf_files
 from app.ui.background import BackgroundTasks
 from app.ui.library.catalog_table import CatalogTableModel
@@ -50,6 +57,15 @@ OFFLINE_NOTE = (
 )
 DISCOVER, INSTALLED, HUB, SERVERS = 0, 1, 2, 3
 HEADLESS_PLATFORMS = ("offscreen", "minimal")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a look at the disk found: the installed models, and the catalog's MTP assistants
+    (entry id -> file) downloaded beside them."""
+
+    models: list[InstalledModel]
+    assistants: dict[str, Path]
 
 
 class LoadModel(Protocol):
@@ -138,6 +154,7 @@ class ModelsWindow(QDialog):
 
         self.discover = DiscoverTab(self.catalog_table, self.queue)
         self.discover.download_requested.connect(self.download_entry)
+        self.discover.assistant_requested.connect(self.download_assistant)
         self.discover.use_requested.connect(self.use_model)
         self.discover.token_requested.connect(self.ask_for_token)
         self.installed = InstalledTab(self.installed_table)
@@ -210,9 +227,11 @@ class ModelsWindow(QDialog):
         catalog_file, models_dir = self.catalog_file, self.models_dir
         registry, include = self.registry, self.include_hf_cache
 
-        def work() -> tuple[list[CatalogEntry], list[InstalledModel]]:
+        def work() -> tuple[list[CatalogEntry], Scan]:
             entries = load_catalog(catalog_file) if catalog_file else load_catalog()
-            return entries, scan_installed(models_dir, registry, include)
+            return entries, Scan(
+                scan_installed(models_dir, registry, include), installed_assistants(entries, models_dir)
+            )
 
         self._scanning = True
         self.tasks.run(work, self._on_loaded, self._on_scan_failed, name="catalog")
@@ -223,26 +242,30 @@ class ModelsWindow(QDialog):
             return
         self._scanning = True
         models_dir, registry, include = self.models_dir, self.registry, self.include_hf_cache
+        entries = self.catalog_table.entries
         self.tasks.run(
-            lambda: scan_installed(models_dir, registry, include),
+            lambda: Scan(
+                scan_installed(models_dir, registry, include), installed_assistants(entries, models_dir)
+            ),
             self._on_scanned,
             self._on_scan_failed,
             name="scan",
         )
 
-    def _on_loaded(self, result: tuple[list[CatalogEntry], list[InstalledModel]]) -> None:
-        entries, installed = result
+    def _on_loaded(self, result: tuple[list[CatalogEntry], Scan]) -> None:
+        entries, scan = result
         self.catalog_table.set_entries(entries)
-        self._on_scanned(installed)
+        self._on_scanned(scan)
         self._apply_recommendation()
 
-    def _on_scanned(self, installed: list[InstalledModel]) -> None:
+    def _on_scanned(self, scan: Scan) -> None:
         self._scanning = False
+        installed = scan.models
         self.installed_table.set_models(installed)
         if self._pending_select and self.installed.select_path(self._pending_select):
             self._pending_select = ""
         self.tabs.setTabText(INSTALLED, f"Installed ({len(installed)})" if installed else "Installed")
-        self.catalog_table.set_installed(self._catalog_installed(installed))
+        self.catalog_table.set_installed(self._catalog_installed(installed), scan.assistants)
         self._estimate_fits()
         if self._scan_again:
             self._scan_again = False
@@ -304,14 +327,20 @@ class ModelsWindow(QDialog):
     def download_entry(self, entry: CatalogEntry) -> None:
         self.queue.add_catalog(entry, self.models_dir)
 
+    def download_assistant(self, entry: CatalogEntry) -> None:
+        self.queue.add_assistant(entry, self.models_dir)
+
     def download_custom(self, repo_id: str, filename: str, projector: str) -> None:
         self.queue.add_custom(repo_id, filename, projector or None, self.models_dir)
 
     def _on_download_finished(self, job_id: str, model_path: str) -> None:
+        job = self.queue.job(job_id)
+        if job is not None and job.role == ASSISTANT:
+            self.refresh_installed()  # it is listed with its model, not selected as one
+            return
         self._pending_select = model_path
         self.refresh_installed()
         if self.welcome.isVisible():  # the first-run greeting turns into the next step
-            job = self.queue.job(job_id)
             name = job.title if job else Path(model_path).name
             self.welcome.setText(f"{name} is ready. Press Use to start chatting.")
 

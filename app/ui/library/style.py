@@ -92,7 +92,9 @@ def models_stylesheet(c: Colors, dark: bool) -> str:
     #recommendedBadge {{ color: {c.accent_text}; background: {c.accent}; border-radius: 9px;
         padding: 2px 10px; font-weight: 600; font-size: 12px; }}
     #fitBox {{ border-radius: 8px; }}
-    #fitHeadline {{ font-weight: 600; }}
+    #fitHeadline, #assistantHeadline {{ font-weight: 600; }}
+    #assistantBox {{ border-top: 1px solid {c.border}; }}
+    #assistantText {{ color: {c.muted}; }}
     #fitBox[level="green"] {{ background: {green.background}; }}
     #fitBox[level="green"] QLabel {{ color: {green.text}; }}
     #fitBox[level="amber"] {{ background: {amber.background}; }}
