@@ -245,3 +245,23 @@ def test_an_assistant_for_another_model_is_refused_in_words(qtbot, supervisor, s
     assert "Gemma 4 assistants draft for Gemma 4 models" in loaded.draft_problem
     done, text = answer(qtbot, supervisor, "a1", [ChatTurn(Role.USER, "Say hello.")], max_tokens=12)
     assert done.completion_tokens > 0 and text.strip()
+
+
+def test_an_engine_that_stops_while_loading_a_drafter_loads_the_model_alone(qtbot, supervisor):
+    import os
+    import signal
+
+    supervisor.start()
+    qtbot.waitUntil(lambda: supervisor.worker_pid != 0, timeout=TIMEOUT)
+    with qtbot.waitSignal(supervisor.model_loaded, timeout=TIMEOUT) as blocker:
+        supervisor.load_model(str(MODEL), 2048, "", draft_path=str(ASSISTANT))
+        # What a bad pointer in llama.cpp's assistant loading would do, before the load can end.
+        os.kill(supervisor.worker_pid, signal.SIGSEGV)
+    loaded = blocker.args[0]
+    assert loaded.drafter == "" and loaded.model_path == str(MODEL)
+    assert loaded.draft_problem.startswith(
+        "The engine stopped while loading a drafter for “tiny-gemma4.gguf”"
+    )
+    # For the rest of this run, the model loads without one, and says why.
+    again = load(qtbot, supervisor, MODEL, "auto")
+    assert again.drafter == "" and again.draft_problem == loaded.draft_problem

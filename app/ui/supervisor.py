@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -98,6 +98,9 @@ class WorkerSupervisor(QObject):
         self._requests: list[str] = []
         self._wanted_model: p.LoadModel | None = None
         self.loaded_model: p.ModelLoaded | None = None
+        # Models whose load with a drafter stopped the engine: for this run they load without one,
+        # and why is said in ModelLoaded.draft_problem.
+        self._drafter_crashes: dict[str, str] = {}
         self.worker_pid = 0
         self._quick_crashes = 0
         self._started_at = 0.0
@@ -179,6 +182,8 @@ class WorkerSupervisor(QObject):
         (app.engine.saved_chats); ("", 0): none are kept. ``remote``: a server answers instead
         (app.engine.remote_engine); ``model_path`` then only names it. ``draft_path``: a drafter
         for speculative decoding (app.engine.speculative), "" for none."""
+        if model_path in self._drafter_crashes:
+            draft_path = ""
         self._wanted_model = p.LoadModel(
             model_path=model_path,
             context_length=context_length,
@@ -295,6 +300,9 @@ class WorkerSupervisor(QObject):
         elif isinstance(message, p.LoadProgress):
             self.load_progress.emit(message.fraction)
         elif isinstance(message, p.ModelLoaded):
+            crash = self._drafter_crashes.get(message.model_path, "")
+            if crash and not message.drafter:
+                message = replace(message, draft_problem=crash)
             self.loaded_model = message
             self._set_state(WorkerState.IDLE)
             self.model_loaded.emit(message)
@@ -388,9 +396,19 @@ class WorkerSupervisor(QObject):
         for request_id in requests:
             self.interrupted.emit(request_id)
         self.loaded_model = None
-        if was is WorkerState.LOADING and self._wanted_model is not None:
+        wanted = self._wanted_model
+        if was is WorkerState.LOADING and wanted is not None and wanted.draft_path and not giving_up:
+            # The drafter is the likelier culprit (llama.cpp has had crashes loading Gemma 4
+            # assistants): the model is loaded again without one, and the user is told why.
+            name = Path(wanted.model_path).name
+            self._drafter_crashes[wanted.model_path] = (
+                f"The engine stopped while loading a drafter for “{name}” ({detail}), so the model "
+                "answers alone until Hearth is restarted."
+            )
+            self._wanted_model = replace(wanted, draft_path="")
+        elif was is WorkerState.LOADING and wanted is not None:
             # A model that kills the engine while loading would do it again: don't retry it.
-            path = Path(self._wanted_model.model_path).name
+            path = Path(wanted.model_path).name
             self._wanted_model = None
             self.load_failed.emit("crashed", f"The engine stopped while loading “{path}” ({detail}).")
         if giving_up:
