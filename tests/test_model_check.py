@@ -104,6 +104,17 @@ def test_every_damaged_copy_of_a_real_model_passes_or_fails_in_words(tmp_path):
     assert time.perf_counter() - started < 20
 
 
+def test_an_mtp_assistant_opened_as_a_model_is_explained():
+    assistant = Path(__file__).resolve().parent / "fixtures" / "tiny-gemma4-assistant.gguf"
+    with pytest.raises(ModelLoadError) as refused:
+        preflight(assistant, 2048)
+    assert refused.value.problem is LoadProblem.UNSUPPORTED_ARCHITECTURE
+    assert refused.value.message == (
+        "“tiny-gemma4-assistant.gguf” is a Gemma 4 MTP assistant: it guesses tokens for its model and "
+        "cannot answer alone. In its model's folder, it drafts for that model whenever it is loaded."
+    )
+
+
 def test_the_memory_estimate_takes_any_values():
     weird: dict[str, object] = {
         "general.architecture": "llama",

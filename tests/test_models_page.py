@@ -346,6 +346,7 @@ def test_any_hugging_face_repo_lists_its_files_and_downloads_with_its_projector(
     hub.add_file(repo, "custom-Q4_K_M.gguf", random.Random(5).randbytes(300_000))
     hub.add_file(repo, "mmproj-custom-f16.gguf", random.Random(6).randbytes(200_000))
     hub.add_file(repo, "README.md", b"# custom\n")
+    hub.add_file(repo, "MTP/mtp-custom-Q8_0.gguf", random.Random(7).randbytes(100_000))
     hearth = start_app()
     window = models_window(qtbot, hearth)
     window.tabs.setCurrentIndex(HUB)
@@ -357,8 +358,12 @@ def test_any_hugging_face_repo_lists_its_files_and_downloads_with_its_projector(
 
     tab.repo_field.setText(repo)
     click(qtbot, tab.list_button)
-    qtbot.waitUntil(lambda: tab.files.count() == 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: tab.files.count() == 2, timeout=TIMEOUT)
     assert tab.selected_model() == "custom-Q4_K_M.gguf"
+    # The repo's MTP assistant comes last, and says what it is for.
+    assert tab.files.item(1).text() == (
+        "MTP/mtp-custom-Q8_0.gguf  ·  100 KB  ·  MTP assistant: drafts for the models beside it"
+    )
     assert tab.selected_projector() == "mmproj-custom-f16.gguf"  # paired by name
     with qtbot.waitSignal(window.queue.finished, timeout=TIMEOUT) as finished:
         click(qtbot, tab.job_panel.download_button)

@@ -9,6 +9,7 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 
+from app.gguf.drafters import MTP_ARCHITECTURE
 from app.gguf.reader import DamagedGGUFError, GGUFInfo, NotGGUFError, TruncatedGGUFError, read_gguf_info
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,12 @@ def _check_shape(info: GGUFInfo) -> None:
     arch = info.architecture
     if not arch:
         raise _damaged(info.path, "it does not say which kind of model it holds")
+    if arch == MTP_ARCHITECTURE:
+        raise ModelLoadError(
+            LoadProblem.UNSUPPORTED_ARCHITECTURE,
+            f"“{info.path.name}” is a Gemma 4 MTP assistant: it guesses tokens for its model and cannot "
+            "answer alone. In its model's folder, it drafts for that model whenever it is loaded.",
+        )
     if info.duplicate_tokens:
         # Some publishers' files have this fault (Google's QAT builds of Gemma 4 among them), so
         # downloading the same file again does not help.

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gguf.drafters import looks_like_assistant
 from app.library.errors import format_size
 from app.library.jobs import custom_job_id, repo_folder
 from app.library.repo_files import RepoListing, best_projector
@@ -136,9 +137,15 @@ class HubTab(QWidget):
         self.status.setText(f"{listing.repo_id}: {count} model file{'s' if count != 1 else ''}. Pick one.")
         self.status.setObjectName("mutedNote")
         self._restyle(self.status)
-        for file in listing.models:
+        # A repo's MTP assistants go last: they only draft for the models downloaded beside them.
+        for file in sorted(listing.models, key=lambda f: looks_like_assistant(f.name)):
             size = f"  ·  {format_size(file.size)}" if file.size else ""
-            item = QListWidgetItem(f"{file.name}{size}")
+            role = (
+                "  ·  MTP assistant: drafts for the models beside it"
+                if looks_like_assistant(file.name)
+                else ""
+            )
+            item = QListWidgetItem(f"{file.name}{size}{role}")
             item.setData(Qt.ItemDataRole.UserRole, file.name)
             self.files.addItem(item)
         self.projector.addItem(NO_PROJECTOR, "")
