@@ -108,8 +108,7 @@ def test_catalog_parsing_drops_damaged_assistants_and_keeps_the_models():
     assert sorted(entries) == ["a", "b", "c"]
     good = entries["a"].assistant
     assert good is not None and good.display_name == "good" and good.file.sha256 == "b" * 64
-    hub_file = good.hub_file()
-    assert (hub_file.repo_id, hub_file.filename, hub_file.revision) == ("o/a", "mtp-a.gguf", "main")
+    assert (good.repo_id, good.file.name, good.revision) == ("o/a", "mtp-a.gguf", None)
     assert entries["b"].assistant is None and entries["c"].assistant is None
 
 

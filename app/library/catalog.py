@@ -39,15 +39,6 @@ class CatalogAssistant:
     file: CatalogFile
     source: str = ""
 
-    def hub_file(self) -> HubFile:
-        return HubFile(
-            self.repo_id,
-            self.file.name,
-            self.revision or "main",
-            sha256=self.file.sha256,
-            size=self.file.size,
-        )
-
 
 @dataclass(frozen=True)
 class CatalogEntry:
