@@ -161,7 +161,7 @@ def test_an_assistant_downloads_beside_its_model_and_leaves_with_the_last_model(
 
 
 def test_file_drafter_offers_the_assistant_and_the_model_drafts_once_it_is_in(
-    qtbot, hub, hearth_home, tmp_path, monkeypatch
+    qtbot, hub, hearth_home, short_answers, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(installed_module, "hf_cache_ggufs", lambda: [])
     catalog = tmp_path / "catalog.json"
