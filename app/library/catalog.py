@@ -89,7 +89,8 @@ def _revision(value: Any) -> str | None:
 
 def _assistants(data: dict[str, Any]) -> dict[str, CatalogAssistant]:
     found: dict[str, CatalogAssistant] = {}
-    for item in data.get("assistants", []):
+    items = data.get("assistants")
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         file = _file(item.get("file"))
