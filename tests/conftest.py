@@ -41,6 +41,16 @@ def short_answers(hearth_home) -> None:
 
 
 @pytest.fixture
+def supervisor(qtbot):
+    """The real worker process behind its supervisor, stopped after the test."""
+    from app.ui.supervisor import WorkerSupervisor
+
+    supervisor = WorkerSupervisor()
+    yield supervisor
+    supervisor.stop()
+
+
+@pytest.fixture
 def start_app(qtbot, hearth_home, short_answers):
     """Starts the app (``start(model)``) on this test's folders, with ``model`` loaded; every app
     started is shut down after the test."""

@@ -19,7 +19,6 @@ from app.library.catalog import CATALOG_FILE, load_catalog, parse_catalog
 from app.library.installed import ModelRegistry, delete_installed, installed_assistants, scan_installed
 from app.library.jobs import ASSISTANT, DownloadJob, JobFile, JobState, assistant_job_id, repo_folder
 from app.ui.application import build
-from app.ui.drafter_menu import fill_drafter_menu
 from app.ui.library.download_queue import DownloadQueue
 from tests.hub.server import HubServer
 from tests.test_multimodal import MODEL, PROJECTOR
@@ -110,6 +109,8 @@ def test_catalog_parsing_drops_damaged_assistants_and_keeps_the_models():
     assert good is not None and good.display_name == "good" and good.file.sha256 == "b" * 64
     assert (good.repo_id, good.file.name, good.revision) == ("o/a", "mtp-a.gguf", None)
     assert entries["b"].assistant is None and entries["c"].assistant is None
+    for damaged in (7, "x", {"good": {}}, None):  # a list of assistants that is not one
+        assert [e.assistant for e in parse_catalog({**data, "assistants": damaged})] == [None] * 3
 
 
 def test_an_assistant_job_is_kept_across_restarts_as_an_assistant():
@@ -181,16 +182,8 @@ def test_file_drafter_offers_the_assistant_and_the_model_drafts_once_it_is_in(
         assert hearth.supervisor.loaded_model.drafter == ""
 
         def drafter_menu() -> QMenu:
-            menu = QMenu(window)
-            fill_drafter_menu(
-                menu,
-                hearth.supervisor.loaded_model,
-                window.settings,
-                window.replace_settings,
-                window.reload_model,
-                window,
-                window.assistant_offer(),
-            )
+            menu = window.menus.drafter_menu  # File › Drafter, filled as it opens
+            menu.aboutToShow.emit()
             return menu
 
         offers = [a for a in drafter_menu().actions() if a.text().startswith("Download its")]

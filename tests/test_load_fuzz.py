@@ -61,13 +61,6 @@ class TickGaps:
         self.last = now
 
 
-@pytest.fixture
-def supervisor(qtbot):
-    sup = WorkerSupervisor()
-    yield sup
-    sup.stop()
-
-
 def load_each(
     qtbot, sup: WorkerSupervisor, folder: Path, batch: list[Mutant], gaps: TickGaps
 ) -> list[Outcome]:

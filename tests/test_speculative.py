@@ -10,25 +10,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from app.core.generation import GenerationSettings
 from app.engine.protocol import ChatTurn, Done, ModelLoaded, Role, StopReason
 from app.engine.speculative import DRAFT_MAX
-from app.ui.supervisor import WorkerSupervisor
 from tests.test_multimodal import FIXTURES, MODEL, PROJECTOR, audio, image
 from tests.test_unified_projector import drawing, tone
 
 TIMEOUT = 120_000
 ASSISTANT = FIXTURES / "tiny-gemma4-assistant.gguf"
 STORY = "Write a long story about a lighthouse keeper who finds a message in a bottle after a storm."
-
-
-@pytest.fixture
-def supervisor(qtbot):
-    supervisor = WorkerSupervisor()
-    yield supervisor
-    supervisor.stop()
 
 
 def load(
@@ -157,12 +147,9 @@ def test_pictures_and_sound_go_with_a_draft(qtbot, supervisor, tmp_path):
 def test_the_window_loads_a_chosen_draft_and_shows_the_guesses_kept(qtbot, hearth_home, smollm2_path):
     from dataclasses import replace
 
-    from PySide6.QtWidgets import QMenu
-
     from app.core.paths import resolve_paths
     from app.ui.application import build
     from app.ui.chat.message_layout import describe_stats
-    from app.ui.drafter_menu import fill_drafter_menu
 
     paths = resolve_paths(hearth_home).ensure()
     hearth = build(paths, model=str(smollm2_path), theme="light")
@@ -171,15 +158,8 @@ def test_the_window_loads_a_chosen_draft_and_shows_the_guesses_kept(qtbot, heart
     try:
         qtbot.waitUntil(lambda: hearth.supervisor.loaded_model is not None, timeout=TIMEOUT)
         assert hearth.supervisor.loaded_model.drafter == ""  # no assistant next to it: none by default
-        menu = QMenu()
-        fill_drafter_menu(
-            menu,
-            hearth.supervisor.loaded_model,
-            window.settings,
-            window.replace_settings,
-            window.reload_model,
-            window,
-        )
+        menu = window.menus.drafter_menu  # File › Drafter, filled as it opens
+        menu.aboutToShow.emit()
         labels = [action.text() for action in menu.actions()]
         assert labels[0] == "No drafter: the model writes every token itself"
         assert any(action.text().startswith("Automatic") and action.isChecked() for action in menu.actions())

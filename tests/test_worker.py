@@ -18,17 +18,10 @@ from app.core.generation import GenerationSettings
 from app.engine import protocol as p
 from app.engine.protocol import ChatTurn, Role, StopReason
 from app.engine.runner import FLUSH_INTERVAL_S
-from app.ui.supervisor import WorkerState, WorkerSupervisor
+from app.ui.supervisor import WorkerState
 
 LONG_PROMPT = "Write a long story about a lighthouse keeper. Use many paragraphs."
 TIMEOUT = 60_000
-
-
-@pytest.fixture
-def supervisor(qtbot):
-    sup = WorkerSupervisor()
-    yield sup
-    sup.stop()
 
 
 def load(qtbot, sup, path, context=2048):

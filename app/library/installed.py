@@ -163,20 +163,22 @@ def scan_installed(
     return result
 
 
+def installed_assistant(entry: CatalogEntry, models_dir: Path) -> Path | None:
+    """The MTP assistant the catalog pairs with ``entry``, if it is downloaded (beside the entry's
+    model). One ``stat``."""
+    if entry.assistant is None:
+        return None
+    path = assistant_folder(models_dir, entry.repo_id, entry.model.name) / entry.assistant.file.name
+    try:
+        return path if path.is_file() and path.stat().st_size > 0 else None
+    except OSError:
+        return None
+
+
 def installed_assistants(entries: list[CatalogEntry], models_dir: Path) -> dict[str, Path]:
-    """Catalog entry id -> the MTP assistant the catalog pairs with it, where it is downloaded to
-    (beside the entry's model). Reads file sizes only."""
-    found: dict[str, Path] = {}
-    for entry in entries:
-        if entry.assistant is None:
-            continue
-        path = assistant_folder(models_dir, entry.repo_id, entry.model.name) / entry.assistant.file.name
-        try:
-            if path.is_file() and path.stat().st_size > 0:
-                found[entry.id] = path
-        except OSError:
-            continue
-    return found
+    """Catalog entry id -> its downloaded MTP assistant (``installed_assistant``)."""
+    found = {entry.id: installed_assistant(entry, models_dir) for entry in entries}
+    return {entry_id: path for entry_id, path in found.items() if path is not None}
 
 
 def delete_installed(model: InstalledModel, others: list[InstalledModel]) -> list[Path]:

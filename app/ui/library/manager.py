@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from app.core.paths import AppPaths
 from app.library.access_token import AccessToken
 from app.library.catalog import CatalogEntry, load_catalog
-from app.library.installed import InstalledModel, ModelRegistry, scan_installed
-from app.library.jobs import ASSISTANT, JobState, assistant_folder, assistant_job_id, repo_folder
+from app.library.installed import InstalledModel, ModelRegistry, installed_assistant, scan_installed
+from app.library.jobs import ASSISTANT, JobState, assistant_job_id, repo_folder
 from app.ui.background import BackgroundTasks
 from app.ui.drafter_menu import AssistantOffer
 from app.ui.library.download_queue import STATE_FILE, DownloadQueue
@@ -87,13 +87,12 @@ class ModelManager:
         if entry is None or entry.assistant is None:
             return None
         assistant = entry.assistant
-        path = assistant_folder(self.paths.models, entry.repo_id, entry.model.name) / assistant.file.name
         job = self.downloads.job(assistant_job_id(entry.repo_id, entry.model.name, assistant.file.name))
         return AssistantOffer(
             name=assistant.display_name,
             size=assistant.file.size,
             job=job if job is not None and job.state is not JobState.DONE else None,
-            installed=path.is_file(),
+            installed=installed_assistant(entry, self.paths.models) is not None,
             download=lambda: self.downloads.add_assistant(entry, self.paths.models),
         )
 
